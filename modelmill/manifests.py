@@ -1,0 +1,121 @@
+"""Small, serialisable results that tasks pass to each other (never the data or the model itself)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class DataManifest(BaseModel):
+    """A `DatasetDict` saved to disk with its columns as read, and how its labels map to ids."""
+
+    key: str
+    path: Path
+    fingerprint: str
+    labels: list[str]
+    label_ids: dict[str, int] = Field(description="Raw label value (as a string) -> label id.")
+    text_column: str
+    label_column: str
+    num_rows: dict[str, int]
+    source: str
+
+
+class RuleFailure(BaseModel):
+    """One failed Great Expectations rule on one split."""
+
+    split: str
+    expectation: str
+    column: str | None
+    observed: Any = None
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    sample: list[Any] = Field(default_factory=list)
+
+
+class ValidationReport(BaseModel):
+    """What the data rules found; `failures` is empty when all passed."""
+
+    checked: int
+    failures: list[RuleFailure]
+    data_docs: Path | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+class TokenizedManifest(BaseModel):
+    """Tokenized splits on disk (unpadded) and the tokenizer that made them."""
+
+    key: str
+    path: Path
+    tokenizer: str
+    labels: list[str]
+
+
+class ModelManifest(BaseModel):
+    """A fine-tuned model and tokenizer saved with `save_pretrained`."""
+
+    key: str
+    path: Path
+    base_model: str
+    labels: list[str]
+    device: str
+    training_arguments: dict[str, Any]
+    train_loss: float | None = None
+    best_eval_loss: float | None = None
+    resumed_from: str | None = Field(None, description="Checkpoint a retried run resumed from.")
+
+
+class MetricCheck(BaseModel):
+    """One metric against its threshold."""
+
+    metric: str
+    value: float
+    min: float | None = None
+    max: float | None = None
+
+    @property
+    def bounds(self) -> str:
+        parts = [f">= {self.min}" if self.min is not None else "", f"<= {self.max}" if self.max is not None else ""]
+        return " and ".join(part for part in parts if part)
+
+    @property
+    def passed(self) -> bool:
+        return (self.min is None or self.value >= self.min) and (self.max is None or self.value <= self.max)
+
+
+class EvaluationReport(BaseModel):
+    """Test-split metrics and how they compare with the thresholds."""
+
+    key: str
+    metrics: dict[str, float]
+    checks: list[MetricCheck]
+    num_examples: int
+
+    @property
+    def failures(self) -> list[MetricCheck]:
+        return [check for check in self.checks if not check.passed]
+
+
+class PushResult(BaseModel):
+    """Where the model went, or where the dry run left the files it would have uploaded."""
+
+    repo_id: str
+    endpoint: str
+    dry_run: bool
+    folder: Path
+    files: list[str]
+    commit_url: str | None = None
+    commit_oid: str | None = None
+
+
+class RunSummary(BaseModel):
+    """What the flow returns: the evaluation, the model folder and the push outcome."""
+
+    pipeline: str
+    evaluation: EvaluationReport
+    model_path: Path
+    push: PushResult

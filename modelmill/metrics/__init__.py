@@ -1,0 +1,11 @@
+"""Metric modules for `evaluate.load(<folder>)`, shipped so that evaluation works offline."""
+
+from pathlib import Path
+
+LOCAL_METRICS = Path(__file__).parent
+
+
+def local_metric_path(name: str) -> Path | None:
+    """The folder of the shipped module for `name`, if there is one."""
+    folder = LOCAL_METRICS / name
+    return folder if (folder / f"{name}.py").is_file() else None

@@ -1,0 +1,121 @@
+"""The README.md model card pushed with every model: model-index metrics, data, validation, training, code."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from modelmill import __version__
+from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, ValidationReport
+
+TEMPLATE = """---
+{{ card_data }}
+---
+
+# {{ repo_id }}
+
+{{ description }}
+
+Fine-tuned by [modelmill](https://pypi.org/project/modelmill/) pipeline `{{ pipeline }}` from `{{ base_model }}`.
+Labels: {{ labels }}.
+
+## Evaluation (test split, {{ num_examples }} examples)
+
+{{ metrics_table }}
+
+## Data
+
+- Source: {{ data_source }}
+- Fingerprint: `{{ fingerprint }}`
+- Rows: {{ num_rows }}
+- Validation: {{ validation }}
+
+## Training
+
+| argument | value |
+| --- | --- |
+{% for name, value in training_arguments.items() -%}
+| {{ name }} | {{ value }} |
+{% endfor %}
+Device: {{ device }}. Final train loss: {{ train_loss }}.
+
+## Code
+
+modelmill {{ version }}{% if commit %}, commit `{{ commit }}`{% endif %}.
+"""
+
+
+def code_commit() -> str | None:
+    """The git commit of the working directory, if it is a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _hub_model_id(ref: str) -> str | None:
+    """`ref` if it names a Hub model (not a local folder or a `pkg:` reference)."""
+    return None if ref.startswith("pkg:") or Path(ref).exists() or ref.count("/") > 1 else ref
+
+
+def _public_source(source: str) -> str:
+    """File names only (local absolute paths stay private); Hub datasets as they are."""
+    if source.startswith("hub:"):
+        return source
+    return ", ".join(Path(part.strip()).name for part in source.split(","))
+
+
+def render_model_card(
+    *,
+    pipeline: str,
+    description: str,
+    repo_id: str,
+    model: ModelManifest,
+    evaluation: EvaluationReport,
+    metrics_table: str,
+    data: DataManifest,
+    validation: ValidationReport,
+) -> str:
+    """Model card text (YAML metadata with model-index, then Markdown); it holds no secrets."""
+    card_data = ModelCardData(
+        library_name="transformers",
+        pipeline_tag="text-classification",
+        tags=["modelmill", "text-classification"],
+        base_model=_hub_model_id(model.base_model),
+        model_name=repo_id,
+        eval_results=[
+            EvalResult(
+                task_type="text-classification",
+                dataset_type=f"modelmill/{pipeline}",
+                dataset_name=f"{pipeline} test split",
+                dataset_split="test",
+                metric_type=name,
+                metric_value=value,
+            )
+            for name, value in evaluation.metrics.items()
+        ],
+    )
+    card = ModelCard.from_template(
+        card_data,
+        template_str=TEMPLATE,
+        repo_id=repo_id,
+        description=description,
+        pipeline=pipeline,
+        base_model=model.base_model,
+        labels=", ".join(model.labels),
+        num_examples=evaluation.num_examples,
+        metrics_table=metrics_table,
+        data_source=_public_source(data.source),
+        fingerprint=data.fingerprint,
+        num_rows=data.num_rows,
+        validation=f"{validation.checked} Great Expectations rule checks passed",
+        training_arguments=model.training_arguments,
+        device=model.device,
+        train_loss=f"{model.train_loss:.4f}" if model.train_loss is not None else "n/a",
+        version=__version__,
+        commit=code_commit(),
+    )
+    return str(card)

@@ -1,0 +1,343 @@
+"""Pydantic models of `pipelines.yaml`: one strict model per section.
+
+Relative paths are resolved against the folder of the YAML file (pass
+``context={"base_dir": ...}`` to ``model_validate``); defaults live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+SPLITS = ("train", "validation", "test")
+BOUNDED_METRICS = ("accuracy", "precision", "recall", "f1")
+PIPELINE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class Section(BaseModel):
+    """Base of every section: unknown keys are errors and specs are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve(path: Path | None, info: ValidationInfo) -> Path | None:
+    if path is None or path.is_absolute():
+        return path
+    base = (info.context or {}).get("base_dir")
+    return (Path(base) / path).resolve() if base else path
+
+
+# --------------------------------------------------------------------------- data
+
+
+class SplitFiles(Section):
+    """One file per split."""
+
+    train: Path
+    validation: Path
+    test: Path
+
+    _resolve_paths = field_validator("train", "validation", "test")(_resolve)
+
+
+class SplitRatios(Section):
+    """How to cut a single file into splits; train gets what is left."""
+
+    validation: float = Field(0.1, gt=0, lt=1)
+    test: float = Field(0.1, gt=0, lt=1)
+    seed: int = 42
+    stratify: bool = Field(True, description="Keep the label proportions in every split.")
+
+    @model_validator(mode="after")
+    def _leave_room_for_train(self) -> SplitRatios:
+        if self.validation + self.test >= 1:
+            raise ValueError(
+                f"validation ({self.validation}) + test ({self.test}) must be below 1 "
+                "so that rows are left for train"
+            )
+        return self
+
+
+class HubDataset(Section):
+    """A dataset on the Hugging Face Hub (needs a network)."""
+
+    id: str
+    config: str | None = None
+    revision: str | None = None
+
+
+class DataSpec(Section):
+    """Where the examples come from and which columns hold text and label."""
+
+    files: SplitFiles | None = Field(None, description="One local file per split.")
+    file: Path | None = Field(None, description="One local file, cut into splits by `split`.")
+    split: SplitRatios | None = None
+    hub: HubDataset | None = None
+    format: Literal["csv", "json", "parquet"] | None = Field(
+        None, description="File format; inferred from the extension when omitted (.csv, .jsonl/.json, .parquet)."
+    )
+    text_column: str = "text"
+    label_column: str = "label"
+    labels: list[str] | None = Field(
+        None,
+        min_length=2,
+        description="Label names in id order. Omitted: the sorted distinct labels of the train split.",
+    )
+
+    _resolve_file = field_validator("file")(_resolve)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSpec:
+        given = [name for name in ("files", "file", "hub") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of `files`, `file` or `hub` (got {', '.join(given) or 'none'})"
+            )
+        if self.split is not None and self.file is None:
+            raise ValueError("`split` only applies to a single `file`")
+        if self.labels is not None and len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"`labels` has duplicates: {self.labels}")
+        return self
+
+    @property
+    def ratios(self) -> SplitRatios:
+        """Split ratios for a single `file` (the declared ones or the defaults)."""
+        return self.split or SplitRatios()
+
+    def local_files(self) -> list[Path]:
+        """The local files this spec reads, in a stable order."""
+        if self.files is not None:
+            return [self.files.train, self.files.validation, self.files.test]
+        return [self.file] if self.file is not None else []
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class ExpectationRule(Section):
+    """One Great Expectations rule: its snake_case name and its keyword arguments.
+
+    Written in YAML as a one-key mapping: ``- expect_column_values_to_not_be_null: {column: text}``.
+    """
+
+    expectation: str
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_one_key_mapping(cls, value: Any) -> Any:
+        if isinstance(value, dict) and len(value) == 1 and "expectation" not in value:
+            (name, kwargs), = value.items()
+            return {"expectation": name, "kwargs": kwargs if kwargs is not None else {}}
+        if isinstance(value, str):
+            return {"expectation": value}
+        return value
+
+    @model_validator(mode="after")
+    def _is_a_gx_expectation(self) -> ExpectationRule:
+        from modelmill.expectations import build_expectation
+
+        build_expectation(self.expectation, self.kwargs)  # raises ValueError with the reason
+        return self
+
+
+class ValidationSpec(Section):
+    """Data rules, checked on every split before anything is trained."""
+
+    expectations: list[ExpectationRule] = Field(default_factory=list)
+    splits: list[Literal["train", "validation", "test"]] = Field(default_factory=lambda: list(SPLITS))
+    sample_rows: int = Field(5, ge=0, description="Offending rows shown per failed rule.")
+
+
+# --------------------------------------------------------------------------- model + tokenizer
+
+
+class ModelSpec(Section):
+    """The pretrained model to fine-tune.
+
+    `name_or_path` is a Hub id, a local folder, or ``pkg:<python package>/<folder>`` for a model
+    that a Python package ships (offline).
+    """
+
+    name_or_path: str
+    revision: str | None = None
+    trust_remote_code: bool = False
+
+
+class TokenizerSpec(Section):
+    """Tokenizer settings; the tokenizer defaults to the model's own."""
+
+    name_or_path: str | None = None
+    max_length: int = Field(128, ge=8, le=8192)
+
+
+# --------------------------------------------------------------------------- train
+
+
+class TrainSpec(Section):
+    """Fine-tuning settings passed to `transformers.TrainingArguments`."""
+
+    epochs: float = Field(3.0, gt=0)
+    learning_rate: float = Field(5e-5, gt=0)
+    batch_size: int = Field(16, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)
+    lr_scheduler_type: str = "linear"
+    max_steps: int = Field(-1, description="Stop after this many optimizer steps (-1: train all epochs).")
+    seed: int = 42
+    eval_strategy: Literal["epoch", "steps"] = "epoch"
+    eval_steps: int | None = Field(None, ge=1)
+    logging_steps: int = Field(10, ge=1)
+    early_stopping_patience: int | None = Field(None, ge=1)
+    metric_for_best_model: Literal["loss", "accuracy"] = Field(
+        "loss", description="Validation metric that picks the best checkpoint."
+    )
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        "auto", description="auto: bf16 on a GPU that supports it, fp16 on other GPUs, fp32 on CPU."
+    )
+    training_arguments: dict[str, Any] = Field(
+        default_factory=dict, description="Any other `TrainingArguments` field, passed through as is."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainSpec:
+        if self.eval_strategy == "steps" and self.eval_steps is None:
+            raise ValueError("eval_strategy 'steps' needs `eval_steps`")
+        from dataclasses import fields
+
+        from transformers import TrainingArguments
+
+        known = {f.name for f in fields(TrainingArguments)}
+        unknown = sorted(set(self.training_arguments) - known)
+        if unknown:
+            raise ValueError(f"training_arguments has fields TrainingArguments does not know: {unknown}")
+        return self
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+class Threshold(Section):
+    """Bounds a metric must meet for the model to be pushed."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> Threshold:
+        if self.min is None and self.max is None:
+            raise ValueError("give `min`, `max` or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+
+class EvaluateSpec(Section):
+    """Metrics computed on the test split, and the thresholds that gate the push."""
+
+    metrics: list[str] = Field(default_factory=lambda: ["accuracy", "f1"], min_length=1)
+    average: Literal["macro", "micro", "weighted", "binary"] = Field(
+        "macro", description="How precision/recall/f1 average over classes."
+    )
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    batch_size: int = Field(64, ge=1, description="Batch size for predicting the test split.")
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds_name_metrics(cls, thresholds: dict[str, Threshold], info: ValidationInfo) -> dict[str, Threshold]:
+        metrics = info.data.get("metrics", [])
+        for name, bound in thresholds.items():
+            if name not in metrics:
+                raise ValueError(f"threshold on '{name}', which is not in metrics {metrics}")
+            if name in BOUNDED_METRICS:
+                for value in (bound.min, bound.max):
+                    if value is not None and not 0 <= value <= 1:
+                        raise ValueError(
+                            f"{name}: {value} is outside [0, 1] (write 0.85, not 85)"
+                        )
+        return thresholds
+
+
+# --------------------------------------------------------------------------- push, schedule, retries
+
+
+class PushSpec(Section):
+    """Where the model goes on a Hugging Face Hub (or a Hub-compatible server)."""
+
+    repo_id: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
+    endpoint: str = "https://huggingface.co"
+    private: bool = True
+    token_secret_block: str | None = Field(
+        None, description="Name of a Prefect Secret block with the token, used when HF_TOKEN is not set."
+    )
+    commit_message: str = "modelmill: fine-tuned model"
+
+
+class ScheduleSpec(Section):
+    """When a deployment retrains the model."""
+
+    cron: str
+    timezone: str = "UTC"
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from prefect.client.schemas.schedules import CronSchedule
+
+        try:
+            CronSchedule(cron=value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not a valid cron expression (e.g. '0 3 * * 1')") from None
+        return value
+
+
+class RetrySpec(Section):
+    """Retries of transient failures (network, 429, 5xx) for every stage."""
+
+    max_retries: int = Field(2, ge=0, le=10)
+    delay_seconds: float = Field(10.0, ge=0, description="First delay; doubles on each retry.")
+    jitter_factor: float = Field(0.2, ge=0)
+
+
+# --------------------------------------------------------------------------- pipeline + file
+
+
+class PipelineSpec(Section):
+    """One fine-tuning pipeline, from data to Hub."""
+
+    description: str = ""
+    data: DataSpec
+    validation: ValidationSpec = Field(default_factory=ValidationSpec)
+    model: ModelSpec
+    tokenizer: TokenizerSpec = Field(default_factory=TokenizerSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
+    push: PushSpec
+    schedule: ScheduleSpec | None = None
+    retries: RetrySpec = Field(default_factory=RetrySpec)
+
+
+class PipelinesFile(Section):
+    """The whole `pipelines.yaml`."""
+
+    pipelines: dict[str, PipelineSpec] = Field(min_length=1)
+
+    @field_validator("pipelines")
+    @classmethod
+    def _names_are_slugs(cls, value: dict[str, PipelineSpec]) -> dict[str, PipelineSpec]:
+        for name in value:
+            if not PIPELINE_NAME.match(name):
+                raise ValueError(f"pipeline name '{name}' must match {PIPELINE_NAME.pattern}")
+        return value

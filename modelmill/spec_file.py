@@ -1,0 +1,67 @@
+"""Read `pipelines.yaml` into a `PipelinesFile`, with errors that name the file and the YAML path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from modelmill.errors import ConfigError
+from modelmill.spec import PipelineSpec, PipelinesFile
+
+DEFAULT_FILE = Path("pipelines.yaml")
+
+
+def yaml_path(loc: tuple[Any, ...]) -> str:
+    """('pipelines', 'sentiment', 'validation', 'expectations', 0) -> pipelines.sentiment.validation.expectations[0]."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _describe(error: dict[str, Any]) -> str:
+    # Pydantic puts validator/union branch names into loc; keep only what the user wrote.
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tagged-union"))))
+    where = yaml_path(loc) or "(top level)"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling; unknown keys are not allowed)"
+    elif error["type"] == "missing":
+        message = "required key is missing"
+    elif "input" in error and not isinstance(error["input"], (dict, list)):
+        message += f" (got {error['input']!r})"
+    return f"  {where}: {message}"
+
+
+def format_validation_error(source: Path | str, exc: ValidationError) -> str:
+    lines = [f"{source}: {exc.error_count()} error(s) in the pipelines file"]
+    lines += [_describe(err) for err in exc.errors(include_url=False)]
+    return "\n".join(lines)
+
+
+def load_pipelines(path: Path | str = DEFAULT_FILE) -> PipelinesFile:
+    """Parse and validate the whole file; raise ConfigError naming the file and each YAML path at fault."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found (pass --file to point at your pipelines.yaml)") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with a `pipelines:` key, got {type(raw).__name__}")
+    try:
+        return PipelinesFile.model_validate(raw, context={"base_dir": path.resolve().parent})
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc)) from None
+
+
+def load_pipeline(name: str, path: Path | str = DEFAULT_FILE) -> PipelineSpec:
+    """One pipeline by name; an unknown name lists the known ones."""
+    pipelines = load_pipelines(path).pipelines
+    if name not in pipelines:
+        raise ConfigError(f"{path}: no pipeline named '{name}'; known: {', '.join(sorted(pipelines))}")
+    return pipelines[name]

@@ -1,0 +1,176 @@
+"""Stage 1: read the declared data into train/validation/test splits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import datasets
+from prefect import task
+from prefect.logging import get_run_logger
+
+from modelmill.artifacts import atomic_dir, files_fingerprint, stable_hash, stage_dir
+from modelmill.caching import STAGE, DataFilesContent
+from modelmill.errors import DataError
+from modelmill.manifests import DataManifest
+from modelmill.retry import retry_if_transient
+from modelmill.spec import SPLITS, DataSpec, SplitRatios
+
+FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+SPLIT_COLUMN = "__modelmill_label_id"
+
+
+def file_format(spec: DataSpec, path: Path) -> str:
+    """The `datasets` builder for a file: the declared format or one from its extension."""
+    if spec.format:
+        return spec.format
+    try:
+        return FORMATS[path.suffix.lower()]
+    except KeyError:
+        raise DataError(
+            f"{path}: cannot tell the format from '{path.suffix}'; set data.format to csv, json or parquet"
+        ) from None
+
+
+def read_files(spec: DataSpec, files: dict[str, Path]) -> datasets.DatasetDict:
+    """Read local files, one split each."""
+    for split, path in files.items():
+        if not path.is_file():
+            raise DataError(f"{path}: data file for split '{split}' not found")
+    formats = {file_format(spec, path) for path in files.values()}
+    if len(formats) > 1:
+        raise DataError(f"data files mix formats {sorted(formats)}; use one format for every split")
+    try:
+        return datasets.load_dataset(
+            formats.pop(), data_files={split: str(path) for split, path in files.items()}
+        )
+    except Exception as exc:  # datasets wraps parser errors in several types; name the files
+        raise DataError(f"cannot read {', '.join(map(str, files.values()))}: {exc}") from exc
+
+
+def read_hub(spec: DataSpec) -> datasets.DatasetDict:
+    """Load a Hub dataset with its own splits (needs a network)."""
+    assert spec.hub is not None
+    loaded = datasets.load_dataset(spec.hub.id, spec.hub.config, revision=spec.hub.revision)
+    missing = [split for split in SPLITS if split not in loaded]
+    if missing:
+        raise DataError(f"Hub dataset '{spec.hub.id}' has no split(s) {missing}; it has {list(loaded)}")
+    return datasets.DatasetDict({split: loaded[split] for split in SPLITS})
+
+
+def check_columns(dataset: datasets.DatasetDict, spec: DataSpec, source: str) -> None:
+    for split, part in dataset.items():
+        for role, column in (("text_column", spec.text_column), ("label_column", spec.label_column)):
+            if column not in part.column_names:
+                raise DataError(
+                    f"{source}: split '{split}' has no column '{column}' (data.{role}); "
+                    f"columns are {part.column_names}"
+                )
+
+
+def label_ids(dataset: datasets.DatasetDict, spec: DataSpec, source: str) -> tuple[list[str], dict[str, int]]:
+    """Label names in id order, and the id of every raw label value (keyed by its string form).
+
+    Names in the data map to their position in `data.labels` (or in the sorted distinct names).
+    Integers in the data are ids already; `data.labels` then only names them.
+    """
+    train = dataset["train"]
+    feature = train.features[spec.label_column]
+    if isinstance(feature, datasets.ClassLabel):
+        names = spec.labels or feature.names
+        return list(names), {str(i): i for i in range(len(names))}
+    values = set(train.unique(spec.label_column))
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        ids = sorted(values)
+        if spec.labels is not None:
+            return list(spec.labels), {str(i): i for i in range(len(spec.labels))}
+        if ids != list(range(len(ids))):
+            raise DataError(
+                f"{source}: integer labels {ids} in column '{spec.label_column}' are not 0..n-1; "
+                "give data.labels or use label names"
+            )
+        return [str(i) for i in ids], {str(i): i for i in ids}
+    names = list(spec.labels) if spec.labels is not None else sorted(map(str, values))
+    return names, {name: i for i, name in enumerate(names)}
+
+
+def check_labels(dataset: datasets.DatasetDict, spec: DataSpec, mapping: dict[str, int], source: str) -> None:
+    for split, part in dataset.items():
+        unknown = sorted({str(v) for v in part.unique(spec.label_column)} - set(mapping))
+        if unknown:
+            raise DataError(
+                f"{source}: split '{split}', column '{spec.label_column}' has labels {unknown[:10]} "
+                f"outside the label set {sorted(mapping)} (data.labels)"
+            )
+
+
+def split_by_ratios(
+    single: datasets.Dataset, ratios: SplitRatios, label_column: str, mapping: dict[str, int]
+) -> datasets.DatasetDict:
+    """Cut one dataset into train/validation/test, stratified by label when asked and possible."""
+    stratify = None
+    if ratios.stratify:
+        single = single.map(
+            lambda batch: {SPLIT_COLUMN: [mapping[str(v)] for v in batch[label_column]]}, batched=True
+        ).cast_column(SPLIT_COLUMN, datasets.ClassLabel(num_classes=len(mapping)))
+        stratify = SPLIT_COLUMN
+    holdout = ratios.validation + ratios.test
+    first = single.train_test_split(test_size=holdout, seed=ratios.seed, stratify_by_column=stratify)
+    second = first["test"].train_test_split(
+        test_size=ratios.test / holdout, seed=ratios.seed, stratify_by_column=stratify
+    )
+    parts = {"train": first["train"], "validation": second["train"], "test": second["test"]}
+    if stratify:
+        parts = {split: part.remove_columns(SPLIT_COLUMN) for split, part in parts.items()}
+    return datasets.DatasetDict(parts)
+
+
+def read_data(spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str, int], str]:
+    """Splits with every column as read, label names, raw label -> id, and a description of the source."""
+    if spec.hub is not None:
+        source = f"hub:{spec.hub.id}"
+        dataset = read_hub(spec)
+    elif spec.files is not None:
+        source = ", ".join(str(p) for p in spec.local_files())
+        dataset = read_files(spec, {split: getattr(spec.files, split) for split in SPLITS})
+    else:
+        assert spec.file is not None
+        source = str(spec.file)
+        dataset = read_files(spec, {"train": spec.file})
+    check_columns(dataset, spec, source)
+    labels, mapping = label_ids(dataset, spec, source)
+    check_labels(dataset, spec, mapping, source)
+    if spec.file is not None:
+        dataset = split_by_ratios(dataset["train"], spec.ratios, spec.label_column, mapping)
+    if len(labels) < 2:
+        raise DataError(f"{source}: column '{spec.label_column}' has a single label {labels}; need two or more")
+    return dataset, labels, mapping, source
+
+
+@task(
+    name="load_data",
+    cache_policy=STAGE + DataFilesContent(),
+    persist_result=True,
+    retry_condition_fn=retry_if_transient,
+)
+def load_data(spec: DataSpec) -> DataManifest:
+    """Read the declared data into train/validation/test splits and save them under their cache key."""
+    dataset, labels, mapping, source = read_data(spec)
+    content = files_fingerprint(spec.local_files()) if spec.local_files() else stable_hash(
+        [dataset[s]._fingerprint for s in SPLITS]
+    )
+    key = stable_hash("load_data", spec, content)
+    with atomic_dir(stage_dir("data", key)) as scratch:
+        dataset.save_to_disk(str(scratch / "dataset"))
+    manifest = DataManifest(
+        key=key,
+        path=stage_dir("data", key) / "dataset",
+        fingerprint=content,
+        labels=labels,
+        label_ids=mapping,
+        text_column=spec.text_column,
+        label_column=spec.label_column,
+        num_rows={split: dataset[split].num_rows for split in SPLITS},
+        source=source,
+    )
+    get_run_logger().info("Loaded %s: %s rows, labels %s", source, manifest.num_rows, labels)
+    return manifest

@@ -1,0 +1,43 @@
+"""Stage 3: tokenize every split (truncated, unpadded) and save it under its cache key."""
+
+from __future__ import annotations
+
+import datasets
+from prefect import task
+from prefect.logging import get_run_logger
+from transformers import PreTrainedTokenizerBase
+
+from modelmill.artifacts import atomic_dir, stable_hash, stage_dir
+from modelmill.caching import STAGE
+from modelmill.manifests import DataManifest, TokenizedManifest
+from modelmill.loading import load_tokenizer
+from modelmill.retry import retry_if_transient
+from modelmill.spec import ModelSpec, TokenizerSpec
+
+
+def tokenize_splits(
+    dataset: datasets.DatasetDict, tokenizer: PreTrainedTokenizerBase, data: DataManifest, max_length: int
+) -> datasets.DatasetDict:
+    """Token ids truncated to `max_length` plus a `labels` id column; padding is left to the collator."""
+
+    def encode(batch: dict[str, list]) -> dict[str, list]:
+        encoded = tokenizer(batch[data.text_column], truncation=True, max_length=max_length)
+        encoded["labels"] = [data.label_ids[str(value)] for value in batch[data.label_column]]
+        return encoded
+
+    return dataset.map(encode, batched=True, remove_columns=dataset["train"].column_names, desc="Tokenizing")
+
+
+@task(name="tokenize", cache_policy=STAGE, persist_result=True, retry_condition_fn=retry_if_transient)
+def tokenize(data: DataManifest, spec: TokenizerSpec, model: ModelSpec) -> TokenizedManifest:
+    """Tokenize the splits with the pipeline's tokenizer and save them to disk."""
+    ref = spec.name_or_path or model.name_or_path
+    tokenizer = load_tokenizer(ref, model)
+    tokenized = tokenize_splits(datasets.load_from_disk(str(data.path)), tokenizer, data, spec.max_length)
+    key = stable_hash("tokenize", data.key, spec, model)
+    with atomic_dir(stage_dir("tokenized", key)) as scratch:
+        tokenized.save_to_disk(str(scratch / "dataset"))
+    get_run_logger().info("Tokenized %s with %s (max_length=%d)", dict(tokenized.num_rows), ref, spec.max_length)
+    return TokenizedManifest(
+        key=key, path=stage_dir("tokenized", key) / "dataset", tokenizer=ref, labels=data.labels
+    )
