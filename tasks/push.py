@@ -21,10 +21,12 @@ from modelmill.retry import TRANSIENT_STATUS, retry_if_transient
 from modelmill.secrets import hub_token
 from modelmill.spec import PushSpec
 
+NOT_UPLOADED = ("training_args.bin",)  # a pickle of local training state: not for the Hub
+
 
 def stage_upload(model: ModelManifest, card: str, folder: Path) -> list[str]:
     """Copy the model folder and write README.md into `folder`; return the relative file names."""
-    shutil.copytree(model.path, folder, dirs_exist_ok=True)
+    shutil.copytree(model.path, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*NOT_UPLOADED))
     (folder / "README.md").write_text(card, encoding="utf-8")
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
 

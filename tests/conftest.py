@@ -1,0 +1,158 @@
+"""Shared fixtures: offline environment, tiny model and data, pipelines.yaml writer, loopback Hub, Prefect harness."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+# Before any library reads its settings: offline, LFS-only Hub protocol, isolated state.
+_STATE = Path(tempfile.mkdtemp(prefix="modelmill-tests-"))
+os.environ.update(
+    {
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "TRANSFORMERS_VERBOSITY": "error",
+        "MODELMILL_HOME": str(_STATE / "modelmill"),
+        "PREFECT_LOCAL_STORAGE_PATH": str(_STATE / "prefect-results"),
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+    }
+)
+for _secret in ("HF_TOKEN", "MODELMILL_HF_TOKEN"):
+    os.environ.pop(_secret, None)
+
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+
+from tests.hub_server import LoopbackHub  # noqa: E402
+
+POSITIVE = ["great", "excellent", "wonderful", "lovely", "superb", "fantastic", "good", "brilliant"]
+NEGATIVE = ["awful", "terrible", "horrible", "dreadful", "poor", "bad", "boring", "broken"]
+THINGS = ["film", "phone", "meal", "book", "hotel", "game"]
+
+
+def review_rows(seed: int, count: int) -> list[dict[str, str]]:
+    """Short reviews whose sentiment word decides the label; deterministic for a seed."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        label = "positive" if i % 2 == 0 else "negative"
+        word = rng.choice(POSITIVE if label == "positive" else NEGATIVE)
+        rows.append({"text": f"the {rng.choice(THINGS)} was {word} {rng.choice(['', 'really ', 'so '])}today {i}", "label": label})
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer BERT from `BertConfig` plus a WordPiece tokenizer trained on the test vocabulary."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    corpus = [row["text"] for row in review_rows(0, 200)]
+    tokenizer.train_from_iterator(corpus, trainers.WordPieceTrainer(vocab_size=300, special_tokens=specials))
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        special_tokens=[("[CLS]", tokenizer.token_to_id("[CLS]")), ("[SEP]", tokenizer.token_to_id("[SEP]"))],
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+        sep_token="[SEP]", mask_token="[MASK]", model_max_length=64,
+    )
+    fast.save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=len(fast), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=64, pad_token_id=fast.pad_token_id,
+    )
+    BertForSequenceClassification(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def review_files(tmp_path: Path) -> dict[str, Path]:
+    """train/validation/test CSVs (text,label with label names)."""
+    return {
+        "train": write_csv(tmp_path / "data" / "train.csv", review_rows(1, 48)),
+        "validation": write_csv(tmp_path / "data" / "validation.csv", review_rows(2, 12)),
+        "test": write_csv(tmp_path / "data" / "test.csv", review_rows(3, 12)),
+    }
+
+
+def pipeline_dict(model_dir: Path, files: dict[str, Path], hub_url: str = "http://127.0.0.1:9") -> dict[str, Any]:
+    """A small, valid pipeline section for tests: 2 epochs of a tiny model, no retry delay."""
+    return {
+        "description": "test pipeline",
+        "data": {"files": {split: str(path) for split, path in files.items()}, "labels": ["negative", "positive"]},
+        "validation": {"expectations": [
+            {"expect_column_values_to_not_be_null": {"column": "text"}},
+            {"expect_column_values_to_be_in_set": {"column": "label", "value_set": ["negative", "positive"]}},
+        ]},
+        "model": {"name_or_path": str(model_dir)},
+        "tokenizer": {"max_length": 32},
+        "train": {"epochs": 2, "learning_rate": 5e-3, "batch_size": 8, "logging_steps": 1},
+        "evaluate": {"metrics": ["accuracy", "f1"], "thresholds": {"accuracy": {"min": 0.0}}},
+        "push": {"repo_id": "tests/tiny-sentiment", "endpoint": hub_url, "private": True},
+        "retries": {"max_retries": 2, "delay_seconds": 0, "jitter_factor": 0},
+    }
+
+
+@pytest.fixture
+def write_pipelines(tmp_path: Path) -> Callable[[dict[str, Any]], Path]:
+    """Write a pipelines.yaml holding the given pipelines and return its path."""
+
+    def write(pipelines: dict[str, Any], name: str = "pipelines.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump({"pipelines": pipelines}, sort_keys=False), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackHub]:
+    """A loopback Hub-compatible server on 127.0.0.1 with fault injection (`hub.state.fail_next`).
+
+    Hub offline mode is lifted while it runs: pushes go to its 127.0.0.1 endpoint and nowhere else.
+    """
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    with LoopbackHub() as server:
+        yield server
+
+
+@pytest.fixture
+def hub_token(hub: LoopbackHub, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Expose the loopback Hub's token through HF_TOKEN, as a user would."""
+    monkeypatch.setenv("HF_TOKEN", hub.state.token)
+    return hub.state.token
+
+
+@pytest.fixture(scope="session")
+def prefect() -> Iterator[None]:
+    """A temporary Prefect API and database for tests that run tasks or flows."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -1,0 +1,291 @@
+"""A loopback Hub-compatible HTTP server for tests, spoken to by the unmodified `huggingface_hub` client.
+
+It implements what a push and a download use: create repo, preupload, the git-LFS batch API with a
+basic PUT transfer, NDJSON commits, the tree listing, model info and `resolve` downloads. It is an
+LFS-only server (no Xet storage), so clients must run with HF_HUB_DISABLE_XET=1. Faults can be
+injected per method and path. It listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx", ".h5", ".msgpack")
+REPO = r"(?P<repo>[\w.-]+/[\w.-]+)"
+
+
+def git_blob_sha(content: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+
+
+@dataclass
+class StoredFile:
+    content: bytes
+    lfs: bool
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass
+class Repo:
+    private: bool
+    files: dict[str, StoredFile] = field(default_factory=dict)
+    commits: list[str] = field(default_factory=list)
+
+    @property
+    def head(self) -> str:
+        return self.commits[-1] if self.commits else "0" * 40
+
+
+@dataclass
+class Fault:
+    method: str
+    path_pattern: str
+    status: int
+    remaining: int
+
+
+class HubState:
+    """What the server holds, plus a request log and the faults still to inject."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.repos: dict[str, Repo] = {}
+        self.lfs_blobs: dict[str, bytes] = {}
+        self.requests: list[tuple[str, str]] = []
+        self.faults: list[Fault] = []
+        self.lock = threading.Lock()
+
+    def fail_next(self, method: str, path_pattern: str, status: int, times: int = 1) -> None:
+        """Answer the next `times` requests matching method and path regex with `status`."""
+        self.faults.append(Fault(method, path_pattern, status, times))
+
+    def take_fault(self, method: str, path: str) -> int | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.remaining and fault.method == method and re.search(fault.path_pattern, path):
+                    fault.remaining -= 1
+                    return fault.status
+        return None
+
+
+class HubHandler(BaseHTTPRequestHandler):
+    state: HubState  # set on the subclass made per server
+    base_url: str
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None, head: bool = False) -> None:
+        self.send_response(status)
+        for name, value in {"Content-Length": str(len(body)), **(headers or {})}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def _json(self, status: int, payload: Any) -> None:
+        self._send(status, json.dumps(payload).encode(), {"Content-Type": "application/json"})
+
+    def _error(self, status: int, message: str) -> None:
+        self._send(status, json.dumps({"error": message}).encode(),
+                   {"Content-Type": "application/json", "X-Error-Message": message})
+
+    def _body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _authorized(self) -> bool:
+        return self.headers.get("Authorization") == f"Bearer {self.state.token}"
+
+    def _dispatch(self, method: str) -> None:
+        path = unquote(urlsplit(self.path).path)
+        self.state.requests.append((method, path))
+        status = self.state.take_fault(method, path)
+        if status is not None:
+            return self._error(status, f"injected fault {status}")
+        for route_method, pattern, handler in ROUTES:
+            match = re.fullmatch(pattern, path)
+            if route_method == method and match:
+                return handler(self, **match.groupdict())
+        self._error(404, f"no route for {method} {path}")
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    # ---------------------------------------------------------------- routes
+
+    def _repo(self, repo: str, write: bool = False) -> Repo | None:
+        found = self.state.repos.get(repo)
+        if (write or (found and found.private)) and not self._authorized():
+            self._error(401, "Invalid credentials in Authorization header")
+            return None
+        if found is None:
+            self._error(404, f"Repository not found: {repo}")
+        return found
+
+    def create_repo(self) -> None:
+        if not self._authorized():
+            return self._error(401, "Invalid credentials in Authorization header")
+        payload = json.loads(self._body())
+        repo_id = f"{payload['organization']}/{payload['name']}" if payload.get("organization") else payload["name"]
+        url = f"{self.base_url}/{repo_id}"
+        if repo_id in self.state.repos:
+            return self._json(409, {"error": "You already created this model repo", "url": url})
+        self.state.repos[repo_id] = Repo(private=payload.get("visibility", "private") == "private")
+        self._json(200, {"url": url, "name": repo_id})
+
+    def validate_yaml(self) -> None:
+        """Like the Hub: the README's YAML front matter must parse, and model-index needs name + results."""
+        import yaml
+
+        content = json.loads(self._body())["content"]
+        front = content.split("---")[1] if content.startswith("---") else ""
+        try:
+            metadata = yaml.safe_load(front) or {}
+        except yaml.YAMLError as exc:
+            return self._error(400, f"README.md metadata is not valid YAML: {exc}")
+        for entry in metadata.get("model-index", []):
+            if "name" not in entry or not entry.get("results"):
+                return self._error(400, "model-index entries need a name and results")
+        self._json(200, {"errors": [], "warnings": []})
+
+    def preupload(self, repo: str, revision: str) -> None:
+        if self._repo(repo, write=True) is None:
+            return
+        files = json.loads(self._body())["files"]
+        self._json(200, {"files": [
+            {"path": f["path"], "uploadMode": "lfs" if f["path"].endswith(LFS_SUFFIXES) else "regular",
+             "shouldIgnore": False, "oid": None}
+            for f in files
+        ]})
+
+    def lfs_batch(self, repo: str) -> None:
+        if self._repo(repo, write=True) is None:
+            return
+        objects = []
+        for obj in json.loads(self._body())["objects"]:
+            entry = {"oid": obj["oid"], "size": obj["size"], "authenticated": True}
+            if obj["oid"] not in self.state.lfs_blobs:
+                entry["actions"] = {"upload": {"href": f"{self.base_url}/lfs-upload/{obj['oid']}", "header": {}}}
+            objects.append(entry)
+        self._send(200, json.dumps({"transfer": "basic", "objects": objects}).encode(),
+                   {"Content-Type": "application/vnd.git-lfs+json"})
+
+    def lfs_upload(self, oid: str) -> None:
+        content = self._body()
+        if hashlib.sha256(content).hexdigest() != oid:
+            return self._error(400, "sha256 of the uploaded content does not match the oid")
+        self.state.lfs_blobs[oid] = content
+        self._send(200)
+
+    def commit(self, repo: str, revision: str) -> None:
+        target = self._repo(repo, write=True)
+        if target is None:
+            return
+        staged = dict(target.files)
+        summary = ""
+        for line in self._body().splitlines():
+            item = json.loads(line)
+            value = item["value"]
+            if item["key"] == "header":
+                summary = value.get("summary", "")
+            elif item["key"] == "file":
+                staged[value["path"]] = StoredFile(base64.b64decode(value["content"]), lfs=False)
+            elif item["key"] == "lfsFile":
+                blob = self.state.lfs_blobs.get(value["oid"])
+                if blob is None:
+                    return self._error(400, f"LFS object {value['oid']} was never uploaded")
+                staged[value["path"]] = StoredFile(blob, lfs=True)
+            elif item["key"] == "deletedFile":
+                staged.pop(value["path"], None)
+        target.files = staged
+        oid = hashlib.sha1(f"{repo}:{len(target.commits)}:{summary}".encode()).hexdigest()
+        target.commits.append(oid)
+        self._json(200, {"success": True, "commitOid": oid, "commitUrl": f"{self.base_url}/{repo}/commit/{oid}"})
+
+    def tree(self, repo: str, revision: str, path: str | None = None) -> None:
+        target = self._repo(repo)
+        if target is None:
+            return
+        entries = []
+        for name, stored in sorted(target.files.items()):
+            entry: dict[str, Any] = {"type": "file", "path": name, "size": len(stored.content),
+                                     "oid": git_blob_sha(stored.content)}
+            if stored.lfs:
+                entry["lfs"] = {"oid": stored.sha256, "size": len(stored.content), "pointerSize": 134}
+            entries.append(entry)
+        self._json(200, entries)
+
+    def model_info(self, repo: str, revision: str | None = None) -> None:
+        target = self._repo(repo)
+        if target is None:
+            return
+        self._json(200, {"id": repo, "modelId": repo, "sha": target.head, "private": target.private,
+                         "siblings": [{"rfilename": name} for name in sorted(target.files)]})
+
+    def resolve(self, repo: str, revision: str, path: str) -> None:
+        target = self._repo(repo)
+        if target is None:
+            return
+        stored = target.files.get(path)
+        if stored is None:
+            return self._send(404, headers={"X-Error-Code": "EntryNotFound"}, head=self.command == "HEAD")
+        headers = {"X-Repo-Commit": target.head, "ETag": f'"{git_blob_sha(stored.content)}"'}
+        if stored.lfs:
+            headers.update({"X-Linked-Etag": f'"{stored.sha256}"', "X-Linked-Size": str(len(stored.content))})
+        self._send(200, stored.content, headers, head=self.command == "HEAD")
+
+
+ROUTES = [
+    ("POST", r"/api/repos/create", HubHandler.create_repo),
+    ("POST", r"/api/validate-yaml", HubHandler.validate_yaml),
+    ("POST", rf"/api/models/{REPO}/preupload/(?P<revision>[^/]+)", HubHandler.preupload),
+    ("POST", rf"/{REPO}\.git/info/lfs/objects/batch", HubHandler.lfs_batch),
+    ("PUT", r"/lfs-upload/(?P<oid>[0-9a-f]{64})", HubHandler.lfs_upload),
+    ("POST", rf"/api/models/{REPO}/commit/(?P<revision>[^/]+)", HubHandler.commit),
+    ("GET", rf"/api/models/{REPO}/tree/(?P<revision>[^/]+)(?:/(?P<path>.*))?", HubHandler.tree),
+    ("GET", rf"/api/models/{REPO}(?:/revision/(?P<revision>[^/]+))?", HubHandler.model_info),
+    ("GET", rf"/{REPO}/resolve/(?P<revision>[^/]+)/(?P<path>.+)", HubHandler.resolve),
+    ("HEAD", rf"/{REPO}/resolve/(?P<revision>[^/]+)/(?P<path>.+)", HubHandler.resolve),
+]
+
+
+class LoopbackHub:
+    """Runs the server on 127.0.0.1 in a background thread; use as a context manager."""
+
+    def __init__(self, token: str = "hf_loopback_test_token") -> None:
+        self.state = HubState(token)
+        handler = type("BoundHubHandler", (HubHandler,), {"state": self.state})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        handler.base_url = self.url
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LoopbackHub:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
