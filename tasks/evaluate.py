@@ -9,6 +9,7 @@ from typing import Any
 import datasets
 import evaluate
 import numpy as np
+import torch
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
@@ -37,7 +38,12 @@ def predict(model_dir: Path, test: datasets.Dataset, batch_size: int) -> tuple[n
     model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     with tempfile.TemporaryDirectory() as scratch:
-        args = TrainingArguments(output_dir=scratch, per_device_eval_batch_size=batch_size, report_to="none")
+        args = TrainingArguments(
+            output_dir=scratch,
+            per_device_eval_batch_size=batch_size,
+            report_to="none",
+            dataloader_pin_memory=torch.cuda.is_available(),
+        )
         trainer = Trainer(model=model, args=args, data_collator=DataCollatorWithPadding(tokenizer))
         output = trainer.predict(test)
     return np.argmax(output.predictions, axis=-1), output.label_ids

@@ -63,6 +63,7 @@ def training_arguments(spec: TrainSpec, output_dir: Path) -> TrainingArguments:
         "metric_for_best_model": spec.metric_for_best_model,
         "save_total_limit": 2,
         "report_to": "none",
+        "dataloader_pin_memory": torch.cuda.is_available(),
         **precision_flags(spec.precision),
         **spec.training_arguments,
     }

@@ -1,0 +1,109 @@
+"""End to end: the flow with a tiny BERT, checked through Prefect task-run states and the loopback Hub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.sorting import TaskRunSort
+from safetensors.torch import load_file
+
+from flows.finetune import finetune
+from modelmill.spec import PipelineSpec
+from tests.conftest import pipeline_dict, review_rows, write_csv
+
+STAGES = ["load_data", "validate_data", "tokenize", "train", "evaluate", "push"]
+
+
+def run(spec: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+    """Run the flow; return its final state and the state name of each stage's task run."""
+    state = finetune(pipeline_name="tiny", pipeline=PipelineSpec.model_validate(spec), return_state=True)
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])),
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC,  # Prefect 3.8's server rejects the client's None defaults
+            limit=50,
+        )
+    return state, {task_run.name.rsplit("-", 1)[0]: task_run.state.name for task_run in task_runs}
+
+
+def test_the_flow_fine_tunes_evaluates_and_pushes_through_a_transient_hub_error(
+    prefect, hub, hub_token, tiny_model_dir: Path, review_files
+):
+    # given a pipeline that pushes to the loopback Hub, whose first commit answers 503
+    hub.state.fail_next("POST", r"/commit/", 503)
+    # when the flow runs
+    state, stages = run(pipeline_dict(tiny_model_dir, review_files, hub.url))
+    summary = state.result()
+    # then every stage completed, the push was retried once and landed
+    assert state.is_completed(), state.message
+    assert stages == {stage: "Completed" for stage in STAGES}
+    assert set(summary.evaluation.metrics) >= {"accuracy", "f1"}
+    assert not summary.push.dry_run and len(hub.state.repos["tests/tiny-sentiment"].commits) == 1
+    # and the weights moved away from the pretrained ones, with label names in the config
+    before = load_file(tiny_model_dir / "model.safetensors")
+    after = load_file(summary.model_path / "model.safetensors")
+    shared = [name for name in before if name in after and "classifier" not in name]
+    assert shared and any(not before[name].equal(after[name]) for name in shared), "training changed no weight"
+    config = (summary.model_path / "config.json").read_text()
+    assert '"0": "negative"' in config and '"positive": 1' in config
+
+
+def test_a_rerun_is_all_cache_hits_and_a_new_learning_rate_reruns_only_train_onward(
+    prefect, tiny_model_dir: Path, review_files
+):
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    _, first = run(spec)
+    assert first == {stage: "Completed" for stage in STAGES}
+    # nothing changed: every stage is a cache hit
+    _, second = run(spec)
+    assert second == {stage: "Cached" for stage in STAGES}
+    # only train.learning_rate changed: data stages reused, train/evaluate/push re-run
+    spec["train"]["learning_rate"] = 1e-3
+    _, third = run(spec)
+    assert third == {
+        "load_data": "Cached", "validate_data": "Cached", "tokenize": "Cached",
+        "train": "Completed", "evaluate": "Completed", "push": "Completed",
+    }
+
+
+def test_changed_data_invalidates_the_cache(prefect, tiny_model_dir: Path, review_files):
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    run(spec)
+    write_csv(review_files["test"], review_rows(4, 12))
+    _, stages = run(spec)
+    assert stages["load_data"] == "Completed" and stages["tokenize"] == "Completed"
+
+
+def test_a_model_below_its_threshold_fails_the_flow_and_pushes_nothing(
+    prefect, hub, hub_token, tiny_model_dir: Path, review_files
+):
+    # given a test split where each text appears with both labels: accuracy cannot exceed 0.5
+    texts = [row["text"] for row in review_rows(5, 6)]
+    write_csv(review_files["test"], [{"text": t, "label": label} for t in texts for label in ("negative", "positive")])
+    spec = pipeline_dict(tiny_model_dir, review_files, hub.url)
+    spec["evaluate"]["thresholds"] = {"accuracy": {"min": 0.6}}
+    # when the flow runs
+    state, stages = run(spec)
+    # then it fails at evaluate with the metrics table, and the Hub saw nothing
+    assert state.is_failed()
+    with pytest.raises(Exception, match=r"\| accuracy \| 0\.\d+ \| >= 0.6 \| FAIL \|"):
+        state.result()
+    assert stages["evaluate"] == "Failed" and "push" not in stages
+    assert hub.state.repos == {} and hub.state.requests == []
+
+
+def test_invalid_data_stops_the_flow_before_training(prefect, tiny_model_dir: Path, review_files):
+    rows = review_rows(1, 48)
+    rows[7]["label"] = "meh"
+    write_csv(review_files["train"], rows)
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    spec["data"]["labels"] = ["negative", "positive", "meh"]
+    state, stages = run(spec)
+    assert state.is_failed()
+    with pytest.raises(Exception, match="expect_column_values_to_be_in_set"):
+        state.result()
+    assert stages == {"load_data": "Completed", "validate_data": "Failed"}

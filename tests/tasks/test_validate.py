@@ -1,0 +1,63 @@
+"""Validation: YAML rules run through GX on every split; failures read well and stop the flow."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelmill.errors import DataValidationFailed
+from modelmill.spec import DataSpec, ValidationSpec
+from tasks.load_data import load_data, read_data
+from tasks.validate import describe_failures, run_rules, validate_data
+from tests.conftest import review_rows, write_csv
+
+RULES = ValidationSpec(
+    expectations=[
+        {"expect_column_values_to_not_be_null": {"column": "text"}},
+        {"expect_column_values_to_be_in_set": {"column": "label", "value_set": ["negative", "positive"]}},
+        {"expect_table_row_count_to_be_between": {"min_value": 5}},
+    ]
+)
+
+
+def test_clean_data_passes_every_rule_on_every_split(review_files):
+    dataset, *_ = read_data(DataSpec(files=review_files))
+    report = run_rules(dataset, RULES)
+    assert report.passed
+    assert report.checked == 9, "3 rules x 3 splits"
+
+
+def test_a_failed_rule_reports_split_rule_column_and_offending_rows(review_files):
+    rows = review_rows(2, 12)
+    rows[4]["text"] = "ok"
+    write_csv(review_files["validation"], rows)
+    spec = ValidationSpec(expectations=[{"expect_column_value_lengths_to_be_between": {"column": "text", "min_value": 3}}])
+    dataset, *_ = read_data(DataSpec(files=review_files))
+    report = run_rules(dataset, spec)
+    assert [(f.split, f.expectation, f.column, f.unexpected_count) for f in report.failures] == [
+        ("validation", "expect_column_value_lengths_to_be_between", "text", 1)
+    ]
+    summary = describe_failures(report)
+    assert "[validation] expect_column_value_lengths_to_be_between(column=text): 1 unexpected rows" in summary
+    assert "'label': 'positive'" in summary, "the offending row is shown"
+
+
+def test_table_level_rule_reports_the_observed_value(review_files):
+    spec = ValidationSpec(expectations=[{"expect_table_row_count_to_be_between": {"min_value": 20}}], splits=["test"])
+    dataset, *_ = read_data(DataSpec(files=review_files))
+    report = run_rules(dataset, spec)
+    assert report.failures[0].observed == 12
+    assert "observed 12" in describe_failures(report)
+
+
+def test_validate_task_raises_and_does_not_retry(prefect, review_files, monkeypatch):
+    # given data with a label that the rules do not allow, and a task with retries
+    rows = review_rows(1, 48)
+    rows[0]["label"] = "maybe"
+    write_csv(review_files["train"], rows)
+    data = load_data(DataSpec(files=review_files, labels=["negative", "positive", "maybe"]))
+    calls = []
+    monkeypatch.setattr("tasks.validate.run_rules", lambda *a: calls.append(1) or run_rules(*a))
+    # when it is validated, then it fails with the rule named, after a single attempt
+    with pytest.raises(DataValidationFailed, match=r"\[train\] expect_column_values_to_be_in_set\(column=label\)"):
+        validate_data.with_options(retries=3, retry_delay_seconds=0)(data, RULES, "tiny")
+    assert calls == [1], "a validation failure is final: no retry"
