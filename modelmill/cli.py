@@ -31,6 +31,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    _prepare_prefect()
+    from deployments.pipelines import serve_pipelines
+
+    serve_pipelines(args.file)
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from modelmill.spec_file import load_pipelines
 
@@ -72,6 +80,7 @@ def parser() -> argparse.ArgumentParser:
     add("check", cmd_check, "Validate pipelines.yaml without running anything.")
     add("list", cmd_list, "List the pipelines in pipelines.yaml.")
     add("schema", cmd_schema, "Print the JSON schema of pipelines.yaml.")
+    add("serve", cmd_serve, "Serve one scheduled Prefect deployment per pipeline.")
     return root
 
 

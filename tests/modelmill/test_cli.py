@@ -1,0 +1,41 @@
+"""The command line: check, list, schema and clear errors with a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from modelmill.cli import main
+
+REPO_ROOT = Path(__file__).parents[2]
+PIPELINES = str(REPO_ROOT / "pipelines.yaml")
+
+
+def test_check_accepts_the_shipped_file(capsys):
+    assert main(["check", "-f", PIPELINES]) == 0
+    assert "OK (1 pipeline(s): sentiment)" in capsys.readouterr().out
+
+
+def test_list_shows_model_target_and_schedule(capsys):
+    assert main(["list", "-f", PIPELINES]) == 0
+    out = capsys.readouterr().out
+    assert "sentiment" in out and "modelmill-examples/sentiment-minilm" in out and "0 3 * * 1" in out
+
+
+def test_schema_is_json_schema_of_the_file(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert "pipelines" in schema["properties"]
+
+
+def test_errors_exit_non_zero_with_the_file_and_yaml_path(tmp_path: Path, capsys):
+    bad = tmp_path / "pipelines.yaml"
+    bad.write_text("pipelines:\n  x:\n    data: {file: d.csv}\n    model: {name_or_path: m}\n    push: {repo_id: nope}\n")
+    assert main(["check", "-f", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert str(bad) in err and "pipelines.x.push.repo_id" in err
+
+
+def test_run_of_an_unknown_pipeline_fails_before_any_work(capsys):
+    assert main(["run", "nope", "-f", PIPELINES]) == 1
+    assert "no pipeline named 'nope'; known: sentiment" in capsys.readouterr().err
