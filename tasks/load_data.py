@@ -155,9 +155,8 @@ def read_data(spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str
 def load_data(spec: DataSpec) -> DataManifest:
     """Read the declared data into train/validation/test splits and save them under their cache key."""
     dataset, labels, mapping, source = read_data(spec)
-    content = files_fingerprint(spec.local_files()) if spec.local_files() else stable_hash(
-        [dataset[s]._fingerprint for s in SPLITS]
-    )
+    local = spec.local_files()
+    content = files_fingerprint(local) if local else stable_hash([dataset[s]._fingerprint for s in SPLITS])
     key = stable_hash("load_data", spec, content)
     with atomic_dir(stage_dir("data", key)) as scratch:
         dataset.save_to_disk(str(scratch / "dataset"))

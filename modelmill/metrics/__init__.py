@@ -1,4 +1,8 @@
-"""Metric modules for `evaluate.load(<folder>)`, shipped so that evaluation works offline."""
+"""Metric modules for `evaluate.load(<folder>)`, shipped so that evaluation works offline.
+
+Each module is a standalone script with the same name and compute arguments as its Hub counterpart:
+`evaluate` copies the single script into its module cache, so they cannot share a helper module.
+"""
 
 from pathlib import Path
 

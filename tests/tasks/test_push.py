@@ -100,3 +100,22 @@ def test_http_errors_are_classified_by_status(status, transient):
 
     response = httpx.Response(status, request=httpx.Request("POST", "http://127.0.0.1/api"))
     assert is_transient_error(HfHubHTTPError("boom", response=response)) is transient
+
+
+def test_the_token_can_come_from_a_prefect_secret_block(prefect, hub, push_inputs):
+    # given no HF_TOKEN but a Secret block holding the token, named in push.token_secret_block
+    from prefect.blocks.system import Secret
+
+    Secret(value=hub.state.token).save("loopback-hub-token", overwrite=True)
+    spec = PushSpec(repo_id="team/from-block", endpoint=hub.url, token_secret_block="loopback-hub-token")
+    # when the push runs, then it authenticates with the block's token
+    result = push_model(spec=spec, **push_inputs)
+    assert not result.dry_run and len(hub.state.repos["team/from-block"].commits) == 1
+
+
+def test_a_missing_secret_block_is_a_config_error(prefect, hub, push_inputs):
+    from modelmill.errors import ConfigError
+
+    spec = PushSpec(repo_id="team/no-block", endpoint=hub.url, token_secret_block="does-not-exist")
+    with pytest.raises(ConfigError, match="push.token_secret_block: cannot load Prefect Secret block 'does-not-exist'"):
+        push_model(spec=spec, **push_inputs)
