@@ -106,7 +106,7 @@ def check_labels(dataset: datasets.DatasetDict, spec: DataSpec, mapping: dict[st
 def split_by_ratios(
     single: datasets.Dataset, ratios: SplitRatios, label_column: str, mapping: dict[str, int]
 ) -> datasets.DatasetDict:
-    """Cut one dataset into train/validation/test, stratified by label when asked and possible."""
+    """Cut one dataset into train/validation/test, stratified by label when asked."""
     stratify = None
     if ratios.stratify:
         single = single.map(
@@ -114,10 +114,16 @@ def split_by_ratios(
         ).cast_column(SPLIT_COLUMN, datasets.ClassLabel(num_classes=len(mapping)))
         stratify = SPLIT_COLUMN
     holdout = ratios.validation + ratios.test
-    first = single.train_test_split(test_size=holdout, seed=ratios.seed, stratify_by_column=stratify)
-    second = first["test"].train_test_split(
-        test_size=ratios.test / holdout, seed=ratios.seed, stratify_by_column=stratify
-    )
+    try:
+        first = single.train_test_split(test_size=holdout, seed=ratios.seed, stratify_by_column=stratify)
+        second = first["test"].train_test_split(
+            test_size=ratios.test / holdout, seed=ratios.seed, stratify_by_column=stratify
+        )
+    except ValueError as exc:
+        raise DataError(
+            f"cannot split {single.num_rows} rows into train/validation/test "
+            f"(data.split, stratified by '{label_column}': {ratios.stratify}): {exc}"
+        ) from None
     parts = {"train": first["train"], "validation": second["train"], "test": second["test"]}
     if stratify:
         parts = {split: part.remove_columns(SPLIT_COLUMN) for split, part in parts.items()}

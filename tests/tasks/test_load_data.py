@@ -81,3 +81,10 @@ def test_a_missing_file_is_named(review_files, tmp_path: Path):
     review_files["validation"] = tmp_path / "gone.csv"
     with pytest.raises(DataError, match="gone.csv: data file for split 'validation' not found"):
         read_data(files_spec(review_files))
+
+
+def test_a_split_that_cannot_be_stratified_says_why(tmp_path: Path):
+    rows = review_rows(0, 20) + [{"text": "only one of these", "label": "rare"}]
+    path = write_csv(tmp_path / "all.csv", rows)
+    with pytest.raises(DataError, match=r"cannot split 21 rows .*stratified by 'label': True"):
+        read_data(DataSpec(file=path, split={"validation": 0.2, "test": 0.2}))
