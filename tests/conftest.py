@@ -99,6 +99,21 @@ def review_files(tmp_path: Path) -> dict[str, Path]:
     }
 
 
+@pytest.fixture
+def review_data(review_files: dict[str, Path], tmp_path: Path) -> tuple[Any, Any]:
+    """The review CSVs as read by `load_data` (a DatasetDict) and their manifest, without Prefect."""
+    from modelmill.manifests import DataManifest
+    from modelmill.spec import DataSpec
+    from tasks.load_data import read_data
+
+    dataset, labels, mapping, source = read_data(DataSpec(files=review_files))
+    manifest = DataManifest(
+        key="test", path=tmp_path, fingerprint="test", labels=labels, label_ids=mapping, text_column="text",
+        label_column="label", num_rows=dataset.num_rows, source=source,
+    )
+    return dataset, manifest
+
+
 def pipeline_dict(model_dir: Path, files: dict[str, Path], hub_url: str = "http://127.0.0.1:9") -> dict[str, Any]:
     """A small, valid pipeline section for tests: 2 epochs of a tiny model, no retry delay."""
     return {

@@ -8,10 +8,9 @@ import pytest
 
 from modelmill.errors import ConfigError, TransientError
 from modelmill.loading import load_tokenizer
-from modelmill.manifests import DataManifest, TokenizedManifest
-from modelmill.spec import DataSpec, ModelSpec, TrainSpec
+from modelmill.manifests import TokenizedManifest
+from modelmill.spec import ModelSpec, TrainSpec
 from tasks import train as train_module
-from tasks.load_data import read_data
 from tasks.tokenize import tokenize_splits
 
 
@@ -23,16 +22,12 @@ def test_cpu_trains_in_fp32_and_refuses_gpu_precisions(monkeypatch):
 
 
 @pytest.fixture
-def tokens(review_files, tiny_model_dir: Path, tmp_path: Path) -> TokenizedManifest:
-    dataset, labels, mapping, source = read_data(DataSpec(files=review_files))
-    data = DataManifest(
-        key="d", path=tmp_path, fingerprint="f", labels=labels, label_ids=mapping, text_column="text",
-        label_column="label", num_rows=dataset.num_rows, source=source,
-    )
+def tokens(review_data, tiny_model_dir: Path, tmp_path: Path) -> TokenizedManifest:
+    dataset, data = review_data
     model = ModelSpec(name_or_path=str(tiny_model_dir))
     tokenized = tokenize_splits(dataset, load_tokenizer(str(tiny_model_dir), model), data, 32)
     tokenized.save_to_disk(str(tmp_path / "tokens"))
-    return TokenizedManifest(key="t", path=tmp_path / "tokens", tokenizer=str(tiny_model_dir), labels=labels)
+    return TokenizedManifest(key="t", path=tmp_path / "tokens", tokenizer=str(tiny_model_dir), labels=data.labels)
 
 
 def test_a_retry_after_a_failure_resumes_from_the_last_checkpoint(tokens, tiny_model_dir, tmp_path, monkeypatch):
