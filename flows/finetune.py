@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from prefect import flow
+from pydantic import Field
 
 from modelmill.manifests import RunSummary
+from modelmill.observe import notify
+from modelmill.observe.lifecycle import current_run_name, finish_run, start_run
+from modelmill.observe.stages import StageLog
+from modelmill.overrides import RunOverrides
 from modelmill.retry import retry_options
-from modelmill.spec import PipelineSpec
+from modelmill.runs import ResolvedRun
+from modelmill.settings import get_settings
 from tasks.evaluate import evaluate_model
 from tasks.load_data import load_data
 from tasks.push import push_model
@@ -15,16 +23,63 @@ from tasks.train import train
 from tasks.validate import validate_data
 
 
-@flow(name="finetune", flow_run_name="{pipeline_name}", validate_parameters=True)
-def finetune(pipeline_name: str, pipeline: PipelineSpec) -> RunSummary:
-    """Fine-tune, evaluate and publish one pipeline of pipelines.yaml; each stage is a cached, retryable task."""
-    retrying = retry_options(pipeline.retries)
-    data = load_data.with_options(**retrying)(pipeline.data)
-    validation = validate_data.with_options(**retrying)(data, pipeline.validation, pipeline_name)
-    tokens = tokenize.with_options(**retrying)(data, pipeline.tokenizer, pipeline.model)
-    model = train.with_options(**retrying)(tokens, pipeline.model, pipeline.train)
-    evaluation = evaluate_model.with_options(**retrying)(model, tokens, pipeline.evaluate, pipeline_name)
-    pushed = push_model.with_options(**retrying)(
-        pipeline_name, pipeline.description, pipeline.push, model, evaluation, data, validation
+@flow(name="finetune", validate_parameters=True, on_failure=[notify.on_failure], on_crashed=[notify.on_crashed])
+def finetune(
+    pipeline: str,
+    pipelines_file: str = "pipelines.yaml",
+    epochs: Annotated[float | None, Field(gt=0)] = None,
+    learning_rate: Annotated[float | None, Field(gt=0)] = None,
+    batch_size: Annotated[int | None, Field(ge=1)] = None,
+    max_steps: Annotated[int | None, Field(ge=-1)] = None,
+    seed: Annotated[int | None, Field(ge=0)] = None,
+    force_retrain: bool = False,
+    dry_run: bool = False,
+    note: str = "",
+) -> RunSummary:
+    """Fine-tune, evaluate and publish one pipeline of pipelines.yaml; each stage is a cached, retryable task.
+
+    Args:
+        pipeline: Name of the pipeline in the pipelines file.
+        pipelines_file: The pipelines file, read when the run starts (relative to the project folder).
+        epochs: Train for this many epochs instead of train.epochs.
+        learning_rate: Peak learning rate instead of train.learning_rate (e.g. 3e-5).
+        batch_size: Per-device train batch size instead of train.batch_size.
+        max_steps: Stop after this many optimizer steps (-1: all epochs) instead of train.max_steps.
+        seed: Random seed instead of train.seed.
+        force_retrain: Train again even when a cached model exists for the same inputs.
+        dry_run: Write the files that would be pushed, push nothing.
+        note: Why this run was started; shown in the run's spec and summary artifacts.
+    """
+    overrides = RunOverrides(
+        epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, max_steps=max_steps, seed=seed,
+        force_retrain=force_retrain, dry_run=dry_run, note=note,
     )
-    return RunSummary(pipeline=pipeline_name, evaluation=evaluation, model_path=model.path, push=pushed)
+    run = start_run(pipeline, pipelines_file, overrides)
+    stages = StageLog()
+    try:
+        summary = run_stages(run, stages)
+    except BaseException as exc:
+        finish_run(run, stages, error=f"{type(exc).__name__}: {exc}")
+        raise
+    finish_run(run, stages, summary=summary)
+    return summary
+
+
+def run_stages(run: ResolvedRun, stage: StageLog) -> RunSummary:
+    """The six stages, one call each; a stage's failure ends the run with its error."""
+    spec, name = run.spec, run.pipeline
+    common = {**retry_options(spec.retries), "result_storage": get_settings().results}
+    data = stage(load_data, spec.data, options=common)
+    validation = stage(validate_data, data, spec.validation, name, options=common)
+    tokens = stage(tokenize, data, spec.tokenizer, spec.model, options=common)
+    retrain = {"refresh_cache": True} if run.overrides.force_retrain else {}
+    model = stage(train, tokens, spec.model, spec.train, name, options={**common, **retrain})
+    evaluation = stage(evaluate_model, model, tokens, spec.evaluate, name, options=common)
+    pushed = stage(
+        push_model, name, spec.description, spec.push, model, evaluation, data, validation, run.overrides.dry_run,
+        options=common,
+    )
+    return RunSummary(
+        pipeline=name, run_name=current_run_name(), spec_hash=run.spec_hash, note=run.overrides.note,
+        stages=stage.states, evaluation=evaluation, model_path=model.path, push=pushed,
+    )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import socket
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +17,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from modelmill.settings import get_settings
+
+SCRATCH_MARK = ".tmp-"
 
 
 def _jsonable(value: Any) -> Any:
@@ -42,23 +47,60 @@ def files_fingerprint(paths: list[Path]) -> str:
 
 
 def stage_dir(stage: str, key: str) -> Path:
-    """The folder that holds a stage's output for one cache key."""
+    """The folder that holds a stage's outputs for one cache key."""
     return get_settings().artifacts / stage / key
+
+
+def new_output_dir(stage: str, key: str) -> Path:
+    """A fresh, not yet existing folder for one run's output of a stage: published outputs are never rewritten."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    return stage_dir(stage, key) / f"{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def scratch_name(name: str) -> str:
+    """A scratch sibling of `name` that says which process on which host owns it."""
+    return f".{name}{SCRATCH_MARK}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def sweep_dead_scratch(folder: Path) -> list[Path]:
+    """Remove scratch entries in `folder` left by killed processes of this host; return what was removed."""
+    host = socket.gethostname()
+    removed = []
+    for entry in folder.glob(f".*{SCRATCH_MARK}{host}-*") if folder.is_dir() else []:
+        pid = entry.name.rsplit(SCRATCH_MARK + host + "-", 1)[1].split("-", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
 
 
 @contextmanager
 def atomic_dir(final: Path) -> Iterator[Path]:
-    """Yield a scratch folder that becomes `final` only if the block succeeds; never leave half a folder."""
+    """Yield a scratch folder that becomes `final` only if the block succeeds; never leave half a folder.
+
+    `final` must not exist yet: a published folder is never replaced. Scratch of killed writers is swept first.
+    """
     final.parent.mkdir(parents=True, exist_ok=True)
-    scratch = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+    sweep_dead_scratch(final.parent)
+    if final.exists():
+        raise FileExistsError(f"{final} is already published; outputs are never overwritten")
+    scratch = final.with_name(scratch_name(final.name))
     scratch.mkdir()
     try:
         yield scratch
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
-    if final.exists():
-        shutil.rmtree(final)
     scratch.rename(final)
 
 

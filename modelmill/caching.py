@@ -1,16 +1,27 @@
-"""Prefect cache policies: a stage re-runs only when what it depends on changes."""
+"""Prefect cache policies: a stage re-runs only when what it depends on changes, or its output is gone.
+
+Every stage caches with SERIALIZABLE isolation: two runs computing one key take turns (the second ends Cached),
+under `flock` locks that die with a killed holder.
+"""
 
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from prefect.cache_policies import INPUTS, CachePolicy
 from prefect.context import TaskRunContext
+from prefect.logging import get_logger
 from prefect.utilities.hashing import hash_objects
+from pydantic import BaseModel
 
 from modelmill.artifacts import files_fingerprint
+from modelmill.locks import FlockLockManager
+from modelmill.settings import get_settings
+
+MAX_STALE_GENERATIONS = 20
 
 
 class ModuleSource(CachePolicy):
@@ -46,5 +57,54 @@ class HubTokenPresence(CachePolicy):
         return "publish" if hub_token(inputs["spec"].token_secret_block) else "dry-run"
 
 
-STAGE = INPUTS + ModuleSource()
-"""Default policy of every stage: its inputs (spec section, upstream manifests) and its module's source."""
+def missing_paths(result: Any) -> list[Path]:
+    """The `Path` fields of a manifest that point at nothing on disk."""
+    if not isinstance(result, BaseModel):
+        return []
+    paths = [value for value in dict(result).values() if isinstance(value, Path)]
+    return [path for path in paths if not path.exists()]
+
+
+@dataclass
+class LiveArtifacts(CachePolicy):
+    """Wraps a policy: a cache record whose artifacts were deleted is not a hit; the stage runs again.
+
+    The stale record is left alone (it may live on storage we cannot delete from); the key moves on to a
+    derived one, deterministically, so the re-computed result is itself cached.
+    """
+
+    inner: CachePolicy | None = None
+
+    def compute_key(
+        self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any
+    ) -> str | None:
+        assert self.inner is not None
+        key = self.inner.compute_key(task_ctx, inputs, flow_parameters, **kwargs)
+        store = task_ctx.result_store
+        for _ in range(MAX_STALE_GENERATIONS):
+            if key is None or not store.exists(key):
+                return key
+            gone = missing_paths(store.read(key).result)
+            if not gone:
+                return key
+            get_logger("modelmill.caching").warning(
+                "Cached result of %s points at %s, which no longer exists: running the stage again",
+                task_ctx.task.name, gone[0],
+            )
+            key = hash_objects(key, "stale")
+        return None
+
+
+LOCKS = FlockLockManager(lambda: get_settings().locks)
+
+
+def stage_policy(*extra: CachePolicy) -> CachePolicy:
+    """A stage's policy: its inputs (spec section, upstream manifests), its module's source, and `extra`."""
+    inner = INPUTS + ModuleSource()
+    for policy in extra:
+        inner = inner + policy
+    return LiveArtifacts(inner=inner, isolation_level="SERIALIZABLE", lock_manager=LOCKS)
+
+
+STAGE = stage_policy()
+"""Default policy of every stage."""

@@ -4,38 +4,41 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 
 from modelmill.spec_file import DEFAULT_FILE
 
 
-def _prepare_prefect() -> None:
-    """Keep Prefect results next to the artifacts they point to, unless the user configured otherwise."""
-    from modelmill.settings import get_settings
-
-    os.environ.setdefault("PREFECT_LOCAL_STORAGE_PATH", str(get_settings().results))
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    _prepare_prefect()
+    from modelmill.overrides import parse_cli_overrides
     from modelmill.reporting import run_summary
-    from modelmill.spec_file import load_pipeline
+    from modelmill.runs import resolve_run
 
-    spec = load_pipeline(args.pipeline, args.file)
+    overrides = parse_cli_overrides(
+        args.set, force_retrain=args.force_retrain, dry_run=args.dry_run, note=args.note
+    )
+    resolve_run(args.pipeline, args.file, overrides)  # fail on a bad file or override before Prefect starts
     from flows.finetune import finetune
 
-    summary = finetune(pipeline_name=args.pipeline, pipeline=spec)
+    summary = finetune(pipeline=args.pipeline, pipelines_file=str(args.file), **overrides.model_dump())
     print("\n" + run_summary(summary))
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    _prepare_prefect()
     from deployments.pipelines import serve_pipelines
 
     serve_pipelines(args.file)
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from deployments.pipelines import deploy_pipelines
+
+    deployed = deploy_pipelines(args.file, args.pool)
+    print(f"Deployed {', '.join(f'finetune/{name}' for name in deployed)} to work pool '{args.pool}'.")
+    print(f"Start a worker from this folder: prefect worker start --pool {args.pool}")
     return 0
 
 
@@ -76,11 +79,23 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("-f", "--file", default=DEFAULT_FILE, help="pipelines file (default: %(default)s)")
         return sub
 
-    add("run", cmd_run, "Run one pipeline end to end (embedded Prefect).").add_argument("pipeline")
+    run = add("run", cmd_run, "Run one pipeline end to end (embedded Prefect unless PREFECT_API_URL is set).")
+    run.add_argument("pipeline")
+    run.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override for this run: train.epochs, train.learning_rate, train.batch_size, train.max_steps, "
+        "train.seed (repeatable)",
+    )
+    run.add_argument("--force-retrain", action="store_true", help="train again even if a cached model exists")
+    run.add_argument("--dry-run", action="store_true", help="write the files that would be pushed, push nothing")
+    run.add_argument("--note", default="", help="why this run was started (shown in its artifacts)")
     add("check", cmd_check, "Validate pipelines.yaml without running anything.")
     add("list", cmd_list, "List the pipelines in pipelines.yaml.")
     add("schema", cmd_schema, "Print the JSON schema of pipelines.yaml.")
-    add("serve", cmd_serve, "Serve one scheduled Prefect deployment per pipeline.")
+    add("serve", cmd_serve, "Serve one scheduled Prefect deployment per pipeline from this process.")
+    add("deploy", cmd_deploy, "Create one scheduled deployment per pipeline on a Prefect work pool.").add_argument(
+        "--pool", default="modelmill", help="work pool (a process pool is created if missing; default: %(default)s)"
+    )
     return root
 
 

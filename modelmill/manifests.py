@@ -116,6 +116,10 @@ class RunSummary(BaseModel):
     """What the flow returns: the evaluation, the model folder and the push outcome."""
 
     pipeline: str
+    run_name: str = ""
+    spec_hash: str = ""
+    note: str = ""
+    stages: dict[str, str] = Field(default_factory=dict, description="Stage -> final state (Completed, Cached).")
     evaluation: EvaluationReport
     model_path: Path
     push: PushResult

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelmill.manifests import EvaluationReport, RunSummary
+from modelmill.manifests import EvaluationReport, PushResult, RunSummary
 
 
 def metrics_table(report: EvaluationReport) -> str:
@@ -17,20 +17,40 @@ def metrics_table(report: EvaluationReport) -> str:
     return "\n".join(rows)
 
 
+def stages_table(stages: dict[str, str]) -> str:
+    """Markdown table of each stage and how it ended (Completed, Cached, Failed)."""
+    return "\n".join(["| stage | state |", "| --- | --- |", *(f"| {name} | {state} |" for name, state in stages.items())])
+
+
+def push_outcome(push: PushResult) -> str:
+    """One line: where the model went, or where the dry run left its files."""
+    if push.dry_run:
+        return f"dry run: the {len(push.files)} files for {push.repo_id} are in {push.folder}"
+    return f"{push.repo_id} at {push.endpoint}: {push.commit_url}"
+
+
 def run_summary(summary: RunSummary) -> str:
     """What a finished run produced: metrics against thresholds, where the model is, what was pushed."""
-    push = summary.push
-    if push.dry_run:
-        pushed = (
-            f"dry run (no HF_TOKEN): the {len(push.files)} files for {push.repo_id} are in {push.folder}"
-        )
-    else:
-        pushed = f"{push.repo_id} at {push.endpoint}: {push.commit_url}"
+    cached = [name for name, state in summary.stages.items() if state == "Cached"]
     return "\n".join(
         [
-            f"Pipeline '{summary.pipeline}' succeeded.",
+            f"Pipeline '{summary.pipeline}' succeeded (run {summary.run_name}, spec {summary.spec_hash}).",
+            f"Cached stages: {', '.join(cached)}" if cached else "No stage was cached.",
             metrics_table(summary.evaluation),
             f"Model: {summary.model_path}",
-            f"Push:  {pushed}",
+            f"Push:  {push_outcome(summary.push)}",
         ]
     )
+
+
+def summary_markdown(
+    title: str, stages: dict[str, str], summary: RunSummary | None = None, error: str | None = None
+) -> str:
+    """The run summary artifact: stage states, then metrics, model and push, or the error that stopped it."""
+    parts = [f"## {title}", "", stages_table(stages) if stages else "No stage ran."]
+    if summary is not None:
+        parts += ["", metrics_table(summary.evaluation), "", f"**Model:** `{summary.model_path}`",
+                  "", f"**Push:** {push_outcome(summary.push)}"]
+    if error:
+        parts += ["", "**Stopped by:**", "", "```", error, "```"]
+    return "\n".join(parts)

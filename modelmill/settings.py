@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     def results(self) -> Path:
         return self.home.resolve() / "prefect-results"
 
+    @property
+    def locks(self) -> Path:
+        return self.home.resolve() / "locks"
+
 
 def get_settings() -> Settings:
     return Settings()

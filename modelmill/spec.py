@@ -303,6 +303,21 @@ class ScheduleSpec(Section):
         return value
 
 
+class NotifySpec(Section):
+    """Who hears about a run: a Prefect notification block and the events that trigger it."""
+
+    block: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]*/[\w.-]+$",
+        description="A saved Prefect notification block as '<block type slug>/<block name>', "
+        "e.g. 'custom-webhook/ml-oncall' or 'slack-webhook/ml-alerts'.",
+    )
+    on: list[Literal["failed", "crashed"]] = Field(
+        default_factory=lambda: ["failed", "crashed"],
+        min_length=1,
+        description="failed: a stage raised (bad data, thresholds, errors); crashed: the process died or was killed.",
+    )
+
+
 class RetrySpec(Section):
     """Retries of transient failures (network, 429, 5xx) for every stage."""
 
@@ -326,13 +341,26 @@ class PipelineSpec(Section):
     evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
     push: PushSpec
     schedule: ScheduleSpec | None = None
+    notify: NotifySpec | None = Field(None, description="Overrides the file-level `notify` for this pipeline.")
     retries: RetrySpec = Field(default_factory=RetrySpec)
 
 
 class PipelinesFile(Section):
     """The whole `pipelines.yaml`."""
 
+    notify: NotifySpec | None = Field(None, description="Default notifications of every pipeline in the file.")
     pipelines: dict[str, PipelineSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _pipelines_inherit_notify(self) -> PipelinesFile:
+        if self.notify is None:
+            return self
+        inherited = {
+            name: spec if spec.notify is not None else spec.model_copy(update={"notify": self.notify})
+            for name, spec in self.pipelines.items()
+        }
+        object.__setattr__(self, "pipelines", inherited)
+        return self
 
     @field_validator("pipelines")
     @classmethod

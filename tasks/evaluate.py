@@ -15,7 +15,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
 
-from modelmill.artifacts import prefect_artifact_key, stable_hash
+from modelmill.artifacts import stable_hash
 from modelmill.caching import STAGE
 from modelmill.errors import ConfigError, ThresholdsNotMet
 from modelmill.manifests import EvaluationReport, MetricCheck, ModelManifest, TokenizedManifest
@@ -42,6 +42,7 @@ def predict(model_dir: Path, test: datasets.Dataset, batch_size: int) -> tuple[n
             output_dir=scratch,
             per_device_eval_batch_size=batch_size,
             report_to="none",
+            disable_tqdm=True,
             dataloader_pin_memory=torch.cuda.is_available(),
         )
         trainer = Trainer(model=model, args=args, data_collator=DataCollatorWithPadding(tokenizer))
@@ -90,7 +91,6 @@ def evaluate_model(
     )
     table = metrics_table(report)
     create_markdown_artifact(
-        key=prefect_artifact_key(pipeline, "metrics"),
         markdown=f"## Test metrics ({report.num_examples} examples)\n\n{table}",
         description=f"Evaluation of pipeline '{pipeline}'",
     )

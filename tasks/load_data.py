@@ -8,8 +8,8 @@ import datasets
 from prefect import task
 from prefect.logging import get_run_logger
 
-from modelmill.artifacts import atomic_dir, files_fingerprint, stable_hash, stage_dir
-from modelmill.caching import STAGE, DataFilesContent
+from modelmill.artifacts import atomic_dir, files_fingerprint, new_output_dir, stable_hash
+from modelmill.caching import DataFilesContent, stage_policy
 from modelmill.errors import DataError
 from modelmill.manifests import DataManifest
 from modelmill.retry import retry_if_transient
@@ -154,7 +154,7 @@ def read_data(spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str
 
 @task(
     name="load_data",
-    cache_policy=STAGE + DataFilesContent(),
+    cache_policy=stage_policy(DataFilesContent()),
     persist_result=True,
     retry_condition_fn=retry_if_transient,
 )
@@ -164,11 +164,12 @@ def load_data(spec: DataSpec) -> DataManifest:
     local = spec.local_files()
     content = files_fingerprint(local) if local else stable_hash([dataset[s]._fingerprint for s in SPLITS])
     key = stable_hash("load_data", spec, content)
-    with atomic_dir(stage_dir("data", key)) as scratch:
+    folder = new_output_dir("data", key)
+    with atomic_dir(folder) as scratch:
         dataset.save_to_disk(str(scratch / "dataset"))
     manifest = DataManifest(
         key=key,
-        path=stage_dir("data", key) / "dataset",
+        path=folder / "dataset",
         fingerprint=content,
         labels=labels,
         label_ids=mapping,

@@ -11,8 +11,8 @@ from prefect import task
 from prefect.logging import get_run_logger
 from pydantic import SecretStr
 
-from modelmill.artifacts import atomic_dir, stable_hash, stage_dir
-from modelmill.caching import STAGE, HubTokenPresence
+from modelmill.artifacts import atomic_dir, new_output_dir, stable_hash
+from modelmill.caching import HubTokenPresence, stage_policy
 from modelmill.errors import PushRejected
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, PushResult, ValidationReport
 from modelmill.model_card import render_model_card
@@ -50,7 +50,7 @@ def upload(folder: Path, spec: PushSpec, token: SecretStr) -> tuple[str, str]:
 
 @task(
     name="push",
-    cache_policy=STAGE + HubTokenPresence(),
+    cache_policy=stage_policy(HubTokenPresence()),
     persist_result=True,
     retry_condition_fn=retry_if_transient,
 )
@@ -62,8 +62,10 @@ def push_model(
     evaluation: EvaluationReport,
     data: DataManifest,
     validation: ValidationReport,
+    dry_run: bool = False,
 ) -> PushResult:
-    """Push the model that passed its thresholds; without a token, write what would be pushed and stop there."""
+    """Push the model that passed its thresholds; without a token (or with `dry_run`), write what would be
+    pushed and stop there."""
     logger = get_run_logger()
     card = render_model_card(
         pipeline=pipeline,
@@ -75,15 +77,16 @@ def push_model(
         data=data,
         validation=validation,
     )
-    folder = stage_dir("push", stable_hash("push", model.key, evaluation.key, spec)) / "upload"
+    folder = new_output_dir("push", stable_hash("push", model, evaluation.key, spec))
     with atomic_dir(folder) as scratch:
         files = stage_upload(model, card, scratch)
     result = PushResult(repo_id=spec.repo_id, endpoint=spec.endpoint, dry_run=True, folder=folder, files=files)
-    token = hub_token(spec.token_secret_block)
+    token = None if dry_run else hub_token(spec.token_secret_block)
     if token is None:
+        reason = "Dry run asked for" if dry_run else "No Hub token (HF_TOKEN or push.token_secret_block)"
         logger.warning(
-            "No Hub token (HF_TOKEN or push.token_secret_block): dry run, nothing was pushed. "
-            "The %d files that would go to %s are in %s", len(files), spec.repo_id, folder
+            "%s: nothing was pushed. The %d files that would go to %s are in %s", reason, len(files), spec.repo_id,
+            folder,
         )
         return result
     commit_url, commit_oid = upload(folder, spec, token)

@@ -7,7 +7,7 @@ from prefect import task
 from prefect.logging import get_run_logger
 from transformers import PreTrainedTokenizerBase
 
-from modelmill.artifacts import atomic_dir, stable_hash, stage_dir
+from modelmill.artifacts import atomic_dir, new_output_dir, stable_hash
 from modelmill.caching import STAGE
 from modelmill.manifests import DataManifest, TokenizedManifest
 from modelmill.loading import load_tokenizer
@@ -35,9 +35,10 @@ def tokenize(data: DataManifest, spec: TokenizerSpec, model: ModelSpec) -> Token
     tokenizer = load_tokenizer(ref, model)
     tokenized = tokenize_splits(datasets.load_from_disk(str(data.path)), tokenizer, data, spec.max_length)
     key = stable_hash("tokenize", data.key, spec, model)
-    with atomic_dir(stage_dir("tokenized", key)) as scratch:
+    folder = new_output_dir("tokenized", key)
+    with atomic_dir(folder) as scratch:
         tokenized.save_to_disk(str(scratch / "dataset"))
     get_run_logger().info("Tokenized %s with %s (max_length=%d)", dict(tokenized.num_rows), ref, spec.max_length)
     return TokenizedManifest(
-        key=key, path=stage_dir("tokenized", key) / "dataset", tokenizer=ref, labels=data.labels
+        key=key, path=folder / "dataset", tokenizer=ref, labels=data.labels
     )

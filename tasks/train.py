@@ -1,8 +1,10 @@
-"""Stage 4: fine-tune the model with `transformers.Trainer`, resuming from checkpoints on retry."""
+"""Stage 4: fine-tune the model with `transformers.Trainer`, seeded, resuming from complete checkpoints."""
 
 from __future__ import annotations
 
+import inspect
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +17,20 @@ from transformers import (
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     EvalPrediction,
+    PrinterCallback,
     Trainer,
+    TrainerCallback,
     TrainingArguments,
+    set_seed,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
-from modelmill.artifacts import atomic_dir, stable_hash, stage_dir
+from modelmill.artifacts import atomic_dir, files_fingerprint, new_output_dir, stable_hash, stage_dir
 from modelmill.caching import STAGE
+from modelmill.checkpoints import last_complete_checkpoint
 from modelmill.errors import ConfigError
 from modelmill.loading import load_classifier, load_tokenizer
 from modelmill.manifests import ModelManifest, TokenizedManifest
+from modelmill.observe.progress import TrainingProgress
 from modelmill.retry import retry_if_transient
 from modelmill.spec import ModelSpec, TrainSpec
 
@@ -63,6 +69,7 @@ def training_arguments(spec: TrainSpec, output_dir: Path) -> TrainingArguments:
         "metric_for_best_model": spec.metric_for_best_model,
         "save_total_limit": 2,
         "report_to": "none",
+        "disable_tqdm": True,  # one bar per stage, drawn by TrainingProgress
         "dataloader_pin_memory": torch.cuda.is_available(),
         **precision_flags(spec.precision),
         **spec.training_arguments,
@@ -75,14 +82,34 @@ def eval_accuracy(prediction: EvalPrediction) -> dict[str, float]:
     return {"accuracy": float((np.argmax(prediction.predictions, axis=-1) == prediction.label_ids).mean())}
 
 
-def fine_tune(tokens: TokenizedManifest, model_spec: ModelSpec, spec: TrainSpec, workdir: Path) -> ModelManifest:
-    """Train, keep checkpoints in `workdir/checkpoints`, and save the best model and tokenizer to `workdir/model`."""
+def mean_logged_loss(log_history: list[dict[str, Any]]) -> float | None:
+    """Mean train loss over every logging step, restored ones included: it describes the whole training."""
+    losses = [entry["loss"] for entry in log_history if "loss" in entry]
+    return float(np.mean(losses)) if losses else None
+
+
+def fine_tune(
+    tokens: TokenizedManifest,
+    model_spec: ModelSpec,
+    spec: TrainSpec,
+    workdir: Path,
+    output: Path,
+    callbacks: Sequence[TrainerCallback] = (),
+) -> ModelManifest:
+    """Train with checkpoints in `workdir/checkpoints`, publish the best model and tokenizer at `output`.
+
+    The seed is set before the model (and its new classification head) is created, so equal inputs give
+    equal weights. A complete checkpoint in `workdir` (left by a failed attempt) is resumed; an incomplete
+    one is deleted. `workdir` is removed once the model is published.
+    """
+    set_seed(spec.seed)
     labels = tokens.labels
     tokenizer = load_tokenizer(tokens.tokenizer, model_spec)
     model = load_classifier(model_spec, labels)
     splits = datasets.load_from_disk(str(tokens.path))
-    args = training_arguments(spec, workdir / "checkpoints")
-    callbacks = [EarlyStoppingCallback(spec.early_stopping_patience)] if spec.early_stopping_patience else []
+    checkpoints = workdir / "checkpoints"
+    args = training_arguments(spec, checkpoints)
+    early = [EarlyStoppingCallback(spec.early_stopping_patience)] if spec.early_stopping_patience else []
     trainer = Trainer(
         model=model,
         args=args,
@@ -91,18 +118,18 @@ def fine_tune(tokens: TokenizedManifest, model_spec: ModelSpec, spec: TrainSpec,
         data_collator=DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
         compute_metrics=eval_accuracy,
-        callbacks=callbacks,
+        callbacks=[*early, *callbacks],
     )
-    checkpoints = workdir / "checkpoints"
-    resume = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
-    result = trainer.train(resume_from_checkpoint=resume)
-    with atomic_dir(workdir / "model") as scratch:
+    trainer.remove_callback(PrinterCallback)  # raw log dicts on stdout; TrainingProgress reports instead
+    resume = last_complete_checkpoint(checkpoints)
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    with atomic_dir(output) as scratch:
         trainer.save_model(str(scratch))
         tokenizer.save_pretrained(str(scratch))
-    shutil.rmtree(checkpoints, ignore_errors=True)
+    shutil.rmtree(workdir, ignore_errors=True)
     return ModelManifest(
-        key=workdir.name,
-        path=workdir / "model",
+        key=output.parent.name,
+        path=output,
         base_model=model_spec.name_or_path,
         labels=labels,
         device=str(args.device),
@@ -111,18 +138,28 @@ def fine_tune(tokens: TokenizedManifest, model_spec: ModelSpec, spec: TrainSpec,
             **spec.training_arguments,
             **precision_flags(spec.precision),
         },
-        train_loss=result.training_loss,
+        train_loss=mean_logged_loss(trainer.state.log_history),
         best_eval_loss=trainer.state.best_metric if spec.metric_for_best_model == "loss" else None,
-        resumed_from=Path(resume).name if resume else None,
+        resumed_from=resume.name if resume else None,
     )
 
 
 @task(name="train", cache_policy=STAGE, persist_result=True, retry_condition_fn=retry_if_transient)
-def train(tokens: TokenizedManifest, model: ModelSpec, spec: TrainSpec) -> ModelManifest:
-    """Fine-tune the model on the tokenized train split, selecting the best checkpoint on validation."""
-    workdir = stage_dir("train", stable_hash("train", tokens.key, model, spec))
-    manifest = fine_tune(tokens, model, spec, workdir)
-    get_run_logger().info(
-        "Trained on %s: train loss %.4f, model saved to %s", manifest.device, manifest.train_loss or 0, manifest.path
+def train(tokens: TokenizedManifest, model: ModelSpec, spec: TrainSpec, title: str = "model") -> ModelManifest:
+    """Fine-tune the model on the tokenized train split, selecting the best checkpoint on validation.
+
+    Its cache key is locked while it runs (SERIALIZABLE), so the working folder of a key has one user at a
+    time: a retry, or a run after a crash, resumes there; a concurrent run waits and reuses the result.
+    """
+    source = files_fingerprint([Path(inspect.getsourcefile(fine_tune) or __file__)])
+    key = stable_hash("train", tokens, model, spec, source)
+    logger = get_run_logger()
+    manifest = fine_tune(
+        tokens, model, spec, stage_dir("train", key) / "work", new_output_dir("train", key),
+        callbacks=[TrainingProgress(title, log=logger)],
+    )
+    logger.info(
+        "Trained on %s: mean train loss %.4f, model saved to %s", manifest.device, manifest.train_loss or 0,
+        manifest.path,
     )
     return manifest

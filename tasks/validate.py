@@ -11,7 +11,6 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.logging import get_run_logger
 
-from modelmill.artifacts import prefect_artifact_key
 from modelmill.caching import STAGE
 from modelmill.errors import DataValidationFailed
 from modelmill.expectations import build_expectation
@@ -92,7 +91,6 @@ def describe_failures(report: ValidationReport) -> str:
 def publish_report(report: ValidationReport, pipeline: str) -> None:
     """A Prefect table artifact of the failed rules, visible in the UI."""
     create_table_artifact(
-        key=prefect_artifact_key(pipeline, "validation"),
         table=[failure.model_dump(mode="json", exclude={"sample"}) for failure in report.failures]
         or [{"result": f"all {report.checked} rule checks passed"}],
         description=f"Great Expectations results for pipeline '{pipeline}'",

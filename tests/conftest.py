@@ -61,9 +61,10 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 2-layer BERT from `BertConfig` plus a WordPiece tokenizer trained on the test vocabulary."""
+    """A 2-layer BERT encoder from `BertConfig` (no classification head: fine-tuning adds a new one, as with a
+    real pretrained model) plus a WordPiece tokenizer trained on the test vocabulary."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
     folder = tmp_path_factory.mktemp("tiny-bert")
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -85,7 +86,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         vocab_size=len(fast), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
         intermediate_size=64, max_position_embeddings=64, pad_token_id=fast.pad_token_id,
     )
-    BertForSequenceClassification(config).save_pretrained(folder)
+    BertModel(config).save_pretrained(folder)
     return folder
 
 

@@ -1,20 +1,43 @@
-"""Deployments: one per pipeline, with the YAML's cron schedule and the spec as default parameters."""
+"""Deployments: one per pipeline, with the YAML's cron schedule, naming the pipeline and its file (no spec)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from deployments.pipelines import build_deployments
-from modelmill.spec import PipelineSpec
+from modelmill.errors import ConfigError
 
 REPO_ROOT = Path(__file__).parents[1]
+FORM = {
+    "pipeline", "pipelines_file", "epochs", "learning_rate", "batch_size", "max_steps", "seed",
+    "force_retrain", "dry_run", "note",
+}
 
 
-def test_each_pipeline_becomes_a_scheduled_deployment_with_its_spec_as_parameters():
-    (deployment,) = build_deployments(REPO_ROOT / "pipelines.yaml")
+def test_each_pipeline_becomes_a_scheduled_deployment_that_reads_its_file_at_run_time(monkeypatch):
+    monkeypatch.chdir(REPO_ROOT)
+    (deployment,) = build_deployments("pipelines.yaml")
     assert deployment.name == "sentiment"
     assert [s.schedule.cron for s in deployment.schedules] == ["0 3 * * 1"]
-    assert deployment.parameters["pipeline_name"] == "sentiment"
-    assert PipelineSpec.model_validate(deployment.parameters["pipeline"]).push.repo_id.endswith("sentiment-minilm")
-    properties = deployment._parameter_openapi_schema.properties
-    assert set(properties) == {"pipeline_name", "pipeline"}, "the UI form is built from the typed parameters"
+    assert deployment.parameters == {"pipeline": "sentiment", "pipelines_file": "pipelines.yaml"}
+
+
+def test_the_run_form_is_a_small_flat_set_of_described_typed_overrides(monkeypatch):
+    monkeypatch.chdir(REPO_ROOT)
+    (deployment,) = build_deployments(REPO_ROOT / "pipelines.yaml")
+    schema = deployment._parameter_openapi_schema
+    assert set(schema.properties) == FORM and len(FORM) < 20
+    assert schema.required == ["pipeline"]
+    for name, field in schema.properties.items():
+        assert field.get("description"), f"form field {name} has no description"
+        assert "$ref" not in str(field) and "allOf" not in str(field), f"form field {name} is nested"
+    learning_rate = schema.properties["learning_rate"]
+    assert {"type": "number", "exclusiveMinimum": 0} in learning_rate["anyOf"]
+
+
+def test_a_pipelines_file_outside_the_project_folder_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="must be inside the project folder"):
+        build_deployments(REPO_ROOT / "pipelines.yaml")

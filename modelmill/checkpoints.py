@@ -1,0 +1,37 @@
+"""Trainer checkpoints a run can resume from: only complete ones; what a killed save left behind is removed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+STATE_FILE = "trainer_state.json"  # the Trainer writes it last, after weights, optimizer, scheduler and RNG state
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+
+
+def is_complete(checkpoint: Path) -> bool:
+    """True when the checkpoint's weights exist and its trainer state was written in full."""
+    try:
+        json.loads((checkpoint / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return any((checkpoint / name).is_file() for name in WEIGHT_FILES)
+
+
+def _step(checkpoint: Path) -> int:
+    suffix = checkpoint.name.removeprefix(f"{PREFIX_CHECKPOINT_DIR}-")
+    return int(suffix) if suffix.isdigit() else -1
+
+
+def last_complete_checkpoint(folder: Path) -> Path | None:
+    """The newest complete checkpoint in `folder`; incomplete ones (a save cut short) are deleted."""
+    if not folder.is_dir():
+        return None
+    found = sorted((p for p in folder.glob(f"{PREFIX_CHECKPOINT_DIR}-*") if _step(p) >= 0 and p.is_dir()), key=_step)
+    for checkpoint in [p for p in found if not is_complete(p)]:
+        shutil.rmtree(checkpoint, ignore_errors=True)
+    complete = [p for p in found if p.exists()]
+    return complete[-1] if complete else None

@@ -1,0 +1,1 @@
+"""What people watch: run names, Prefect artifacts, training progress and notifications."""

@@ -1,0 +1,62 @@
+"""The start and end of every run: read the spec, name the run, record it; publish the summary."""
+
+from __future__ import annotations
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
+from prefect.context import FlowRunContext
+from prefect.logging import get_run_logger
+
+from modelmill.manifests import RunSummary
+from modelmill.observe import notify
+from modelmill.observe.progress import quiet_library_progress
+from modelmill.observe.run_artifacts import publish_spec, publish_summary, run_origin
+from modelmill.observe.run_names import is_generated_name, run_name
+from modelmill.observe.stages import StageLog
+from modelmill.overrides import RunOverrides
+from modelmill.reporting import summary_markdown
+from modelmill.runs import ResolvedRun, resolve_run
+
+
+def start_run(pipeline: str, pipelines_file: str, overrides: RunOverrides) -> ResolvedRun:
+    """Read the pipelines file now, name the run, record its spec, and note whom to notify."""
+    quiet_library_progress()
+    run = resolve_run(pipeline, pipelines_file, overrides)
+    context = FlowRunContext.get()
+    if context is not None:
+        notify.remember(context.flow_run.id, pipeline, run.spec.notify)
+        name_run(context.flow_run, run)
+        get_run_logger().info(
+            "Run %s: pipeline '%s' read from %s when the run started (spec %s)",
+            context.flow_run.name, pipeline, pipelines_file, run.spec_hash,
+        )
+    publish_spec(run)
+    return run
+
+
+def name_run(flow_run: FlowRun, run: ResolvedRun) -> None:
+    """Replace Prefect's random name with `<pipeline>-<time>-<spec hash>`; a name a person typed is kept."""
+    if not is_generated_name(flow_run.name):
+        return
+    name = run_name(run.pipeline, run.spec_hash)
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_name(flow_run.id, name)
+    flow_run.name = name
+
+
+def finish_run(run: ResolvedRun, stages: StageLog, summary: RunSummary | None = None, error: str | None = None) -> None:
+    """Publish the run summary, cached or not, succeeded or not."""
+    context = FlowRunContext.get()
+    flow_run = context.flow_run if context else None
+    origin = run_origin(run, getattr(flow_run, "deployment_id", None), bool(getattr(flow_run, "auto_scheduled", False)))
+    outcome = "succeeded" if error is None else "failed"
+    title = f"{current_run_name()}: {outcome} ({origin} run, spec {run.spec_hash})"
+    if run.overrides.note:
+        title += f" — {run.overrides.note}"
+    publish_summary(run.pipeline, origin, summary_markdown(title, stages.states, summary, error), title)
+
+
+def current_run_name() -> str:
+    """The name of the flow run in progress (empty outside one)."""
+    context = FlowRunContext.get()
+    return context.flow_run.name if context else ""

@@ -1,0 +1,79 @@
+"""Tell people when a run fails or crashes, through the Prefect notification block the pipeline names."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from modelmill.spec import NotifySpec
+
+logger = logging.getLogger("modelmill.notify")
+
+# Flow run id -> (pipeline, notify settings), filled once a run has read its spec.
+_RUNS: dict[str, tuple[str, NotifySpec | None]] = {}
+
+
+def remember(flow_run_id: Any, pipeline: str, notify: NotifySpec | None) -> None:
+    """Record which notifications a run asked for, for the hooks that fire when it ends."""
+    _RUNS[str(flow_run_id)] = (pipeline, notify)
+
+
+def notify_settings_from_file(pipeline: str, pipelines_file: str | Path) -> NotifySpec | None:
+    """The pipeline's `notify` (or the file's default) read leniently: a run that failed on a broken file
+    still notifies if the `notify` part of it is readable."""
+    try:
+        raw = yaml.safe_load(Path(pipelines_file).read_text(encoding="utf-8")) or {}
+        section = ((raw.get("pipelines") or {}).get(pipeline) or {}).get("notify") or raw.get("notify")
+        return NotifySpec.model_validate(section) if section else None
+    except (OSError, yaml.YAMLError, ValidationError, AttributeError):
+        return None
+
+
+def message(pipeline: str, event: str, run_name: str, detail: str, url: str | None) -> tuple[str, str]:
+    """Subject and body: the pipeline, what happened, why, and where to look."""
+    subject = f"modelmill: pipeline '{pipeline}' {event}"
+    lines = [f"Pipeline '{pipeline}' {event} (run {run_name}).", "", detail.strip() or "(no message)"]
+    if url:
+        lines += ["", f"Run: {url}"]
+    return subject, "\n".join(lines)
+
+
+def send(settings: NotifySpec, subject: str, body: str) -> None:
+    """Load the notification block and send; a broken block is logged, never raised over the run's own error."""
+    from prefect.blocks.core import Block
+
+    try:
+        block = Block.load(settings.block)
+        block.notify(body=body, subject=subject)
+    except Exception as exc:  # the run already failed: losing the real error to a notify error helps no one
+        logger.error("Could not send the notification through block '%s': %s", settings.block, exc)
+
+
+def notify_run_end(flow_run: Any, state: Any, event: str) -> None:
+    """Flow hook body: notify for `event` ('failed' or 'crashed') if the run's pipeline asks for it."""
+    parameters = flow_run.parameters or {}
+    pipeline, settings = _RUNS.get(str(flow_run.id), (parameters.get("pipeline", "?"), None))
+    if settings is None:
+        settings = notify_settings_from_file(pipeline, parameters.get("pipelines_file", "pipelines.yaml"))
+    if settings is None or event not in settings.on:
+        return
+    from prefect.runtime import flow_run as runtime
+
+    url = getattr(runtime, "ui_url", None)
+    send(settings, *message(pipeline, event, flow_run.name, state.message or "", url))
+
+
+def on_failure(flow: Any, flow_run: Any, state: Any) -> None:
+    """Prefect `on_failure` hook."""
+    notify_run_end(flow_run, state, "failed")
+
+
+def on_crashed(flow: Any, flow_run: Any, state: Any) -> None:
+    """Prefect `on_crashed` hook, for runs outside deployments: a deployment's crash is reported by the server
+    automation that `modelmill deploy`/`serve` creates (it fires even after a SIGKILL, which no hook survives)."""
+    if getattr(flow_run, "deployment_id", None) is None:
+        notify_run_end(flow_run, state, "crashed")

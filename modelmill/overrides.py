@@ -1,0 +1,78 @@
+"""Typed per-run overrides: the few knobs a person changes for one run, from the UI form or the CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from modelmill.errors import ConfigError
+from modelmill.spec import PipelineSpec
+
+TRAIN_FIELDS = ("epochs", "learning_rate", "batch_size", "max_steps", "seed")
+CLI_KEYS = {f"train.{name}": name for name in TRAIN_FIELDS} | {
+    "force_retrain": "force_retrain",
+    "dry_run": "dry_run",
+    "note": "note",
+}
+
+
+class RunOverrides(BaseModel):
+    """What one run changes; `None` keeps the value of pipelines.yaml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: float | None = Field(None, gt=0)
+    learning_rate: float | None = Field(None, gt=0)
+    batch_size: int | None = Field(None, ge=1)
+    max_steps: int | None = Field(None, ge=-1)
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    force_retrain: bool = False
+    dry_run: bool = False
+    note: str = Field("", max_length=500)
+
+    @property
+    def train(self) -> dict[str, Any]:
+        """The `train` fields this run sets."""
+        return {name: getattr(self, name) for name in TRAIN_FIELDS if getattr(self, name) is not None}
+
+    @property
+    def is_experiment(self) -> bool:
+        """True when the run's model differs from what pipelines.yaml alone would give."""
+        return bool(self.train) or self.force_retrain
+
+    def apply(self, spec: PipelineSpec) -> PipelineSpec:
+        """`spec` with the train overrides applied and validated like the YAML."""
+        if not self.train:
+            return spec
+        try:
+            return PipelineSpec.model_validate({**spec.model_dump(), "train": {**spec.train.model_dump(), **self.train}})
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in exc.errors(include_url=False)
+            )
+            raise ConfigError(f"run overrides {self.train} are invalid: {problems}") from None
+
+
+def parse_cli_overrides(assignments: list[str], **flags: Any) -> RunOverrides:
+    """`["train.learning_rate=3e-5", ...]` plus flags (force_retrain, dry_run, note) -> RunOverrides."""
+    values: dict[str, Any] = {name: value for name, value in flags.items() if value not in (None, False, "")}
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        if not sep or key.strip() not in CLI_KEYS:
+            raise ConfigError(
+                f"--set {assignment!r}: expected KEY=VALUE with KEY one of {', '.join(CLI_KEYS)}"
+            )
+        values[CLI_KEYS[key.strip()]] = raw.strip()
+    try:
+        return RunOverrides.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"--set {_cli_key(err['loc'][0])}: {err['msg']} (got {err.get('input')!r})"
+            for err in exc.errors(include_url=False)
+        )
+        raise ConfigError(problems) from None
+
+
+def _cli_key(field: Any) -> str:
+    return next((key for key, name in CLI_KEYS.items() if name == field), str(field))

@@ -1,0 +1,32 @@
+"""What a run uses: the pipelines file read when the run starts, plus its overrides, and a hash of the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelmill.artifacts import stable_hash
+from modelmill.overrides import RunOverrides
+from modelmill.spec import PipelineSpec
+from modelmill.spec_file import load_pipeline
+
+
+@dataclass(frozen=True)
+class ResolvedRun:
+    """The spec one run uses, where it came from, and its hash (what the run is recorded under)."""
+
+    pipeline: str
+    file: Path
+    spec: PipelineSpec
+    overrides: RunOverrides
+
+    @property
+    def spec_hash(self) -> str:
+        return stable_hash(self.spec, length=12)
+
+
+def resolve_run(pipeline: str, pipelines_file: str | Path, overrides: RunOverrides) -> ResolvedRun:
+    """Read `pipelines_file` now (relative paths are relative to the working directory) and apply `overrides`."""
+    path = Path(pipelines_file)
+    spec = overrides.apply(load_pipeline(pipeline, path))
+    return ResolvedRun(pipeline=pipeline, file=path, spec=spec, overrides=overrides)

@@ -1,0 +1,39 @@
+"""Fixtures for flow tests: run the flow on a written pipelines.yaml and read back how each stage ended."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.sorting import TaskRunSort
+
+from flows.finetune import finetune
+
+STAGES = ["load_data", "validate_data", "tokenize", "train", "evaluate", "push"]
+
+
+@pytest.fixture
+def run(write_pipelines) -> Callable[..., tuple[Any, dict[str, str]]]:
+    """Write the pipeline to a pipelines.yaml and run the flow on it; return the final state and the state name
+    of each stage's task run."""
+
+    def run_flow(spec: dict[str, Any], **overrides: Any) -> tuple[Any, dict[str, str]]:
+        path = write_pipelines({"tiny": spec})
+        state = finetune(pipeline="tiny", pipelines_file=str(path), return_state=True, **overrides)
+        return state, stage_states(state)
+
+    return run_flow
+
+
+def stage_states(state: Any) -> dict[str, str]:
+    """Stage name -> state name of its task run in the flow run that ended in `state`."""
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])),
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC,  # Prefect 3.8's server rejects the client's None defaults
+            limit=50,
+        )
+    return {task_run.name.rsplit("-", 1)[0]: task_run.state.name for task_run in task_runs}

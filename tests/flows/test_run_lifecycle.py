@@ -1,0 +1,112 @@
+"""What every run does around its stages: read the file at start, apply overrides, name itself, publish its
+spec and summary (cached or not), re-run stages whose artifacts are gone, and notify on failure."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+from modelmill.settings import get_settings
+from tests.conftest import pipeline_dict
+from tests.flows.conftest import STAGES
+from tests.webhook_receiver import WebhookReceiver
+
+RUN_NAME = re.compile(r"^tiny-\d{8}-\d{4}-[0-9a-f]{6}$")
+
+
+def run_artifacts(state: Any) -> list[Any]:
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])),
+            limit=50,
+        )
+
+
+def flow_run_name(state: Any) -> str:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(state.state_details.flow_run_id).name
+
+
+def test_a_cached_run_still_publishes_its_spec_and_summary_under_a_meaningful_name(prefect, run, tiny_model_dir, review_files):
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    first, _ = run(spec)
+    # given a first run whose training published its progress and its epoch table
+    artifacts = run_artifacts(first)
+    assert [a.data for a in artifacts if a.type == "progress"] == [100.0]
+    (epochs,) = [a.data for a in artifacts if a.type == "markdown" and "evaluation per epoch" in a.data]
+    assert "| epoch | step | train_loss | loss | accuracy |" in epochs and "| 2 | 12 |" in epochs, epochs
+    # when the same run is repeated and every stage is a cache hit
+    state, stages = run(spec, note="nightly check")
+    assert stages == {stage: "Cached" for stage in STAGES}
+    # then the run is named after the pipeline, the time and the spec hash
+    summary = state.result()
+    assert RUN_NAME.match(flow_run_name(state)) and summary.run_name == flow_run_name(state)
+    assert flow_run_name(state).endswith(summary.spec_hash[:6])
+    # and it published the spec it used and a summary listing each stage as Cached, with metrics and push
+    markdown = {artifact.key: artifact.data for artifact in run_artifacts(state)}
+    (spec_md,) = [text for text in markdown.values() if text.startswith("## Spec of pipeline `tiny`")]
+    assert summary.spec_hash in spec_md and "learning_rate: 0.005" in spec_md and "nightly check" in spec_md
+    summary_md = markdown["tiny-cli-summary"]
+    assert "| train | Cached |" in summary_md and "| accuracy |" in summary_md and "dry run" in summary_md
+
+
+def test_overrides_change_only_what_they_touch(prefect, run, tiny_model_dir, review_files):
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    first, _ = run(spec)
+    # a learning rate for this run only: data stages reused, train onward re-run, recorded in the spec hash
+    tuned, stages = run(spec, learning_rate=1e-3)
+    assert [stages[s] for s in STAGES] == ["Cached"] * 3 + ["Completed"] * 3
+    assert tuned.result().spec_hash != first.result().spec_hash
+    assert {a.key for a in run_artifacts(tuned)} >= {"tiny-experiment-summary"}, "experiments have their own history"
+    # force_retrain trains again with the file's own settings, even though that model is cached
+    forced, stages = run(spec, force_retrain=True)
+    assert stages["train"] == "Completed" and stages["tokenize"] == "Cached"
+    assert forced.result().model_path != first.result().model_path, "a new model never overwrites a published one"
+    assert (first.result().model_path / "model.safetensors").is_file()
+
+
+def test_a_cache_hit_whose_artifacts_were_deleted_runs_the_stages_again(prefect, run, tiny_model_dir, review_files):
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    run(spec)
+    # given the artifacts folder deleted while Prefect's cache records remain
+    shutil.rmtree(get_settings().artifacts)
+    # when the pipeline runs again, then every stage recomputes instead of passing on a dangling path
+    state, stages = run(spec)
+    assert stages == {stage: "Completed" for stage in STAGES}
+    assert (state.result().model_path / "model.safetensors").is_file()
+    # and the recomputed results are cached in turn
+    _, stages = run(spec)
+    assert stages == {stage: "Cached" for stage in STAGES}
+
+
+def test_a_failed_run_notifies_the_pipelines_block_with_the_reason(prefect, run, tiny_model_dir, review_files):
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    with WebhookReceiver() as hook:
+        CustomWebhookNotificationBlock(
+            name="ml-oncall", url=hook.url, json_data={"subject": "{{subject}}", "body": "{{body}}"}
+        ).save("ml-oncall", overwrite=True)
+        spec = pipeline_dict(tiny_model_dir, review_files)
+        spec["notify"] = {"block": "custom-webhook/ml-oncall"}
+        spec["evaluate"]["thresholds"] = {"accuracy": {"min": 0.0, "max": 0.01}}  # no model can pass this
+        # when the run fails its thresholds
+        state, _ = run(spec)
+        assert state.is_failed()
+        # then the block receives the pipeline, what happened and the failed metric
+        (message,) = hook.wait_for(1, timeout=30)
+    assert message["subject"] == "modelmill: pipeline 'tiny' failed"
+    assert "ThresholdsNotMet" in message["body"] and "| accuracy |" in message["body"] and "FAIL" in message["body"]
+    assert flow_run_name(state) in message["body"]
+
+
+def test_a_dry_run_pushes_nothing_even_with_a_token(prefect, run, hub, hub_token, tiny_model_dir, review_files):
+    state, stages = run(pipeline_dict(tiny_model_dir, review_files, hub.url), dry_run=True)
+    assert stages["push"] == "Completed"
+    push = state.result().push
+    assert push.dry_run and (push.folder / "README.md").is_file()
+    assert hub.state.repos == {}

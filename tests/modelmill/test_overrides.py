@@ -1,0 +1,50 @@
+"""Per-run overrides from the CLI (`--set`) and the run form, applied and validated like the YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modelmill.errors import ConfigError
+from modelmill.observe.run_names import is_generated_name, run_name
+from modelmill.overrides import RunOverrides, parse_cli_overrides
+from modelmill.spec_file import load_pipeline
+
+PIPELINES = Path(__file__).parents[2] / "pipelines.yaml"
+
+
+def test_set_takes_dotted_train_keys_and_scientific_notation():
+    overrides = parse_cli_overrides(["train.learning_rate=3e-5", "train.epochs=1"], dry_run=True, note="try")
+    assert overrides.learning_rate == pytest.approx(3e-5) and overrides.epochs == 1
+    assert overrides.dry_run and overrides.note == "try" and not overrides.force_retrain
+    spec = overrides.apply(load_pipeline("sentiment", PIPELINES))
+    assert spec.train.learning_rate == pytest.approx(3e-5) and spec.train.batch_size == 16, "others untouched"
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("train.learnig_rate=1", "KEY one of train.epochs"),
+        ("train.learning_rate", "expected KEY=VALUE"),
+        ("train.batch_size=0", "--set train.batch_size: Input should be greater than or equal to 1"),
+        ("train.learning_rate=fast", "--set train.learning_rate: Input should be a valid number"),
+    ],
+)
+def test_a_bad_set_names_the_key_and_what_is_wrong(assignment, message):
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        parse_cli_overrides([assignment])
+
+
+def test_no_override_keeps_the_spec_and_is_not_an_experiment():
+    spec = load_pipeline("sentiment", PIPELINES)
+    assert RunOverrides().apply(spec) is spec and not RunOverrides(dry_run=True).is_experiment
+    assert RunOverrides(seed=3).is_experiment and RunOverrides(force_retrain=True).is_experiment
+
+
+def test_prefects_random_run_names_are_replaced_and_typed_ones_kept():
+    from prefect.utilities.names import generate_slug
+
+    assert all(is_generated_name(generate_slug(2)) for _ in range(200))
+    assert not is_generated_name("rows check by alice") and not is_generated_name("lr-sweep-3")
+    assert run_name("sentiment", "3fa9c2d81b00").startswith("sentiment-") and run_name("s", "3fa9c2").endswith("-3fa9c2")

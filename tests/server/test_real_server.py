@@ -1,0 +1,127 @@
+"""What operators run, against a real Prefect server on 127.0.0.1: cron schedules, the CLI, a work pool and a
+worker, run-time config, retiring deployments and the crash alert."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from tests.server.conftest import BIN, RealServer, write_pipelines
+from tests.webhook_receiver import WebhookReceiver
+
+FORM = {
+    "pipeline", "pipelines_file", "epochs", "learning_rate", "batch_size", "max_steps", "seed",
+    "force_retrain", "dry_run", "note",
+}
+
+
+def modelmill(server: RealServer, folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [str(BIN / "modelmill"), *args], cwd=folder, env=server.env(**env), capture_output=True, text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, f"modelmill {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def wait_for(predicate, timeout: float, what: str, server: RealServer) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(1)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}; server log:\n{server.log.read_text()[-4000:]}")
+
+
+def test_deploy_schedules_lists_and_a_worker_runs_the_file_as_it_is_now(prefect_server: RealServer, project: Path, tmp_path):
+    home = tmp_path / "modelmill-home"
+    # given the tiny pipeline deployed to a process work pool
+    out = modelmill(prefect_server, project, "deploy", "--pool", "test-pool", MODELMILL_HOME=str(home)).stdout
+    assert "finetune/tiny" in out
+    with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("finetune/tiny")
+        # then the form is the small set of typed overrides, and no path of this machine is in it
+        assert set(deployment.parameter_openapi_schema["properties"]) == FORM
+        assert deployment.parameters == {"pipeline": "tiny", "pipelines_file": "pipelines.yaml"}
+        # and the server's scheduler creates the cron runs
+        by_deployment = FlowRunFilter(deployment_id={"any_": [deployment.id]})
+        scheduled = wait_for(
+            lambda: [r for r in client.read_flow_runs(flow_run_filter=by_deployment, limit=20) if r.state.is_scheduled()],
+            90, "the scheduler to create the weekly runs", prefect_server,
+        )
+        assert all(run.expected_start_time.weekday() == 0 and run.expected_start_time.hour == 3 for run in scheduled)
+    # and the Prefect CLI's list commands work against the server
+    for command in (["deployment", "ls"], ["flow-run", "ls"], ["work-pool", "ls"]):
+        listed = prefect_server.cli(*command)
+        assert listed.returncode == 0, f"prefect {' '.join(command)}: {listed.stdout}{listed.stderr}"
+    # when a person starts a named run with an override and a worker picks it up
+    run_by_worker(prefect_server, "first by alice", "-p", "epochs=2")
+    with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:
+        (first,) = [r for r in client.read_flow_runs(flow_run_filter=by_deployment, limit=50) if r.name == "first by alice"]
+        # then the flow completes under the typed name, with the override applied
+        assert first.state.is_completed(), first.state
+        assert first.parameters["epochs"] == 2
+    # and its results and artifacts went under MODELMILL_HOME (passed to the worker's runs by the deployment)
+    assert list((home / "prefect-results").iterdir()), "task results are kept under MODELMILL_HOME"
+    assert list((home / "artifacts" / "train").glob("*/*/model.safetensors"))
+    # when the file is then edited (a new rule the data fails) and another run starts, without redeploying
+    spec = yaml.safe_load((project / "pipelines.yaml").read_text())["pipelines"]["tiny"]
+    spec["validation"]["expectations"].append({"expect_table_row_count_to_be_between": {"min_value": 10_000}})
+    write_pipelines(project, {"tiny": spec})
+    run_by_worker(prefect_server, "after the edit")
+    with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:
+        (second,) = [r for r in client.read_flow_runs(flow_run_filter=by_deployment, limit=50) if r.name == "after the edit"]
+        # then that run used the edited file: it failed on the new rule
+        assert second.state.is_failed(), second.state
+        assert "expect_table_row_count_to_be_between" in (second.state.message or "")
+
+
+def run_by_worker(server: RealServer, name: str, *parameters: str) -> None:
+    """Start a run of finetune/tiny from the Prefect CLI and let one worker pass execute it."""
+    started = server.cli("deployment", "run", "finetune/tiny", *parameters, "--flow-run-name", name)
+    assert started.returncode == 0, started.stdout + started.stderr
+    worker = server.cli("worker", "start", "--pool", "test-pool", "--run-once", timeout=300)
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+
+
+def test_redeploying_retires_removed_pipelines_and_alerts_on_a_crash(prefect_server: RealServer, project, tmp_path):
+    spec = yaml.safe_load((project / "pipelines.yaml").read_text())["pipelines"]["tiny"]
+    with WebhookReceiver() as hook:
+        with temporary_settings({PREFECT_API_URL: prefect_server.api_url}):
+            from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+            CustomWebhookNotificationBlock(
+                name="oncall", url=hook.url, json_data={"subject": "{{subject}}", "body": "{{body}}"}
+            ).save("oncall", overwrite=True)
+        # given two pipelines deployed, notifying the on-call webhook
+        notify = {"block": "custom-webhook/oncall", "on": ["failed", "crashed"]}
+        write_pipelines(project, {"alpha": spec, "beta": spec}, notify=notify)
+        modelmill(prefect_server, project, "deploy", "--pool", "retire-pool")
+        # when beta leaves the file and the pipelines are deployed again
+        write_pipelines(project, {"alpha": spec}, notify=notify)
+        modelmill(prefect_server, project, "deploy", "--pool", "retire-pool")
+        with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:
+            names = {d.name for d in client.read_deployments(limit=50) if d.parameters.get("pipelines_file")}
+            # then beta's deployment and alert are gone, alpha's are there
+            assert "alpha" in names and "beta" not in names
+            assert client.read_automations_by_name("modelmill-beta-crashed") == []
+            assert len(client.read_automations_by_name("modelmill-alpha-crashed")) == 1
+            # and when a run of alpha crashes (its process killed: no hook of its own can run)
+            from prefect.states import Crashed
+
+            alpha = client.read_deployment_by_name("finetune/alpha")
+            run = client.create_flow_run_from_deployment(alpha.id, name="killed-run")
+            client.set_flow_run_state(run.id, Crashed(message="Process exited with code -9"), force=True)
+        # then the server's automation tells the on-call webhook, naming the pipeline and the run
+        (message, *_) = hook.wait_for(1, timeout=90)
+        assert "alpha" in message["subject"] and "crashed" in message["subject"]
+        assert "killed-run" in message["body"] and "code -9" in message["body"]
