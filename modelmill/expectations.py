@@ -35,6 +35,9 @@ def build_expectation(snake_name: str, kwargs: dict[str, Any]) -> Any:
             f"unknown Great Expectations expectation '{snake_name}'"
             + (f"; did you mean '{hint[0]}'?" if hint else "")
         )
+    empty = sorted(name for name, value in kwargs.items() if isinstance(value, str) and not value.strip())
+    if empty:
+        raise ValueError(f"invalid arguments for '{snake_name}': {', '.join(empty)} is empty; give a value or leave it out")
     try:
         return cls(**kwargs)
     except Exception as exc:  # GX raises pydantic v1 errors; keep their text, drop the type

@@ -20,14 +20,35 @@ from pydantic import (
 )
 
 SPLITS = ("train", "validation", "test")
+SEED_RANGE = {"ge": 0, "le": 2**32 - 1}  # what numpy and torch accept
+# TrainingArguments fields that would write or send outside the run's own folder, or resume someone else's state.
+REDIRECTING_ARGUMENTS = frozenset(
+    {"output_dir", "logging_dir", "resume_from_checkpoint", "push_to_hub", "hub_model_id", "hub_token",
+     "hub_strategy", "hub_private_repo", "hub_always_push", "hub_revision", "report_to"}
+)
 BOUNDED_METRICS = ("accuracy", "precision", "recall", "f1")
 PIPELINE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+NUMBER_TEXT = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+
+def _accept_numbers_written_as_text(schema: dict[str, Any]) -> None:
+    """PyYAML reads `3e-5` as a string, which the models accept: the editor schema must accept it too."""
+    for field in schema.get("properties", {}).values():
+        for option in [field, *field.get("anyOf", [])]:
+            if option.get("type") == "number":
+                bounds = {k: option.pop(k) for k in list(option) if k not in ("type", "title", "description", "default")}
+                option.pop("type")
+                option["anyOf"] = [{"type": "number", **bounds}, {"type": "string", "pattern": NUMBER_TEXT}]
 
 
 class Section(BaseModel):
     """Base of every section: unknown keys are errors and specs are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, json_schema_extra=_accept_numbers_written_as_text
+    )
 
 
 def _resolve(path: Path | None, info: ValidationInfo) -> Path | None:
@@ -55,7 +76,7 @@ class SplitRatios(Section):
 
     validation: float = Field(0.1, gt=0, lt=1)
     test: float = Field(0.1, gt=0, lt=1)
-    seed: int = 42
+    seed: int = Field(42, **SEED_RANGE)
     stratify: bool = Field(True, description="Keep the label proportions in every split.")
 
     @model_validator(mode="after")
@@ -86,8 +107,8 @@ class DataSpec(Section):
     format: Literal["csv", "json", "parquet"] | None = Field(
         None, description="File format; inferred from the extension when omitted (.csv, .jsonl/.json, .parquet)."
     )
-    text_column: str = "text"
-    label_column: str = "label"
+    text_column: str = Field("text", min_length=1)
+    label_column: str = Field("label", min_length=1)
     labels: list[str] | None = Field(
         None,
         min_length=2,
@@ -98,6 +119,11 @@ class DataSpec(Section):
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
+        if self.text_column == self.label_column:
+            raise ValueError(
+                f"text_column and label_column are both '{self.text_column}': the model would be trained on the "
+                "answer; name the column that holds the text"
+            )
         given = [name for name in ("files", "file", "hub") if getattr(self, name) is not None]
         if len(given) != 1:
             raise ValueError(
@@ -143,6 +169,27 @@ class ExpectationRule(Section):
             return {"expectation": value}
         return value
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        """The three spellings the loader accepts (the model itself only describes the last)."""
+        name = {"type": "string", "pattern": "^expect_[a-z0-9_]+$"}
+        return {
+            "title": "ExpectationRule",
+            "description": "A Great Expectations rule: `expect_x` alone, `{expect_x: {kwargs}}`, or "
+            "`{expectation: expect_x, kwargs: {...}}`.",
+            "anyOf": [
+                name,
+                {
+                    "type": "object", "minProperties": 1, "maxProperties": 1, "propertyNames": name,
+                    "additionalProperties": {"type": ["object", "null"]},
+                },
+                {
+                    "type": "object", "additionalProperties": False, "required": ["expectation"],
+                    "properties": {"expectation": name, "kwargs": {"type": "object"}},
+                },
+            ],
+        }
+
     @model_validator(mode="after")
     def _is_a_gx_expectation(self) -> ExpectationRule:
         from modelmill.expectations import build_expectation
@@ -169,15 +216,15 @@ class ModelSpec(Section):
     that a Python package ships (offline).
     """
 
-    name_or_path: str
-    revision: str | None = None
+    name_or_path: str = Field(min_length=1, pattern=r"\S")
+    revision: str | None = Field(None, min_length=1)
     trust_remote_code: bool = False
 
 
 class TokenizerSpec(Section):
     """Tokenizer settings; the tokenizer defaults to the model's own."""
 
-    name_or_path: str | None = None
+    name_or_path: str | None = Field(None, min_length=1, pattern=r"\S")
     max_length: int = Field(128, ge=8, le=8192)
 
 
@@ -195,8 +242,8 @@ class TrainSpec(Section):
     weight_decay: float = Field(0.0, ge=0)
     warmup_ratio: float = Field(0.0, ge=0, lt=1)
     lr_scheduler_type: str = "linear"
-    max_steps: int = Field(-1, description="Stop after this many optimizer steps (-1: train all epochs).")
-    seed: int = 42
+    max_steps: int = Field(-1, ge=-1, description="Stop after this many optimizer steps (-1: train all epochs).")
+    seed: int = Field(42, **SEED_RANGE)
     eval_strategy: Literal["epoch", "steps"] = "epoch"
     eval_steps: int | None = Field(None, ge=1)
     logging_steps: int = Field(10, ge=1)
@@ -223,7 +270,23 @@ class TrainSpec(Section):
         unknown = sorted(set(self.training_arguments) - known)
         if unknown:
             raise ValueError(f"training_arguments has fields TrainingArguments does not know: {unknown}")
+        redirecting = sorted(set(self.training_arguments) & REDIRECTING_ARGUMENTS)
+        if redirecting:
+            raise ValueError(
+                f"training_arguments may not set {redirecting}: modelmill chooses where a run writes and what "
+                "it publishes (see push:)"
+            )
         return self
+
+    @field_validator("lr_scheduler_type")
+    @classmethod
+    def _known_scheduler(cls, value: str) -> str:
+        from transformers import SchedulerType
+
+        names = [kind.value for kind in SchedulerType]
+        if value not in names:
+            raise ValueError(f"unknown scheduler '{value}'; one of {', '.join(names)}")
+        return value
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -253,6 +316,23 @@ class EvaluateSpec(Section):
     )
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
     batch_size: int = Field(64, ge=1, description="Batch size for predicting the test split.")
+    trust_remote_code: bool = Field(
+        False,
+        description="Allow metrics other than the shipped ones (a local module folder or a Hub metric id): "
+        "loading one runs its Python code.",
+    )
+
+    @model_validator(mode="after")
+    def _custom_metrics_are_opted_in(self) -> EvaluateSpec:
+        from modelmill.metrics import local_metric_path
+
+        custom = [name for name in self.metrics if local_metric_path(name) is None]
+        if custom and not self.trust_remote_code:
+            raise ValueError(
+                f"metrics {custom} are not shipped with modelmill (shipped: {', '.join(BOUNDED_METRICS)}); "
+                "loading them runs their Python code: set evaluate.trust_remote_code: true to allow it"
+            )
+        return self
 
     @field_validator("thresholds")
     @classmethod
@@ -276,13 +356,34 @@ class EvaluateSpec(Section):
 class PushSpec(Section):
     """Where the model goes on a Hugging Face Hub (or a Hub-compatible server)."""
 
-    repo_id: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
-    endpoint: str = "https://huggingface.co"
+    repo_id: str = Field(description="'<namespace>/<name>' on the Hub.")
+    endpoint: str = Field("https://huggingface.co", description="An http(s) URL of a Hub-compatible server.")
     private: bool = True
     token_secret_block: str | None = Field(
         None, description="Name of a Prefect Secret block with the token, used when HF_TOKEN is not set."
     )
-    commit_message: str = "modelmill: fine-tuned model"
+    commit_message: str = Field("modelmill: fine-tuned model", min_length=1)
+
+    @field_validator("repo_id")
+    @classmethod
+    def _repo_id_shape(cls, value: str) -> str:
+        part = r"[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9_])?"
+        if not re.fullmatch(f"{part}/{part}", value) or ".." in value or "--" in value:
+            raise ValueError(
+                f"'{value}' is not a Hub repo id: write '<namespace>/<name>' with letters, digits, '-', '_' and "
+                "'.', each part starting and ending with a letter or digit, without '..' or '--'"
+            )
+        return value
+
+    @field_validator("endpoint")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"'{value}' is not an http(s) URL (e.g. https://huggingface.co)")
+        return value.rstrip("/")
 
 
 class ScheduleSpec(Section):
@@ -290,6 +391,17 @@ class ScheduleSpec(Section):
 
     cron: str
     timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone '{value}' (an IANA name such as UTC or Europe/Paris)") from None
+        return value
 
     @field_validator("cron")
     @classmethod

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from modelmill.errors import ConfigError
 from modelmill.spec import PipelineSpec, PipelinesFile
+from modelmill.yaml_loader import load_yaml_file
 
 DEFAULT_FILE = Path("pipelines.yaml")
 
@@ -45,12 +45,9 @@ def format_validation_error(source: Path | str, exc: ValidationError) -> str:
 def load_pipelines(path: Path | str = DEFAULT_FILE) -> PipelinesFile:
     """Parse and validate the whole file; raise ConfigError naming the file and each YAML path at fault."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found (pass --file to point at your pipelines.yaml)") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found (pass --file to point at your pipelines.yaml)")
+    raw = load_yaml_file(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with a `pipelines:` key, got {type(raw).__name__}")
     try:

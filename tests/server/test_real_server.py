@@ -125,3 +125,39 @@ def test_redeploying_retires_removed_pipelines_and_alerts_on_a_crash(prefect_ser
         (message, *_) = hook.wait_for(1, timeout=90)
         assert "alpha" in message["subject"] and "crashed" in message["subject"]
         assert "killed-run" in message["body"] and "code -9" in message["body"]
+
+
+def test_serve_registers_the_pipelines_and_runs_what_the_file_says_at_run_time(
+    prefect_server: RealServer, project: Path, tmp_path
+):
+    home = tmp_path / "serve-home"
+    spec = yaml.safe_load((project / "pipelines.yaml").read_text())["pipelines"]["tiny"]
+    write_pipelines(project, {"served": spec})
+    # given `modelmill serve` running in the project folder
+    server_env = prefect_server.env(MODELMILL_HOME=str(home))
+    serving = subprocess.Popen(
+        [str(BIN / "modelmill"), "serve"], cwd=project, env=server_env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    try:
+        with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:
+            deployment = wait_for(
+                lambda: next((d for d in client.read_deployments(limit=50) if d.name == "served"), None),
+                120, "serve to register its deployment", prefect_server,
+            )
+            assert deployment.parameters == {"pipeline": "served", "pipelines_file": "pipelines.yaml"}
+            # when the served pipeline's threshold is raised in the file, then a run is started
+            spec["evaluate"]["thresholds"] = {"accuracy": {"min": 0.0, "max": 0.01}}
+            write_pipelines(project, {"served": spec})
+            run = client.create_flow_run_from_deployment(deployment.id)
+            final = wait_for(
+                lambda: (r := client.read_flow_run(run.id)).state.is_final() and r, 180,
+                "the served run to finish", prefect_server,
+            )
+        # then the run used the file as it is now: it failed on the new threshold, under a meaningful name
+        assert final.state.is_failed(), final.state
+        assert "ThresholdsNotMet" in (final.state.message or ""), final.state.message
+        assert final.name.startswith("served-")
+    finally:
+        serving.terminate()
+        serving.wait(timeout=60)
