@@ -47,14 +47,16 @@ class DataFilesContent(CachePolicy):
 
 
 class HubTokenPresence(CachePolicy):
-    """Whether a Hub token is available (never the token): a dry run must not hide a later real push."""
+    """Whether the push can publish (a token, Hub not offline), never the token: a dry run must not hide a
+    later real push."""
 
     def compute_key(
         self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any
     ) -> str | None:
-        from modelmill.secrets import hub_token
+        from modelmill.secrets import push_credentials
 
-        return "publish" if hub_token(inputs["spec"].token_secret_block) else "dry-run"
+        token, _ = push_credentials(inputs["spec"].token_secret_block)
+        return "publish" if token else "dry-run"
 
 
 def missing_paths(result: Any) -> list[Path]:

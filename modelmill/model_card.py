@@ -9,6 +9,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from modelmill import __version__
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, ValidationReport
+from modelmill.reporting import gate_note
 
 TEMPLATE = """---
 {{ card_data }}
@@ -24,7 +25,9 @@ Labels: {{ labels }}.
 ## Evaluation (test split, {{ num_examples }} examples)
 
 {{ metrics_table }}
-
+{% if gate_note %}
+**{{ gate_note }}**
+{% endif %}
 ## Data
 
 - Source: {{ data_source }}
@@ -108,6 +111,7 @@ def render_model_card(
         labels=", ".join(model.labels),
         num_examples=evaluation.num_examples,
         metrics_table=metrics_table,
+        gate_note=" ".join(gate_note(evaluation)),
         data_source=_public_source(data.source),
         fingerprint=data.fingerprint,
         num_rows=data.num_rows,

@@ -5,6 +5,14 @@ from __future__ import annotations
 from modelmill.manifests import EvaluationReport, PushResult, RunSummary
 
 
+UNGATED = "Warning: no thresholds are declared (evaluate.thresholds): nothing gated this model before its push."
+
+
+def gate_note(report: EvaluationReport) -> list[str]:
+    """A warning line when no threshold checked the metrics."""
+    return [] if report.checks else [UNGATED]
+
+
 def metrics_table(report: EvaluationReport) -> str:
     """Markdown table of every metric, its threshold and whether it passed."""
     checks = {check.metric: check for check in report.checks}
@@ -37,6 +45,7 @@ def run_summary(summary: RunSummary) -> str:
             f"Pipeline '{summary.pipeline}' succeeded (run {summary.run_name}, spec {summary.spec_hash}).",
             f"Cached stages: {', '.join(cached)}" if cached else "No stage was cached.",
             metrics_table(summary.evaluation),
+            *gate_note(summary.evaluation),
             f"Model: {summary.model_path}",
             f"Push:  {push_outcome(summary.push)}",
         ]
@@ -49,7 +58,8 @@ def summary_markdown(
     """The run summary artifact: stage states, then metrics, model and push, or the error that stopped it."""
     parts = [f"## {title}", "", stages_table(stages) if stages else "No stage ran."]
     if summary is not None:
-        parts += ["", metrics_table(summary.evaluation), "", f"**Model:** `{summary.model_path}`",
+        parts += ["", metrics_table(summary.evaluation), *gate_note(summary.evaluation), "",
+                  f"**Model:** `{summary.model_path}`",
                   "", f"**Push:** {push_outcome(summary.push)}"]
     if error:
         parts += ["", "**Stopped by:**", "", "```", error, "```"]

@@ -22,3 +22,15 @@ def hub_token(secret_block: str | None) -> SecretStr | None:
     except ValueError as exc:
         raise ConfigError(f"push.token_secret_block: cannot load Prefect Secret block '{secret_block}': {exc}") from None
     return SecretStr(str(value)) if value else None
+
+
+def push_credentials(secret_block: str | None) -> tuple[SecretStr | None, str]:
+    """The token to push with, or None and why the push is a dry run (no token, or the Hub is switched off)."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return None, "HF_HUB_OFFLINE is set, so nothing goes to the Hub (unset it to push)"
+    token = hub_token(secret_block)
+    if token is None:
+        return None, "No Hub token (HF_TOKEN or push.token_secret_block)"
+    return token, ""

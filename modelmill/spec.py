@@ -114,6 +114,9 @@ class DataSpec(Section):
         min_length=2,
         description="Label names in id order. Omitted: the sorted distinct labels of the train split.",
     )
+    drop_null_labels: bool = Field(
+        False, description="Drop rows whose label is null or empty (counted in the log) instead of failing."
+    )
 
     _resolve_file = field_validator("file")(_resolve)
 

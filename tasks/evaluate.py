@@ -20,7 +20,7 @@ from modelmill.caching import STAGE
 from modelmill.errors import ConfigError, ThresholdsNotMet
 from modelmill.manifests import EvaluationReport, MetricCheck, ModelManifest, TokenizedManifest
 from modelmill.metrics import local_metric_path
-from modelmill.reporting import metrics_table
+from modelmill.reporting import gate_note, metrics_table
 from modelmill.retry import retry_if_transient
 from modelmill.spec import EvaluateSpec, Threshold
 
@@ -96,5 +96,8 @@ def evaluate_model(
     )
     if report.failures:
         raise ThresholdsNotMet(f"Model is below its thresholds; nothing will be pushed.\n{table}")
-    get_run_logger().info("Test metrics (%d examples):\n%s", report.num_examples, table)
+    logger = get_run_logger()
+    logger.info("Test metrics (%d examples):\n%s", report.num_examples, table)
+    for note in gate_note(report):
+        logger.warning(note)
     return report

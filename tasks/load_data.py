@@ -6,10 +6,12 @@ from pathlib import Path
 
 import datasets
 from prefect import task
-from prefect.logging import get_run_logger
+from prefect.logging import get_logger, get_run_logger
 
 from modelmill.artifacts import atomic_dir, files_fingerprint, new_output_dir, stable_hash
 from modelmill.caching import DataFilesContent, stage_policy
+from modelmill.data.files import read_file
+from modelmill.data.labels import refuse_bad_texts, refuse_missing_classes, without_null_labels
 from modelmill.errors import DataError
 from modelmill.manifests import DataManifest
 from modelmill.retry import retry_if_transient
@@ -32,19 +34,15 @@ def file_format(spec: DataSpec, path: Path) -> str:
 
 
 def read_files(spec: DataSpec, files: dict[str, Path]) -> datasets.DatasetDict:
-    """Read local files, one split each."""
+    """Read local files, one split each; an unreadable file is named with the parser's own reason."""
     for split, path in files.items():
         if not path.is_file():
             raise DataError(f"{path}: data file for split '{split}' not found")
     formats = {file_format(spec, path) for path in files.values()}
     if len(formats) > 1:
         raise DataError(f"data files mix formats {sorted(formats)}; use one format for every split")
-    try:
-        return datasets.load_dataset(
-            formats.pop(), data_files={split: str(path) for split, path in files.items()}
-        )
-    except Exception as exc:  # datasets wraps parser errors in several types; name the files
-        raise DataError(f"cannot read {', '.join(map(str, files.values()))}: {exc}") from exc
+    file_format_ = formats.pop()
+    return datasets.DatasetDict({split: read_file(path, file_format_) for split, path in files.items()})
 
 
 def read_hub(spec: DataSpec) -> datasets.DatasetDict:
@@ -57,14 +55,28 @@ def read_hub(spec: DataSpec) -> datasets.DatasetDict:
     return datasets.DatasetDict({split: loaded[split] for split in SPLITS})
 
 
-def check_columns(dataset: datasets.DatasetDict, spec: DataSpec, source: str) -> None:
+def check_columns(dataset: datasets.DatasetDict, spec: DataSpec, sources: dict[str, str]) -> None:
     for split, part in dataset.items():
         for role, column in (("text_column", spec.text_column), ("label_column", spec.label_column)):
             if column not in part.column_names:
                 raise DataError(
-                    f"{source}: split '{split}' has no column '{column}' (data.{role}); "
+                    f"{sources[split]}: split '{split}' has no column '{column}' (data.{role}); "
                     f"columns are {part.column_names}"
                 )
+
+
+def clean_rows(dataset: datasets.DatasetDict, spec: DataSpec, sources: dict[str, str]) -> datasets.DatasetDict:
+    """Refuse null or empty texts; refuse null labels, or drop them when `data.drop_null_labels` says so."""
+    cleaned = {}
+    for split, part in dataset.items():
+        part, dropped = without_null_labels(part, spec.label_column, sources[split], spec.drop_null_labels)
+        if dropped:
+            get_logger("modelmill.data").warning(
+                "%s: dropped %d row(s) with a null label (data.drop_null_labels)", sources[split], dropped
+            )
+        refuse_bad_texts(part, spec.text_column, sources[split])
+        cleaned[split] = part
+    return datasets.DatasetDict(cleaned)
 
 
 def label_ids(dataset: datasets.DatasetDict, spec: DataSpec, source: str) -> tuple[list[str], dict[str, int]]:
@@ -135,20 +147,26 @@ def read_data(spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str
     if spec.hub is not None:
         source = f"hub:{spec.hub.id}"
         dataset = read_hub(spec)
+        sources = {split: f"{source} ({split})" for split in SPLITS}
     elif spec.files is not None:
         source = ", ".join(str(p) for p in spec.local_files())
+        sources = {split: str(getattr(spec.files, split)) for split in SPLITS}
         dataset = read_files(spec, {split: getattr(spec.files, split) for split in SPLITS})
     else:
         assert spec.file is not None
         source = str(spec.file)
+        sources = {split: source for split in SPLITS}
         dataset = read_files(spec, {"train": spec.file})
-    check_columns(dataset, spec, source)
+    check_columns(dataset, spec, sources)
+    dataset = clean_rows(dataset, spec, sources)
     labels, mapping = label_ids(dataset, spec, source)
     check_labels(dataset, spec, mapping, source)
-    if spec.file is not None:
-        dataset = split_by_ratios(dataset["train"], spec.ratios, spec.label_column, mapping)
     if len(labels) < 2:
         raise DataError(f"{source}: column '{spec.label_column}' has a single label {labels}; need two or more")
+    if spec.file is not None:
+        dataset = split_by_ratios(dataset["train"], spec.ratios, spec.label_column, mapping)
+    present = {split: {mapping[str(v)] for v in part.unique(spec.label_column)} for split, part in dataset.items()}
+    refuse_missing_classes(present, labels, source)
     return dataset, labels, mapping, source
 
 

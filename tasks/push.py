@@ -18,7 +18,7 @@ from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, P
 from modelmill.model_card import render_model_card
 from modelmill.reporting import metrics_table
 from modelmill.retry import TRANSIENT_STATUS, retry_if_transient
-from modelmill.secrets import hub_token
+from modelmill.secrets import push_credentials
 from modelmill.spec import PushSpec
 
 NOT_UPLOADED = ("training_args.bin",)  # a pickle of local training state: not for the Hub
@@ -81,9 +81,8 @@ def push_model(
     with atomic_dir(folder) as scratch:
         files = stage_upload(model, card, scratch)
     result = PushResult(repo_id=spec.repo_id, endpoint=spec.endpoint, dry_run=True, folder=folder, files=files)
-    token = None if dry_run else hub_token(spec.token_secret_block)
+    token, reason = (None, "Dry run asked for") if dry_run else push_credentials(spec.token_secret_block)
     if token is None:
-        reason = "Dry run asked for" if dry_run else "No Hub token (HF_TOKEN or push.token_secret_block)"
         logger.warning(
             "%s: nothing was pushed. The %d files that would go to %s are in %s", reason, len(files), spec.repo_id,
             folder,

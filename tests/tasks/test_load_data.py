@@ -88,3 +88,51 @@ def test_a_split_that_cannot_be_stratified_says_why(tmp_path: Path):
     path = write_csv(tmp_path / "all.csv", rows)
     with pytest.raises(DataError, match=r"cannot split 21 rows .*stratified by 'label': True"):
         read_data(DataSpec(file=path, split={"validation": 0.2, "test": 0.2}))
+
+
+def broken_files(review_files: dict[str, Path], split: str, content: bytes) -> dict[str, Path]:
+    review_files[split].write_bytes(content)
+    return review_files
+
+
+@pytest.mark.parametrize(
+    ("split", "content", "message"),
+    [
+        ("train", "text,label\ncaf\u00e9 ok,positive\n".encode("latin-1"),
+         r"train\.csv: not UTF-8 \(expected UTF-8\): byte 0xe9 at offset 14, line 2"),
+        ("validation", b"", r"validation\.csv: the file is empty"),
+        ("test", b"text,label\n", r"test\.csv: the file has a header but no data rows"),
+        ("test", b"text\nfine\n", r"test\.csv: split 'test' has no column 'label' \(data\.label_column\)"),
+        ("train", b"text,label\na,positive\nb,negative,extra\n",
+         r"train\.csv: cannot read as csv \(data\.format\): .*Expected 2 fields in line 3, saw 3"),
+        ("validation", b"text,label\n,positive\nok,negative\n",
+         r"validation\.csv: column 'text' \(data\.text_column\) is null or empty in 1 row\(s\) \(1;"),
+        ("validation", b"text,label\nfine,positive\nok,\n",
+         r"validation\.csv: column 'label' \(data\.label_column\) is null or empty in 1 row\(s\) \(2;"),
+        ("test", b"text,label\na,positive\nb,positive\n", r"test\.csv: split 'test' holds a single class \['positive'\]"),
+    ],
+    ids=["latin-1", "empty", "header-only", "missing-column", "ragged-csv", "null-text", "null-label", "one-class"],
+)
+def test_bad_files_fail_naming_the_file_and_the_cause(review_files, split, content, message):
+    with pytest.raises(DataError, match=message):
+        read_data(files_spec(broken_files(review_files, split, content), labels=["negative", "positive"]))
+
+
+def test_a_wrong_format_names_the_file_and_the_parser_error(review_files):
+    with pytest.raises(DataError, match=r"train\.csv: cannot read as json \(data\.format\)"):
+        read_data(files_spec(review_files, format="json"))
+
+
+def test_null_labels_are_dropped_and_counted_only_when_the_yaml_says_so(review_files):
+    rows = review_rows(1, 48)
+    rows[3]["label"] = ""
+    write_csv(review_files["train"], rows)
+    with pytest.raises(DataError, match="set data.drop_null_labels: true"):
+        read_data(files_spec(review_files))
+    dataset, labels, _, _ = read_data(files_spec(review_files, drop_null_labels=True))
+    assert dataset.num_rows["train"] == 47 and labels == ["negative", "positive"], "no class named 'None'"
+
+
+def test_a_class_absent_from_train_is_an_error(review_files):
+    with pytest.raises(DataError, match=r"classes \['neutral'\] of data.labels never occur in the train split"):
+        read_data(files_spec(review_files, labels=["negative", "positive", "neutral"]))

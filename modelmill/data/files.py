@@ -1,0 +1,59 @@
+"""Read one local data file, with errors that name the file and the library's own cause (line, byte, encoding)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import datasets
+
+from modelmill.errors import DataError
+
+TEXT_FORMATS = ("csv", "json")
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception of a chain (`datasets` wraps parser errors in generic ones)."""
+    seen = {id(exc)}
+    while (inner := exc.__cause__ or exc.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        exc = inner
+    return exc
+
+
+def check_text_file(path: Path) -> None:
+    """A CSV or JSON Lines file must exist, not be empty, and be UTF-8; say where the first bad byte is."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    data = path.read_bytes()
+    if not data.strip():
+        raise DataError(f"{path}: the file is empty")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}: not UTF-8 (expected UTF-8): byte 0x{data[exc.start]:02x} at offset {exc.start}, line {line}; "
+            "re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+        ) from None
+
+
+def check_csv_has_rows(path: Path) -> None:
+    if len(path.read_bytes().strip().splitlines()) < 2:
+        raise DataError(f"{path}: the file has a header but no data rows")
+
+
+def read_file(path: Path, file_format: str) -> datasets.Dataset:
+    """One file as a `Dataset`; a DataError names the file and why it cannot be read."""
+    if file_format in TEXT_FORMATS:
+        check_text_file(path)
+    if file_format == "csv":
+        check_csv_has_rows(path)
+    elif not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        return datasets.load_dataset(file_format, data_files={"train": str(path)}, split="train")
+    except Exception as exc:  # datasets wraps parser errors in DatasetGenerationError; report the real one
+        cause = root_cause(exc)
+        raise DataError(
+            f"{path}: cannot read as {file_format} (data.format): {type(cause).__name__}: {cause}"
+        ) from None
