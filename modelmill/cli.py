@@ -1,28 +1,63 @@
-"""`modelmill` command line: run, check and list pipelines, print the schema of pipelines.yaml."""
+"""`modelmill` command line: run, check, list, serve and deploy pipelines; print the schema of pipelines.yaml.
+
+Exit codes: 0 success, 1 a modelmill error (its message says what to fix) or an unexpected one (traceback
+printed once), 2 bad command-line usage, 130 interrupted (Ctrl-C or SIGTERM).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from modelmill.spec_file import DEFAULT_FILE
 
+INTERRUPTED = 130
+
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from modelmill.embedded_server import prefect_api
     from modelmill.overrides import parse_cli_overrides
+    from modelmill.preflight import require_ready
     from modelmill.reporting import run_summary
     from modelmill.runs import resolve_run
+    from modelmill.settings import get_settings
 
-    overrides = parse_cli_overrides(
-        args.set, force_retrain=args.force_retrain, dry_run=args.dry_run, note=args.note
-    )
-    resolve_run(args.pipeline, args.file, overrides)  # fail on a bad file or override before Prefect starts
+    overrides = parse_cli_overrides(args.set, force_retrain=args.force_retrain, dry_run=args.dry_run, note=args.note)
+    run = resolve_run(args.pipeline, args.file, overrides)
+    require_ready(args.pipeline, run.spec, args.file)  # before Prefect starts: seconds, not minutes
     from flows.finetune import finetune
 
-    summary = finetune(pipeline=args.pipeline, pipelines_file=str(args.file), **overrides.model_dump())
+    with prefect_api(get_settings().home.resolve() / "prefect-server"):
+        summary = finetune(pipeline=args.pipeline, pipelines_file=str(args.file), **overrides.model_dump())
     print("\n" + run_summary(summary))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from modelmill.errors import PreflightFailed
+    from modelmill.preflight import require_ready
+    from modelmill.spec_file import load_pipelines
+
+    pipelines = load_pipelines(args.file).pipelines
+    names = [args.pipeline] if args.pipeline else list(pipelines)
+    unknown = [name for name in names if name not in pipelines]
+    if unknown:
+        print(f"modelmill: {args.file}: no pipeline named {unknown[0]!r}; known: {', '.join(pipelines)}", file=sys.stderr)
+        return 1
+    failed = []
+    for name in names:
+        try:
+            require_ready(name, pipelines[name], args.file)
+        except PreflightFailed as exc:
+            failed.append(str(exc))
+    if failed:
+        print("\n".join(failed), file=sys.stderr)
+        return 1
+    print(f"{args.file}: OK ({len(names)} pipeline(s) checked with their data, model and metrics: {', '.join(names)})")
     return 0
 
 
@@ -39,14 +74,6 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     deployed = deploy_pipelines(args.file, args.pool)
     print(f"Deployed {', '.join(f'finetune/{name}' for name in deployed)} to work pool '{args.pool}'.")
     print(f"Start a worker from this folder: prefect worker start --pool {args.pool}")
-    return 0
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    from modelmill.spec_file import load_pipelines
-
-    pipelines = load_pipelines(args.file).pipelines
-    print(f"{args.file}: OK ({len(pipelines)} pipeline(s): {', '.join(pipelines)})")
     return 0
 
 
@@ -70,6 +97,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="modelmill", description="Declarative fine-tuning pipelines on Prefect.")
+    root.add_argument(
+        "--debug", action="store_true", default=os.environ.get("MODELMILL_DEBUG", "") not in ("", "0"),
+        help="show every traceback (also MODELMILL_DEBUG=1)",
+    )
     commands = root.add_subparsers(dest="command", required=True)
 
     def add(name: str, handler, help_text: str) -> argparse.ArgumentParser:
@@ -79,7 +110,7 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("-f", "--file", default=DEFAULT_FILE, help="pipelines file (default: %(default)s)")
         return sub
 
-    run = add("run", cmd_run, "Run one pipeline end to end (embedded Prefect unless PREFECT_API_URL is set).")
+    run = add("run", cmd_run, "Run one pipeline end to end (a temporary Prefect server unless PREFECT_API_URL is set).")
     run.add_argument("pipeline")
     run.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
@@ -89,7 +120,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--force-retrain", action="store_true", help="train again even if a cached model exists")
     run.add_argument("--dry-run", action="store_true", help="write the files that would be pushed, push nothing")
     run.add_argument("--note", default="", help="why this run was started (shown in its artifacts)")
-    add("check", cmd_check, "Validate pipelines.yaml without running anything.")
+    add("check", cmd_check, "Check the file, and each pipeline's data, model, max_length, metrics and rule columns.") \
+        .add_argument("pipeline", nargs="?", help="check only this pipeline")
     add("list", cmd_list, "List the pipelines in pipelines.yaml.")
     add("schema", cmd_schema, "Print the JSON schema of pipelines.yaml.")
     add("serve", cmd_serve, "Serve one scheduled Prefect deployment per pipeline from this process.")
@@ -101,12 +133,32 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # telemetry only when the user turns it on
     from modelmill.errors import ModelmillError
 
+    if not args.debug:
+        from modelmill.observe import readable_failures
+
+        readable_failures.install()
+    if args.command in ("run", "check"):
+        from modelmill.observe.progress import quiet_library_progress
+
+        quiet_library_progress()
     try:
         return args.handler(args)
     except ModelmillError as exc:
+        if args.debug:
+            raise
         print(f"modelmill: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("modelmill: interrupted; a later run resumes training from the last complete checkpoint", file=sys.stderr)
+        return INTERRUPTED
+    except Exception as exc:
+        if args.debug:
+            raise
+        traceback.print_exc()
+        print(f"modelmill: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
 
 

@@ -33,3 +33,7 @@ class PushRejected(PermanentError):
 
 class TransientError(ModelmillError):
     """A failure that may pass on its own: network hiccup, 429, 5xx."""
+
+
+class PreflightFailed(PermanentError):
+    """Checks before any work found problems in the pipeline's files, model or metrics."""

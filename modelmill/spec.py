@@ -325,6 +325,11 @@ class EvaluateSpec(Section):
         "loading one runs its Python code.",
     )
 
+    @field_validator("metrics")
+    @classmethod
+    def _metric_folders_resolve_against_the_file(cls, metrics: list[str], info: ValidationInfo) -> list[str]:
+        return [str(_resolve(Path(name), info)) if name.startswith((".", "/")) else name for name in metrics]
+
     @model_validator(mode="after")
     def _custom_metrics_are_opted_in(self) -> EvaluateSpec:
         from modelmill.metrics import local_metric_path

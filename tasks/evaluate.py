@@ -19,18 +19,12 @@ from modelmill.artifacts import stable_hash
 from modelmill.caching import STAGE
 from modelmill.errors import ConfigError, ThresholdsNotMet
 from modelmill.manifests import EvaluationReport, MetricCheck, ModelManifest, TokenizedManifest
-from modelmill.metrics import local_metric_path
+from modelmill.metrics import load_metric
 from modelmill.reporting import gate_note, metrics_table
 from modelmill.retry import retry_if_transient
 from modelmill.spec import EvaluateSpec, Threshold
 
 AVERAGED = frozenset({"precision", "recall", "f1"})
-
-
-def load_metric(name: str) -> evaluate.EvaluationModule:
-    """A shipped module for the name if there is one, else a local module folder, else a Hub id."""
-    local = local_metric_path(name) or (Path(name) if Path(name).is_dir() else None)
-    return evaluate.load(str(local) if local else name)
 
 
 def predict(model_dir: Path, test: datasets.Dataset, batch_size: int) -> tuple[np.ndarray, np.ndarray]:

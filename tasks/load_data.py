@@ -10,27 +10,14 @@ from prefect.logging import get_logger, get_run_logger
 
 from modelmill.artifacts import atomic_dir, files_fingerprint, new_output_dir, stable_hash
 from modelmill.caching import DataFilesContent, stage_policy
-from modelmill.data.files import read_file
+from modelmill.data.files import file_format, read_file
 from modelmill.data.labels import refuse_bad_texts, refuse_missing_classes, without_null_labels
 from modelmill.errors import DataError
 from modelmill.manifests import DataManifest
 from modelmill.retry import retry_if_transient
 from modelmill.spec import SPLITS, DataSpec, SplitRatios
 
-FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 SPLIT_COLUMN = "__modelmill_label_id"
-
-
-def file_format(spec: DataSpec, path: Path) -> str:
-    """The `datasets` builder for a file: the declared format or one from its extension."""
-    if spec.format:
-        return spec.format
-    try:
-        return FORMATS[path.suffix.lower()]
-    except KeyError:
-        raise DataError(
-            f"{path}: cannot tell the format from '{path.suffix}'; set data.format to csv, json or parquet"
-        ) from None
 
 
 def read_files(spec: DataSpec, files: dict[str, Path]) -> datasets.DatasetDict:

@@ -158,8 +158,9 @@ def train(tokens: TokenizedManifest, model: ModelSpec, spec: TrainSpec, title: s
         tokens, model, spec, stage_dir("train", key) / "work", new_output_dir("train", key),
         callbacks=[TrainingProgress(title, log=logger)],
     )
+    resumed = f" (resumed from {manifest.resumed_from})" if manifest.resumed_from else ""
     logger.info(
-        "Trained on %s: mean train loss %.4f, model saved to %s", manifest.device, manifest.train_loss or 0,
-        manifest.path,
+        "Trained on %s%s: mean train loss %.4f, model saved to %s", manifest.device, resumed,
+        manifest.train_loss or 0, manifest.path,
     )
     return manifest

@@ -7,8 +7,22 @@ from pathlib import Path
 import datasets
 
 from modelmill.errors import DataError
+from modelmill.spec import DataSpec
 
 TEXT_FORMATS = ("csv", "json")
+FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+
+
+def file_format(spec: DataSpec, path: Path) -> str:
+    """The `datasets` builder for a file: the declared format or one from its extension."""
+    if spec.format:
+        return spec.format
+    try:
+        return FORMATS[path.suffix.lower()]
+    except KeyError:
+        raise DataError(
+            f"{path}: cannot tell the format from '{path.suffix}'; set data.format to csv, json or parquet"
+        ) from None
 
 
 def root_cause(exc: BaseException) -> BaseException:

@@ -5,6 +5,7 @@ Each module is a standalone script with the same name and compute arguments as i
 """
 
 from pathlib import Path
+from typing import Any
 
 LOCAL_METRICS = Path(__file__).parent
 
@@ -13,3 +14,11 @@ def local_metric_path(name: str) -> Path | None:
     """The folder of the shipped module for `name`, if there is one."""
     folder = LOCAL_METRICS / name
     return folder if (folder / f"{name}.py").is_file() else None
+
+
+def load_metric(name: str) -> Any:
+    """A shipped module for the name if there is one, else a local module folder, else a Hub id."""
+    import evaluate
+
+    local = local_metric_path(name) or (Path(name) if Path(name).is_dir() else None)
+    return evaluate.load(str(local) if local else name)

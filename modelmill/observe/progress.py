@@ -103,7 +103,7 @@ class TrainingProgress(TrainerCallback):
         self._update_progress(100.0 * state.global_step / max(state.max_steps, 1))
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):  # noqa: ANN001
-        row: dict[str, Any] = {"epoch": f"{state.epoch or 0:g}", "step": state.global_step,
+        row: dict[str, Any] = {"epoch": f"{round(state.epoch or 0, 2):g}", "step": state.global_step,
                                "train_loss": self._last_loss}
         row.update({k.removeprefix("eval_"): float(v) for k, v in (metrics or {}).items()
                     if k in ("eval_loss", "eval_accuracy")})

@@ -13,7 +13,7 @@ PIPELINES = str(REPO_ROOT / "pipelines.yaml")
 
 def test_check_accepts_the_shipped_file(capsys):
     assert main(["check", "-f", PIPELINES]) == 0
-    assert "OK (1 pipeline(s): sentiment)" in capsys.readouterr().out
+    assert "OK (1 pipeline(s) checked with their data, model and metrics: sentiment)" in capsys.readouterr().out
 
 
 def test_list_shows_model_target_and_schedule(capsys):

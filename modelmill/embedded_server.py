@@ -1,0 +1,147 @@
+"""The temporary Prefect server of `modelmill run` when no PREFECT_API_URL is set: started with a generous
+timeout, telemetry off, and never left behind (stopped on exit, SIGINT or SIGTERM; killed with its parent)."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from modelmill.errors import ModelmillError
+
+DEFAULT_STARTUP_TIMEOUT = 120.0
+PR_SET_PDEATHSIG = 1
+
+
+class ServerStartError(ModelmillError):
+    """The temporary Prefect server did not come up."""
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the kernel sends SIGTERM to this process when its parent dies, even by SIGKILL."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def startup_timeout() -> float:
+    """MODELMILL_SERVER_STARTUP_TIMEOUT (seconds), default 120: a busy machine can take a while."""
+    raw = os.environ.get("MODELMILL_SERVER_STARTUP_TIMEOUT", "")
+    try:
+        return float(raw) if raw else DEFAULT_STARTUP_TIMEOUT
+    except ValueError:
+        raise ServerStartError(f"MODELMILL_SERVER_STARTUP_TIMEOUT={raw!r} is not a number of seconds") from None
+
+
+def start_server(port: int, log: Path) -> subprocess.Popen:
+    """Prefect's own server app under uvicorn, in its own session (Ctrl-C in the terminal does not reach it:
+    modelmill stops it once the run has recorded how it ended)."""
+    import prefect
+
+    env = {
+        **os.environ,
+        "PREFECT_UI_ENABLED": "0",
+        "PREFECT_SERVER_UI_ENABLED": "0",
+        "PREFECT__SERVER_EPHEMERAL": "1",
+        "PREFECT__SERVER_FINAL": "1",
+    }
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            [
+                sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory",
+                "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
+                "--log-level", "error", "--lifespan", "on",
+            ],
+            env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+
+
+def wait_until_healthy(process: subprocess.Popen, url: str, timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerStartError(
+                f"the temporary Prefect server exited with code {process.returncode}; its log: {log}"
+            )
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise ServerStartError(
+        f"the temporary Prefect server did not answer within {timeout:.0f} s (log: {log}); on a busy machine "
+        "raise MODELMILL_SERVER_STARTUP_TIMEOUT, or start one (prefect server start) and set PREFECT_API_URL"
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def flush_prefect_clients(timeout: float = 10.0) -> None:
+    """Send the logs and events still queued while the server is up; otherwise Python's exit waits on them,
+    retrying a server that is gone (that made Ctrl-C take over a minute)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for service in (APILogWorker, EventsWorker):
+        service.drain_all(timeout=timeout)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextmanager
+def prefect_api(state_dir: Path) -> Iterator[str | None]:
+    """Yield the API URL to use: the configured PREFECT_API_URL, else a temporary server's, stopped on exit.
+
+    SIGTERM is turned into KeyboardInterrupt meanwhile, so that the run is marked as ended and the server
+    stopped; a SIGKILL of this process takes the server down through the kernel (Linux).
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if PREFECT_API_URL.value():
+        yield PREFECT_API_URL.value()
+        return
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log = state_dir / "prefect-server.log"
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    process = start_server(port, log)
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        wait_until_healthy(process, url, startup_timeout(), log)
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        try:
+            flush_prefect_clients()
+        finally:
+            stop(process)

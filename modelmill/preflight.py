@@ -1,0 +1,139 @@
+"""Checks that run before any work (`modelmill check`, and `modelmill run` before Prefect starts): data files,
+columns and empty values, model and tokenizer, `max_length`, metric modules, and the columns GX rules name.
+
+Each problem is one line naming the file, YAML path, column or row, and what to do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modelmill.errors import ModelmillError, PreflightFailed
+from modelmill.spec import SPLITS, PipelineSpec
+
+COLUMN_KWARGS = ("column", "column_A", "column_B")
+UNBOUNDED = 1_000_000  # tokenizers without a limit report a huge model_max_length
+
+
+def first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def split_files(spec: PipelineSpec) -> dict[str, Path]:
+    data = spec.data
+    if data.files is not None:
+        return {split: getattr(data.files, split) for split in SPLITS}
+    return {"train": data.file} if data.file is not None else {}
+
+
+def check_data(where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, list[str]]]:
+    """Problems with the local data files, and the columns read from each split's file."""
+    from modelmill.data.files import file_format, read_file
+    from modelmill.data.labels import bad_rows, describe_rows
+
+    data, problems, columns = spec.data, [], {}
+    for split, path in split_files(spec).items():
+        try:
+            part = read_file(path, file_format(data, path))
+        except ModelmillError as exc:
+            problems.append(str(exc))
+            continue
+        columns[split] = part.column_names
+        for role, column in (("text_column", data.text_column), ("label_column", data.label_column)):
+            if column not in part.column_names:
+                problems.append(f"{path}: no column '{column}' ({where}.data.{role}); columns are {part.column_names}")
+                continue
+            rows = bad_rows(part[column], empty_counts=True)
+            if rows and not (role == "label_column" and data.drop_null_labels):
+                problems.append(f"{path}: column '{column}' ({where}.data.{role}) is null or empty in {describe_rows(rows)}")
+    return problems, columns
+
+
+def check_rule_columns(where: str, spec: PipelineSpec, columns: dict[str, list[str]]) -> list[str]:
+    """Every column a GX rule names must exist in the splits it checks (in the one file, when one is split)."""
+    relevant = {split: names for split, names in columns.items() if spec.data.file or split in spec.validation.splits}
+    problems = []
+    for index, rule in enumerate(spec.validation.expectations):
+        for column in (rule.kwargs[k] for k in COLUMN_KWARGS if isinstance(rule.kwargs.get(k), str)):
+            lacking = [split for split, names in relevant.items() if column not in names]
+            if lacking:
+                problems.append(
+                    f"{where}.validation.expectations[{index}] ({rule.expectation}): column '{column}' is not in "
+                    f"split(s) {lacking} (columns: {relevant[lacking[0]]})"
+                )
+    return problems
+
+
+def model_limit(spec: PipelineSpec) -> tuple[int | None, str | None]:
+    """How many tokens the model accepts, or None and why the model or tokenizer cannot be loaded."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    from modelmill.resources import resolve_model_ref
+
+    model = spec.model
+    try:
+        path = resolve_model_ref(model.name_or_path)
+        looks_local = path.startswith((".", "/", "~")) or Path(path).exists()
+        if looks_local and not Path(path).expanduser().is_dir():
+            return None, f"model folder '{model.name_or_path}' does not exist"
+        config = AutoConfig.from_pretrained(path, revision=model.revision, trust_remote_code=model.trust_remote_code)
+        tokenizer_ref = resolve_model_ref(spec.tokenizer.name_or_path or model.name_or_path)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_ref, trust_remote_code=model.trust_remote_code)
+    except ModelmillError as exc:
+        return None, str(exc)
+    except (OSError, ValueError) as exc:
+        from huggingface_hub import constants
+
+        if constants.HF_HUB_OFFLINE and not Path(model.name_or_path).exists():
+            return None, (
+                f"'{model.name_or_path}' is a Hub id that is not in the local cache, and HF_HUB_OFFLINE is set: "
+                "download it once with a network, or give a local folder or pkg: reference"
+            )
+        return None, f"cannot load '{model.name_or_path}': {first_line(exc)}"
+    limits = [getattr(config, "max_position_embeddings", None), tokenizer.model_max_length]
+    usable = [int(limit) for limit in limits if isinstance(limit, int) and 0 < limit < UNBOUNDED]
+    return (min(usable) if usable else None), None
+
+
+def check_model(where: str, spec: PipelineSpec) -> list[str]:
+    limit, problem = model_limit(spec)
+    if problem:
+        return [f"{where}.model.name_or_path: {problem}"]
+    if limit is not None and spec.tokenizer.max_length > limit:
+        return [
+            f"{where}.tokenizer.max_length: {spec.tokenizer.max_length} is more than '{spec.model.name_or_path}' "
+            f"accepts ({limit} tokens); use at most {limit}"
+        ]
+    return []
+
+
+def check_metrics(where: str, spec: PipelineSpec) -> list[str]:
+    """Each metric module must load now, offline for the shipped ones."""
+    from modelmill.metrics import load_metric
+
+    problems = []
+    for index, name in enumerate(spec.evaluate.metrics):
+        try:
+            load_metric(name)
+        except Exception as exc:  # evaluate raises FileNotFoundError, ImportError, ConnectionError...
+            problems.append(f"{where}.evaluate.metrics[{index}]: metric '{name}' cannot be loaded: {first_line(exc)}")
+    return problems
+
+
+def preflight(name: str, spec: PipelineSpec) -> list[str]:
+    """Every problem found in pipeline `name`, one line each; empty when it is ready to run."""
+    where = f"pipelines.{name}"
+    problems, columns = check_data(where, spec)
+    problems += check_rule_columns(where, spec, columns)
+    problems += check_model(where, spec)
+    problems += check_metrics(where, spec)
+    return problems
+
+
+def require_ready(name: str, spec: PipelineSpec, source: Path | str) -> None:
+    """Raise PreflightFailed listing every problem of pipeline `name` (from file `source`)."""
+    problems = preflight(name, spec)
+    if problems:
+        lines = "\n".join(f"  {problem}" for problem in problems)
+        raise PreflightFailed(f"{source}: pipeline '{name}' is not ready to run ({len(problems)} problem(s)):\n{lines}")

@@ -1,0 +1,69 @@
+"""Preflight: every problem that can be found cheaply is found before any work, one line each, with its place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modelmill.cli import main
+from modelmill.settings import get_settings
+from tests.conftest import pipeline_dict
+
+
+def test_a_ready_pipeline_passes_check(write_pipelines, tiny_model_dir, review_files, capsys):
+    path = write_pipelines({"tiny": pipeline_dict(tiny_model_dir, review_files)})
+    assert main(["check", "-f", str(path)]) == 0
+    assert "OK (1 pipeline(s) checked" in capsys.readouterr().out
+
+
+def test_check_lists_every_problem_with_its_file_yaml_path_column_or_row(
+    write_pipelines, tiny_model_dir, review_files, capsys
+):
+    review_files["train"].write_bytes("text,label\nna\u00efve,positive\n".encode("latin-1"))
+    review_files["validation"].write_text("text,label\n,positive\nfine,negative\n")
+    review_files["test"].write_text("review,label\nfine,positive\n")
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    spec["tokenizer"] = {"max_length": 128}  # the tiny model has 64 positions
+    spec["validation"]["expectations"].append({"expect_column_values_to_not_be_null": {"column": "source"}})
+    spec["evaluate"] = {"metrics": ["accuracy", "./no-such-metric"], "trust_remote_code": True}
+    path = write_pipelines({"tiny": spec})
+    # when the file is checked
+    assert main(["check", "-f", str(path)]) == 1
+    err = capsys.readouterr().err
+    # then each problem is one line that says where it is
+    expected = [
+        r"train.csv: not UTF-8 (expected UTF-8): byte 0xef at offset 13, line 2",
+        "validation.csv: column 'text' (pipelines.tiny.data.text_column) is null or empty in 1 row(s) (1;",
+        "test.csv: no column 'text' (pipelines.tiny.data.text_column); columns are ['review', 'label']",
+        "pipelines.tiny.validation.expectations[2] (expect_column_values_to_not_be_null): column 'source' is not in",
+        "pipelines.tiny.tokenizer.max_length: 128 is more than",
+        "accepts (64 tokens); use at most 64",
+        "pipelines.tiny.evaluate.metrics[1]: metric '", "/no-such-metric' cannot be loaded",
+    ]
+    for text in expected:
+        assert text in err, f"{text!r} not in:\n{err}"
+    assert "7 problem(s)" in err  # and the test file lacks the column rule 0 checks
+
+
+def test_a_missing_model_folder_and_an_uncached_hub_id_offline_are_named(write_pipelines, tiny_model_dir, review_files,
+                                                                         capsys):
+    folder = pipeline_dict(tiny_model_dir, review_files)
+    folder["model"] = {"name_or_path": str(tiny_model_dir.parent / "no-such-model")}
+    hub = pipeline_dict(tiny_model_dir, review_files)
+    hub["model"] = {"name_or_path": "acme/never-downloaded-model"}
+    path = write_pipelines({"folder": folder, "hub": hub})
+    assert main(["check", "-f", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "pipelines.folder.model.name_or_path: model folder" in err and "does not exist" in err
+    assert "pipelines.hub.model.name_or_path: 'acme/never-downloaded-model' is a Hub id that is not in the local cache" in err
+    assert "HF_HUB_OFFLINE is set" in err
+
+
+def test_run_stops_at_preflight_before_prefect_or_any_artifact(write_pipelines, tiny_model_dir, review_files, capsys):
+    review_files["test"].unlink()
+    path = write_pipelines({"tiny": pipeline_dict(tiny_model_dir, review_files)})
+    before = set(Path(get_settings().home).rglob("*")) if get_settings().home.exists() else set()
+    assert main(["run", "tiny", "-f", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "PreflightFailed" in err and "test.csv: file not found" in err
+    after = set(Path(get_settings().home).rglob("*")) if get_settings().home.exists() else set()
+    assert after == before, "nothing was written"
