@@ -88,3 +88,17 @@ def test_invalid_data_stops_the_flow_before_training(prefect, run, tiny_model_di
     with pytest.raises(Exception, match="expect_column_values_to_be_in_set"):
         state.result()
     assert stages == {"load_data": "Completed", "validate_data": "Failed"}
+
+
+def test_a_data_error_stops_before_training_and_the_fixed_file_runs_clean(prefect, run, tiny_model_dir, review_files):
+    # given a test split with a single class, which only loading the data shows
+    write_csv(review_files["test"], [row for row in review_rows(3, 24) if row["label"] == "positive"])
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    state, stages = run(spec)
+    # then the flow fails at load_data with the file and the reason, and nothing is trained
+    assert state.is_failed() and stages == {"load_data": "Failed"}
+    assert "test.csv: split 'test' holds a single class ['positive']" in state.message
+    # and once the file is fixed, the next run starts clean instead of reusing anything of the failed one
+    write_csv(review_files["test"], review_rows(3, 12))
+    state, stages = run(spec)
+    assert state.is_completed() and stages == {stage: "Completed" for stage in STAGES}
