@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from modelmill.encoding import utf8_error
 from modelmill.errors import ConfigError
 
 MAX_DEPTH = 40
@@ -64,15 +65,9 @@ def load_yaml_file(path: Path) -> Any:
         raise ConfigError(f"{path}: file not found") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{path}: not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start} (line {line}); "
-            "save the file as UTF-8"
-        ) from None
-    loader = _StrictLoader(text)
+    if where := utf8_error(data):
+        raise ConfigError(f"{path}: not UTF-8: {where}; save the file as UTF-8")
+    loader = _StrictLoader(data.decode("utf-8"))
     try:
         root = loader.get_single_node()
         if root is None:

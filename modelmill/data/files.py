@@ -6,6 +6,7 @@ from pathlib import Path
 
 import datasets
 
+from modelmill.encoding import utf8_error
 from modelmill.errors import DataError
 from modelmill.spec import DataSpec
 
@@ -41,14 +42,10 @@ def check_text_file(path: Path) -> None:
     data = path.read_bytes()
     if not data.strip():
         raise DataError(f"{path}: the file is empty")
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+    if where := utf8_error(data):
         raise DataError(
-            f"{path}: not UTF-8 (expected UTF-8): byte 0x{data[exc.start]:02x} at offset {exc.start}, line {line}; "
-            "re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
-        ) from None
+            f"{path}: not UTF-8 (expected UTF-8): {where}; re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+        )
 
 
 def check_csv_has_rows(path: Path) -> None:
