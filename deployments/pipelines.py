@@ -88,8 +88,8 @@ def ensure_process_pool(pool: str) -> None:
 def deploy_pipelines(path: Path | str = DEFAULT_FILE, pool: str = "modelmill") -> dict[str, UUID]:
     """One deployment per pipeline on work pool `pool` (a process pool is created if missing).
 
-    Workers start runs in this project folder, so relative paths mean the same there; `MODELMILL_HOME`, when set here, is passed to
-    the runs so that every worker keeps artifacts and results in the same place.
+    Workers start runs in this project folder, so relative paths mean the same there; `MODELMILL_HOME`, when set
+    here, is passed to the runs so that every worker keeps artifacts and results in the same place.
     """
     pipelines_file = project_relative(path, "pipelines file")
     ensure_process_pool(pool)

@@ -59,7 +59,7 @@ def finetune(
     try:
         summary = run_stages(run, stages)
     except BaseException as exc:
-        finish_run(run, stages, error=f"{type(exc).__name__}: {exc}")
+        finish_run(run, stages, error=f"{type(exc).__name__}: {exc}")  # never masks `exc`: it logs its own errors
         raise
     finish_run(run, stages, summary=summary)
     return summary

@@ -45,7 +45,14 @@ def name_run(flow_run: FlowRun, run: ResolvedRun) -> None:
 
 
 def finish_run(run: ResolvedRun, stages: StageLog, summary: RunSummary | None = None, error: str | None = None) -> None:
-    """Publish the run summary, cached or not, succeeded or not."""
+    """Publish the run summary, cached or not, succeeded or not; a failure to publish is logged, not raised."""
+    try:
+        publish_run_summary(run, stages, summary, error)
+    except Exception as exc:  # the run's own outcome matters more than its summary artifact
+        get_run_logger().warning("Could not publish the run summary: %s", exc)
+
+
+def publish_run_summary(run: ResolvedRun, stages: StageLog, summary: RunSummary | None, error: str | None) -> None:
     context = FlowRunContext.get()
     flow_run = context.flow_run if context else None
     origin = run_origin(run, getattr(flow_run, "deployment_id", None), bool(getattr(flow_run, "auto_scheduled", False)))
