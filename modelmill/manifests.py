@@ -110,6 +110,8 @@ class PushResult(BaseModel):
     files: list[str]
     commit_url: str | None = None
     commit_oid: str | None = None
+    tag: str | None = Field(None, description="The release tag (v1, v2, ...) of the pushed commit.")
+    new_commit: bool = Field(False, description="False when the Hub already held this exact content.")
 
 
 class RunSummary(BaseModel):

@@ -34,7 +34,9 @@ def push_outcome(push: PushResult) -> str:
     """One line: where the model went, or where the dry run left its files."""
     if push.dry_run:
         return f"dry run: the {len(push.files)} files for {push.repo_id} are in {push.folder}"
-    return f"{push.repo_id} at {push.endpoint}: {push.commit_url}"
+    if not push.new_commit:
+        return f"{push.repo_id} already holds this exact model ({push.tag}): no commit, no tag"
+    return f"{push.repo_id} {push.tag} at {push.endpoint}: {push.commit_url}"
 
 
 def run_summary(summary: RunSummary) -> str:

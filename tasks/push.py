@@ -5,19 +5,17 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from huggingface_hub import HfApi
-from huggingface_hub.errors import HfHubHTTPError
 from prefect import task
 from prefect.logging import get_run_logger
-from pydantic import SecretStr
 
-from modelmill.artifacts import atomic_dir, new_output_dir, stable_hash
+from modelmill.artifacts import atomic_dir, files_fingerprint, new_output_dir, stable_hash
 from modelmill.caching import HubTokenPresence, stage_policy
-from modelmill.errors import PushRejected
+from modelmill.hub.client import hub_api
+from modelmill.hub.releases import publish_release
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, PushResult, ValidationReport
 from modelmill.model_card import render_model_card
 from modelmill.reporting import metrics_table
-from modelmill.retry import TRANSIENT_STATUS, retry_if_transient
+from modelmill.retry import retry_if_transient
 from modelmill.secrets import push_credentials
 from modelmill.spec import PushSpec
 
@@ -29,23 +27,6 @@ def stage_upload(model: ModelManifest, card: str, folder: Path) -> list[str]:
     shutil.copytree(model.path, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*NOT_UPLOADED))
     (folder / "README.md").write_text(card, encoding="utf-8")
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
-
-
-def upload(folder: Path, spec: PushSpec, token: SecretStr) -> tuple[str, str]:
-    """Create the repo if missing and commit the folder; returns (commit url, commit id)."""
-    api = HfApi(endpoint=spec.endpoint, token=token.get_secret_value())
-    try:
-        api.create_repo(spec.repo_id, private=spec.private, exist_ok=True)
-        commit = api.upload_folder(folder_path=folder, repo_id=spec.repo_id, commit_message=spec.commit_message)
-    except HfHubHTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else None
-        if status in TRANSIENT_STATUS:
-            raise
-        raise PushRejected(
-            f"{spec.endpoint} refused the push to '{spec.repo_id}' (HTTP {status}): check that the token "
-            "can write to this repo (HF_TOKEN or push.token_secret_block) and that push.repo_id is right"
-        ) from None
-    return commit.commit_url, commit.oid
 
 
 @task(
@@ -88,6 +69,15 @@ def push_model(
             folder,
         )
         return result
-    commit_url, commit_oid = upload(folder, spec, token)
-    logger.info("Pushed %d files to %s: %s", len(files), spec.repo_id, commit_url)
-    return result.model_copy(update={"dry_run": False, "commit_url": commit_url, "commit_oid": commit_oid})
+    release_id = files_fingerprint(sorted(path for path in folder.rglob("*") if path.is_file()))
+    release = publish_release(
+        hub_api(spec, token), spec.repo_id, folder, release_id, spec.commit_message, spec.private
+    )
+    if release.new_commit or release.new_tag:
+        logger.info("Released %s of %s (%d files): %s", release.tag, spec.repo_id, len(files), release.commit_url)
+    else:
+        logger.info("%s already holds this exact model as %s: no commit, no tag", spec.repo_id, release.tag)
+    return result.model_copy(
+        update={"dry_run": False, "commit_url": release.commit_url, "commit_oid": release.commit_oid,
+                "tag": release.tag, "new_commit": release.new_commit}
+    )

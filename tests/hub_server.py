@@ -1,9 +1,12 @@
 """A loopback Hub-compatible HTTP server for tests, spoken to by the unmodified `huggingface_hub` client.
 
-It implements what a push and a download use: create repo, preupload, the git-LFS batch API with a
-basic PUT transfer, NDJSON commits, the tree listing, model info and `resolve` downloads. It is an
-LFS-only server (no Xet storage), so clients must run with HF_HUB_DISABLE_XET=1. Faults can be
-injected per method and path. It listens on 127.0.0.1 only.
+It implements what a push, a release and a download use: create repo, `validate-yaml`, preupload (answering
+each file's oid, so unchanged files are skipped), the git-LFS batch API with a basic PUT transfer, NDJSON
+commits kept as snapshots, refs (branches, converts, tags), create/delete tag, the commit listing, and tree,
+model info and `resolve` downloads at any revision (branch, tag or commit). It is an LFS-only server (no Xet
+storage), so clients must run with HF_HUB_DISABLE_XET=1. Faults can be injected per method and path: an error
+status, an error after the request took effect (a lost response), a dropped connection, or a hang. It listens
+on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import hashlib
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -37,14 +42,34 @@ class StoredFile:
 
 
 @dataclass
+class Commit:
+    oid: str
+    title: str
+    message: str
+    date: str
+    files: dict[str, StoredFile]
+
+
+@dataclass
 class Repo:
     private: bool
-    files: dict[str, StoredFile] = field(default_factory=dict)
-    commits: list[str] = field(default_factory=list)
+    commits: list[Commit] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)  # tag -> commit oid
 
     @property
     def head(self) -> str:
-        return self.commits[-1] if self.commits else "0" * 40
+        return self.commits[-1].oid if self.commits else "0" * 40
+
+    @property
+    def files(self) -> dict[str, StoredFile]:
+        return self.commits[-1].files if self.commits else {}
+
+    def at(self, revision: str) -> Commit | None:
+        """The commit a branch (main), tag or commit oid names; None when unknown."""
+        if revision in ("main", "refs/heads/main"):
+            return self.commits[-1] if self.commits else None
+        oid = self.tags.get(revision.removeprefix("refs/tags/"), revision)
+        return next((commit for commit in self.commits if commit.oid == oid), None)
 
 
 @dataclass
@@ -53,6 +78,8 @@ class Fault:
     path_pattern: str
     status: int
     remaining: int
+    kind: str = "status"  # status | after (the request takes effect, the answer is an error) | drop | hang
+    seconds: float = 0.0
 
 
 class HubState:
@@ -70,12 +97,24 @@ class HubState:
         """Answer the next `times` requests matching method and path regex with `status`."""
         self.faults.append(Fault(method, path_pattern, status, times))
 
-    def take_fault(self, method: str, path: str) -> int | None:
+    def lose_response(self, method: str, path_pattern: str, status: int = 502, times: int = 1) -> None:
+        """Let the next matching requests take effect, then answer `status` (the client never sees the result)."""
+        self.faults.append(Fault(method, path_pattern, status, times, kind="after"))
+
+    def drop_connection(self, method: str, path_pattern: str, times: int = 1) -> None:
+        """Close the connection without an answer, before the request takes effect."""
+        self.faults.append(Fault(method, path_pattern, 0, times, kind="drop"))
+
+    def hang(self, method: str, path_pattern: str, seconds: float, times: int = 1) -> None:
+        """Leave the next matching requests unanswered for `seconds`, then drop them (they take no effect)."""
+        self.faults.append(Fault(method, path_pattern, 0, times, kind="hang", seconds=seconds))
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
             for fault in self.faults:
                 if fault.remaining and fault.method == method and re.search(fault.path_pattern, path):
                     fault.remaining -= 1
-                    return fault.status
+                    return fault
         return None
 
 
@@ -112,14 +151,33 @@ class HubHandler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         path = unquote(urlsplit(self.path).path)
         self.state.requests.append((method, path))
-        status = self.state.take_fault(method, path)
-        if status is not None:
-            return self._error(status, f"injected fault {status}")
+        fault = self.state.take_fault(method, path)
+        if fault is not None and fault.kind == "status":
+            return self._error(fault.status, f"injected fault {fault.status}")
+        if fault is not None and fault.kind == "drop":
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return None
+        if fault is not None and fault.kind == "hang":  # never answers: waits, then drops the connection
+            time.sleep(fault.seconds)
+            self.close_connection = True
+            return None
         for route_method, pattern, handler in ROUTES:
             match = re.fullmatch(pattern, path)
             if route_method == method and match:
+                if fault is not None and fault.kind == "after":
+                    self._swallow(handler, match.groupdict())
+                    return self._error(fault.status, f"injected fault {fault.status} after the request took effect")
                 return handler(self, **match.groupdict())
         self._error(404, f"no route for {method} {path}")
+
+    def _swallow(self, handler: Any, kwargs: dict[str, Any]) -> None:
+        """Run a route, throwing its answer away."""
+        real, self.wfile = self.wfile, __import__("io").BytesIO()
+        try:
+            handler(self, **kwargs)
+        finally:
+            self.wfile = real
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -132,6 +190,9 @@ class HubHandler(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:
         self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
 
     # ---------------------------------------------------------------- routes
 
@@ -174,10 +235,16 @@ class HubHandler(BaseHTTPRequestHandler):
         if self._repo(repo, write=True) is None:
             return
         files = json.loads(self._body())["files"]
+        current = self.state.repos[repo].files
+
+        def oid(path: str, lfs: bool) -> str | None:
+            stored = current.get(path)
+            return None if stored is None else (stored.sha256 if lfs else git_blob_sha(stored.content))
+
         self._json(200, {"files": [
-            {"path": f["path"], "uploadMode": "lfs" if f["path"].endswith(LFS_SUFFIXES) else "regular",
-             "shouldIgnore": False, "oid": None}
+            {"path": f["path"], "uploadMode": mode, "shouldIgnore": False, "oid": oid(f["path"], mode == "lfs")}
             for f in files
+            for mode in ["lfs" if f["path"].endswith(LFS_SUFFIXES) else "regular"]
         ]})
 
     def lfs_batch(self, repo: str) -> None:
@@ -204,12 +271,12 @@ class HubHandler(BaseHTTPRequestHandler):
         if target is None:
             return
         staged = dict(target.files)
-        summary = ""
+        summary = description = ""
         for line in self._body().splitlines():
             item = json.loads(line)
             value = item["value"]
             if item["key"] == "header":
-                summary = value.get("summary", "")
+                summary, description = value.get("summary", ""), value.get("description", "")
             elif item["key"] == "file":
                 staged[value["path"]] = StoredFile(base64.b64decode(value["content"]), lfs=False)
             elif item["key"] == "lfsFile":
@@ -219,17 +286,70 @@ class HubHandler(BaseHTTPRequestHandler):
                 staged[value["path"]] = StoredFile(blob, lfs=True)
             elif item["key"] == "deletedFile":
                 staged.pop(value["path"], None)
-        target.files = staged
         oid = hashlib.sha1(f"{repo}:{len(target.commits)}:{summary}".encode()).hexdigest()
-        target.commits.append(oid)
+        date = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+        target.commits.append(Commit(oid, summary, description, date, staged))
         self._json(200, {"success": True, "commitOid": oid, "commitUrl": f"{self.base_url}/{repo}/commit/{oid}"})
 
-    def tree(self, repo: str, revision: str, path: str | None = None) -> None:
+    def _commit_at(self, repo: str, revision: str | None) -> Commit | None:
+        target = self._repo(repo)
+        if target is None:
+            return None
+        commit = target.at(revision or "main")
+        if commit is None:
+            self._send(404, json.dumps({"error": f"Invalid rev id: {revision}"}).encode(),
+                       {"X-Error-Code": "RevisionNotFound", "Content-Type": "application/json"},
+                       head=self.command == "HEAD")
+        return commit
+
+    def refs(self, repo: str) -> None:
         target = self._repo(repo)
         if target is None:
             return
+        self._json(200, {
+            "branches": [{"name": "main", "ref": "refs/heads/main", "targetCommit": target.head}] if target.commits else [],
+            "converts": [],
+            "tags": [{"name": tag, "ref": f"refs/tags/{tag}", "targetCommit": oid} for tag, oid in target.tags.items()],
+        })
+
+    def create_tag(self, repo: str, revision: str) -> None:
+        target = self._repo(repo, write=True)
+        if target is None:
+            return
+        tag = json.loads(self._body())["tag"]
+        commit = target.at(revision)
+        if commit is None:
+            return self._error(404, f"Invalid rev id: {revision}")
+        if tag in target.tags:
+            return self._error(409, f"Tag {tag} already exists")
+        target.tags[tag] = commit.oid
+        self._json(200, {"name": tag, "ref": f"refs/tags/{tag}", "targetCommit": commit.oid})
+
+    def delete_tag(self, repo: str, tag: str) -> None:
+        target = self._repo(repo, write=True)
+        if target is None:
+            return
+        if target.tags.pop(tag, None) is None:
+            return self._error(404, f"Tag {tag} not found")
+        self._json(200, {})
+
+    def commits(self, repo: str, revision: str) -> None:
+        commit = self._commit_at(repo, revision)
+        if commit is None:
+            return
+        history = self.state.repos[repo].commits
+        upto = history[: history.index(commit) + 1]
+        self._json(200, [
+            {"id": c.oid, "authors": [{"user": "loopback"}], "date": c.date, "title": c.title, "message": c.message}
+            for c in reversed(upto)
+        ])
+
+    def tree(self, repo: str, revision: str, path: str | None = None) -> None:
+        commit = self._commit_at(repo, revision)
+        if commit is None:
+            return
         entries = []
-        for name, stored in sorted(target.files.items()):
+        for name, stored in sorted(commit.files.items()):
             entry: dict[str, Any] = {"type": "file", "path": name, "size": len(stored.content),
                                      "oid": git_blob_sha(stored.content)}
             if stored.lfs:
@@ -241,17 +361,22 @@ class HubHandler(BaseHTTPRequestHandler):
         target = self._repo(repo)
         if target is None:
             return
-        self._json(200, {"id": repo, "modelId": repo, "sha": target.head, "private": target.private,
-                         "siblings": [{"rfilename": name} for name in sorted(target.files)]})
+        commit = target.at(revision or "main")
+        if revision and commit is None:
+            return self._send(404, json.dumps({"error": f"Invalid rev id: {revision}"}).encode(),
+                              {"X-Error-Code": "RevisionNotFound", "Content-Type": "application/json"})
+        files = commit.files if commit else {}
+        self._json(200, {"id": repo, "modelId": repo, "sha": commit.oid if commit else None, "private": target.private,
+                         "siblings": [{"rfilename": name} for name in sorted(files)]})
 
     def resolve(self, repo: str, revision: str, path: str) -> None:
-        target = self._repo(repo)
-        if target is None:
+        commit = self._commit_at(repo, revision)
+        if commit is None:
             return
-        stored = target.files.get(path)
+        stored = commit.files.get(path)
         if stored is None:
             return self._send(404, headers={"X-Error-Code": "EntryNotFound"}, head=self.command == "HEAD")
-        headers = {"X-Repo-Commit": target.head, "ETag": f'"{git_blob_sha(stored.content)}"'}
+        headers = {"X-Repo-Commit": commit.oid, "ETag": f'"{git_blob_sha(stored.content)}"'}
         if stored.lfs:
             headers.update({"X-Linked-Etag": f'"{stored.sha256}"', "X-Linked-Size": str(len(stored.content))})
         self._send(200, stored.content, headers, head=self.command == "HEAD")
@@ -265,6 +390,10 @@ ROUTES = [
     ("PUT", r"/lfs-upload/(?P<oid>[0-9a-f]{64})", HubHandler.lfs_upload),
     ("POST", rf"/api/models/{REPO}/commit/(?P<revision>[^/]+)", HubHandler.commit),
     ("GET", rf"/api/models/{REPO}/tree/(?P<revision>[^/]+)(?:/(?P<path>.*))?", HubHandler.tree),
+    ("GET", rf"/api/models/{REPO}/refs", HubHandler.refs),
+    ("POST", rf"/api/models/{REPO}/tag/(?P<revision>[^/]+)", HubHandler.create_tag),
+    ("DELETE", rf"/api/models/{REPO}/tag/(?P<tag>[^/]+)", HubHandler.delete_tag),
+    ("GET", rf"/api/models/{REPO}/commits/(?P<revision>[^/]+)", HubHandler.commits),
     ("GET", rf"/api/models/{REPO}(?:/revision/(?P<revision>[^/]+))?", HubHandler.model_info),
     ("GET", rf"/{REPO}/resolve/(?P<revision>[^/]+)/(?P<path>.+)", HubHandler.resolve),
     ("HEAD", rf"/{REPO}/resolve/(?P<revision>[^/]+)/(?P<path>.+)", HubHandler.resolve),

@@ -1,0 +1,1 @@
+"""The Hub as a model registry: timeouts and retries, versioned releases, the published champion."""
