@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from prefect import flow
+from prefect.states import Completed
 from pydantic import Field
 
 from modelmill.manifests import RunSummary
 from modelmill.observe import notify
-from modelmill.observe.lifecycle import current_run_name, finish_run, start_run
+from modelmill.observe.lifecycle import announce_promotion, current_run_name, finish_run, start_run
 from modelmill.observe.stages import StageLog
 from modelmill.overrides import RunOverrides
 from modelmill.retry import retry_options
@@ -62,6 +63,9 @@ def finetune(
         finish_run(run, stages, error=f"{type(exc).__name__}: {exc}")  # never masks `exc`: it logs its own errors
         raise
     finish_run(run, stages, summary=summary)
+    announce_promotion(run, summary)
+    if not summary.promoted:  # a distinct, visible end: the run worked, the published model stays
+        return Completed(name="Not promoted", message=summary.evaluation.promotion.reason, data=summary)
     return summary
 
 
@@ -74,12 +78,15 @@ def run_stages(run: ResolvedRun, stage: StageLog) -> RunSummary:
     tokens = stage(tokenize, data, spec.tokenizer, spec.model, options=common)
     retrain = {"refresh_cache": True} if run.overrides.force_retrain else {}
     model = stage(train, tokens, spec.model, spec.train, name, options={**common, **retrain})
-    evaluation = stage(evaluate_model, model, tokens, spec.evaluate, name, options=common)
-    pushed = stage(
-        push_model, name, spec.description, spec.push, model, evaluation, data, validation, run.overrides.dry_run,
-        options=common,
-    )
-    return RunSummary(
+    evaluation = stage(evaluate_model, model, tokens, spec.evaluate, name, data, spec.push, options=common)
+    summary = RunSummary(
         pipeline=name, run_name=current_run_name(), spec_hash=run.spec_hash, note=run.overrides.note,
-        stages=stage.states, evaluation=evaluation, model_path=model.path, push=pushed,
+        evaluation=evaluation, model_path=model.path,
     )
+    if summary.promoted:
+        pushed = stage(
+            push_model, name, spec.description, spec.push, model, evaluation, data, validation,
+            run.overrides.dry_run, run.spec_hash, options=common,
+        )
+        summary = summary.model_copy(update={"push": pushed})
+    return summary.model_copy(update={"stages": dict(stage.states)})

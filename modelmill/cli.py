@@ -1,7 +1,8 @@
 """`modelmill` command line: run, check, list, serve and deploy pipelines; print the schema of pipelines.yaml.
 
-Exit codes: 0 success, 1 a modelmill error (its message says what to fix) or an unexpected one (traceback
-printed once), 2 bad command-line usage, 130 interrupted (Ctrl-C or SIGTERM).
+Exit codes: 0 success (promoted and pushed, or a dry run), 1 a modelmill error (its message says what to fix) or
+an unexpected one (traceback printed once), 2 bad command-line usage, 3 not promoted (the run worked; the
+published model stays), 130 interrupted (Ctrl-C or SIGTERM).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 
 from modelmill.spec_file import DEFAULT_FILE
 
+NOT_PROMOTED = 3
 INTERRUPTED = 130
 
 
@@ -34,7 +36,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with prefect_api(get_settings().home.resolve() / "prefect-server"):
         summary = finetune(pipeline=args.pipeline, pipelines_file=str(args.file), **overrides.model_dump())
     print("\n" + run_summary(summary))
-    return 0
+    return 0 if summary.promoted else NOT_PROMOTED
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from modelmill.promotion import Promotion
+
 
 class DataManifest(BaseModel):
     """A `DatasetDict` saved to disk with its columns as read, and how its labels map to ids."""
@@ -53,6 +55,7 @@ class TokenizedManifest(BaseModel):
     path: Path
     tokenizer: str
     labels: list[str]
+    max_length: int = 512
 
 
 class ModelManifest(BaseModel):
@@ -94,6 +97,8 @@ class EvaluationReport(BaseModel):
     metrics: dict[str, float]
     checks: list[MetricCheck]
     num_examples: int
+    per_class: dict[str, float] = Field(default_factory=dict, description="precision/recall/f1[label].")
+    promotion: Promotion | None = Field(None, description="Champion vs challenger, when evaluate.promote is set.")
 
     @property
     def failures(self) -> list[MetricCheck]:
@@ -124,4 +129,8 @@ class RunSummary(BaseModel):
     stages: dict[str, str] = Field(default_factory=dict, description="Stage -> final state (Completed, Cached).")
     evaluation: EvaluationReport
     model_path: Path
-    push: PushResult
+    push: PushResult | None = Field(None, description="None when the model was not promoted (nothing pushed).")
+
+    @property
+    def promoted(self) -> bool:
+        return self.evaluation.promotion is None or self.evaluation.promotion.promoted

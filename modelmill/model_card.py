@@ -9,6 +9,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from modelmill import __version__
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, ValidationReport
+from modelmill.promotion import comparison_table
 from modelmill.reporting import gate_note
 
 TEMPLATE = """---
@@ -19,7 +20,7 @@ TEMPLATE = """---
 
 {{ description }}
 
-Fine-tuned by [modelmill](https://pypi.org/project/modelmill/) pipeline `{{ pipeline }}` from `{{ base_model }}`.
+Fine-tuned by [modelmill](https://pypi.org/project/modelmill/) pipeline `{{ pipeline }}` from {{ base_model }}.
 Labels: {{ labels }}.
 
 ## Evaluation (test split, {{ num_examples }} examples)
@@ -27,6 +28,11 @@ Labels: {{ labels }}.
 {{ metrics_table }}
 {% if gate_note %}
 **{{ gate_note }}**
+{% endif %}
+{% if comparison %}
+## Compared with the model it replaces
+
+{{ comparison }}
 {% endif %}
 ## Data
 
@@ -42,11 +48,11 @@ Labels: {{ labels }}.
 {% for name, value in training_arguments.items() -%}
 | {{ name }} | {{ value }} |
 {% endfor %}
-Device: {{ device }}. Final train loss: {{ train_loss }}.
+Device: {{ device }}. Mean train loss over the whole training: {{ train_loss }}.
 
 ## Code
 
-modelmill {{ version }}{% if commit %}, commit `{{ commit }}`{% endif %}.
+modelmill {{ version }}{% if commit %}, commit `{{ commit }}`{% endif %}{% if spec_hash %}; pipeline spec hash `{{ spec_hash }}`{% endif %}.
 """
 
 
@@ -61,7 +67,26 @@ def code_commit() -> str | None:
 
 def _hub_model_id(ref: str) -> str | None:
     """`ref` if it names a Hub model (not a local folder or a `pkg:` reference)."""
-    return None if ref.startswith("pkg:") or Path(ref).exists() or ref.count("/") > 1 else ref
+    local = ref.startswith(("pkg:", "/", ".", "~")) or Path(ref).exists() or ref.count("/") > 1
+    return None if local else ref
+
+
+READER_SETTINGS = (
+    "epochs", "max_steps", "learning_rate", "lr_scheduler_type", "warmup_ratio", "batch_size",
+    "gradient_accumulation_steps", "weight_decay", "seed", "precision", "bf16", "fp16",
+)
+
+
+def _public_model_ref(ref: str) -> str:
+    """Hub ids and `pkg:` references as they are; a local folder by its name only (its path stays private)."""
+    if ref.startswith("pkg:") or _hub_model_id(ref):
+        return ref
+    return f"a local model folder named '{Path(ref).name}'"
+
+
+def _reader_settings(arguments: dict) -> dict:
+    """The training settings a reader needs to judge or reproduce the model (not local paths or plumbing)."""
+    return {name: arguments[name] for name in READER_SETTINGS if name in arguments}
 
 
 def _public_source(source: str) -> str:
@@ -81,6 +106,7 @@ def render_model_card(
     metrics_table: str,
     data: DataManifest,
     validation: ValidationReport,
+    spec_hash: str = "",
 ) -> str:
     """Model card text (YAML metadata with model-index, then Markdown); it holds no secrets."""
     card_data = ModelCardData(
@@ -107,16 +133,18 @@ def render_model_card(
         repo_id=repo_id,
         description=description,
         pipeline=pipeline,
-        base_model=model.base_model,
+        base_model=_public_model_ref(model.base_model),
         labels=", ".join(model.labels),
         num_examples=evaluation.num_examples,
         metrics_table=metrics_table,
         gate_note=" ".join(gate_note(evaluation)),
+        comparison=comparison_table(evaluation.promotion) if evaluation.promotion else "",
+        spec_hash=spec_hash,
         data_source=_public_source(data.source),
         fingerprint=data.fingerprint,
         num_rows=data.num_rows,
         validation=f"{validation.checked} Great Expectations rule checks passed",
-        training_arguments=model.training_arguments,
+        training_arguments=_reader_settings(model.training_arguments),
         device=model.device,
         train_loss=f"{model.train_loss:.4f}" if model.train_loss is not None else "n/a",
         version=__version__,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from modelmill.manifests import EvaluationReport, PushResult, RunSummary
+from modelmill.promotion import comparison_table
 
 
 UNGATED = "Warning: no thresholds are declared (evaluate.thresholds): nothing gated this model before its push."
@@ -25,13 +26,20 @@ def metrics_table(report: EvaluationReport) -> str:
     return "\n".join(rows)
 
 
+def promotion_lines(report: EvaluationReport) -> list[str]:
+    """The champion comparison, when there was one."""
+    return [] if report.promotion is None else ["", comparison_table(report.promotion)]
+
+
 def stages_table(stages: dict[str, str]) -> str:
     """Markdown table of each stage and how it ended (Completed, Cached, Failed)."""
     return "\n".join(["| stage | state |", "| --- | --- |", *(f"| {name} | {state} |" for name, state in stages.items())])
 
 
-def push_outcome(push: PushResult) -> str:
+def push_outcome(push: PushResult | None) -> str:
     """One line: where the model went, or where the dry run left its files."""
+    if push is None:
+        return "not promoted: nothing was pushed, the published model stays"
     if push.dry_run:
         return f"dry run: the {len(push.files)} files for {push.repo_id} are in {push.folder}"
     if not push.new_commit:
@@ -42,12 +50,14 @@ def push_outcome(push: PushResult) -> str:
 def run_summary(summary: RunSummary) -> str:
     """What a finished run produced: metrics against thresholds, where the model is, what was pushed."""
     cached = [name for name, state in summary.stages.items() if state == "Cached"]
+    outcome = "succeeded" if summary.promoted else "ran; its model was NOT PROMOTED"
     return "\n".join(
         [
-            f"Pipeline '{summary.pipeline}' succeeded (run {summary.run_name}, spec {summary.spec_hash}).",
+            f"Pipeline '{summary.pipeline}' {outcome} (run {summary.run_name}, spec {summary.spec_hash}).",
             f"Cached stages: {', '.join(cached)}" if cached else "No stage was cached.",
             metrics_table(summary.evaluation),
             *gate_note(summary.evaluation),
+            *promotion_lines(summary.evaluation),
             f"Model: {summary.model_path}",
             f"Push:  {push_outcome(summary.push)}",
         ]
@@ -60,8 +70,8 @@ def summary_markdown(
     """The run summary artifact: stage states, then metrics, model and push, or the error that stopped it."""
     parts = [f"## {title}", "", stages_table(stages) if stages else "No stage ran."]
     if summary is not None:
-        parts += ["", metrics_table(summary.evaluation), *gate_note(summary.evaluation), "",
-                  f"**Model:** `{summary.model_path}`",
+        parts += ["", metrics_table(summary.evaluation), *gate_note(summary.evaluation),
+                  *promotion_lines(summary.evaluation), "", f"**Model:** `{summary.model_path}`",
                   "", f"**Push:** {push_outcome(summary.push)}"]
     if error:
         parts += ["", "**Stopped by:**", "", "```", error, "```"]

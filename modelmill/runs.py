@@ -10,6 +10,8 @@ from modelmill.overrides import RunOverrides
 from modelmill.spec import PipelineSpec
 from modelmill.spec_file import load_pipeline
 
+OPERATIONAL = ("schedule", "notify", "retries")
+
 
 @dataclass(frozen=True)
 class ResolvedRun:
@@ -22,7 +24,8 @@ class ResolvedRun:
 
     @property
     def spec_hash(self) -> str:
-        return stable_hash(self.spec, length=12)
+        """Hash of what shapes the model and its card; schedule, notify and retries are left out."""
+        return stable_hash(self.spec.model_dump(mode="json", exclude=set(OPERATIONAL)), length=12)
 
 
 def resolve_run(pipeline: str, pipelines_file: str | Path, overrides: RunOverrides) -> ResolvedRun:

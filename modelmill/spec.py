@@ -27,6 +27,7 @@ REDIRECTING_ARGUMENTS = frozenset(
      "hub_strategy", "hub_private_repo", "hub_always_push", "hub_revision", "report_to"}
 )
 BOUNDED_METRICS = ("accuracy", "precision", "recall", "f1")
+PER_CLASS_METRICS = ("precision", "recall", "f1")
 PIPELINE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -310,20 +311,68 @@ class Threshold(Section):
         return self
 
 
+class Guard(Section):
+    """A metric (or one class's precision/recall/f1) that must not drop below the champion's by more than
+    `tolerance`."""
+
+    metric: str
+    label: str | None = Field(None, alias="class", description="Guard this class's metric (precision, recall, f1).")
+    tolerance: float = Field(0.0, ge=0, le=1)
+
+    model_config = ConfigDict(**Section.model_config, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _per_class_metrics(self) -> Guard:
+        if self.label is not None and self.metric not in PER_CLASS_METRICS:
+            raise ValueError(f"a class guard needs one of {list(PER_CLASS_METRICS)}, not '{self.metric}'")
+        return self
+
+    @property
+    def name(self) -> str:
+        return f"{self.metric}[{self.label}]" if self.label is not None else self.metric
+
+
+class PromoteSpec(Section):
+    """Champion vs challenger: the published model is scored on the same test split, and replaced only if the
+    new one is better by `min_improvement` on `metric` and no guard regresses past its tolerance."""
+
+    metric: str = Field("f1", description="The metric that decides (one of evaluate.metrics).")
+    min_improvement: float = Field(0.0, ge=-1, le=1, description="Required gain over the champion on `metric`.")
+    guards: list[Guard] = Field(default_factory=list)
+    on_label_change: Literal["refuse", "promote"] = Field(
+        "refuse",
+        description="A published model with another label set cannot be compared: refuse (default) or promote.",
+    )
+
+
 class EvaluateSpec(Section):
-    """Metrics computed on the test split, and the thresholds that gate the push."""
+    """Metrics computed on the test split, the thresholds that gate the push, and the champion comparison."""
 
     metrics: list[str] = Field(default_factory=lambda: ["accuracy", "f1"], min_length=1)
     average: Literal["macro", "micro", "weighted", "binary"] = Field(
         "macro", description="How precision/recall/f1 average over classes."
     )
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    promote: PromoteSpec | None = Field(None, description="Compare with the model published at push.repo_id.")
     batch_size: int = Field(64, ge=1, description="Batch size for predicting the test split.")
     trust_remote_code: bool = Field(
         False,
         description="Allow metrics other than the shipped ones (a local module folder or a Hub metric id): "
         "loading one runs its Python code.",
     )
+
+    @model_validator(mode="after")
+    def _promotion_uses_computed_metrics(self) -> EvaluateSpec:
+        if self.promote is None:
+            return self
+        named = [("promote.metric", self.promote.metric)] + [
+            (f"promote.guards[{i}].metric", guard.metric) for i, guard in enumerate(self.promote.guards)
+            if guard.label is None
+        ]
+        for where, metric in named:
+            if metric not in self.metrics:
+                raise ValueError(f"{where}: '{metric}' is not in evaluate.metrics {self.metrics}")
+        return self
 
     @field_validator("metrics")
     @classmethod
@@ -431,10 +480,11 @@ class NotifySpec(Section):
         description="A saved Prefect notification block as '<block type slug>/<block name>', "
         "e.g. 'custom-webhook/ml-oncall' or 'slack-webhook/ml-alerts'.",
     )
-    on: list[Literal["failed", "crashed"]] = Field(
+    on: list[Literal["failed", "crashed", "promoted", "not_promoted"]] = Field(
         default_factory=lambda: ["failed", "crashed"],
         min_length=1,
-        description="failed: a stage raised (bad data, thresholds, errors); crashed: the process died or was killed.",
+        description="failed: a stage raised (bad data, thresholds, errors); crashed: the process died or was "
+        "killed; promoted / not_promoted: the champion comparison of evaluate.promote (with its table).",
     )
 
 
@@ -463,6 +513,19 @@ class PipelineSpec(Section):
     schedule: ScheduleSpec | None = None
     notify: NotifySpec | None = Field(None, description="Overrides the file-level `notify` for this pipeline.")
     retries: RetrySpec = Field(default_factory=RetrySpec)
+
+
+    @model_validator(mode="after")
+    def _guarded_classes_are_labels(self) -> PipelineSpec:
+        promote, labels = self.evaluate.promote, self.data.labels
+        if promote is None or labels is None:
+            return self
+        for index, guard in enumerate(promote.guards):
+            if guard.label is not None and guard.label not in labels:
+                raise ValueError(
+                    f"evaluate.promote.guards[{index}].class: '{guard.label}' is not one of data.labels {labels}"
+                )
+        return self
 
 
 class PipelinesFile(Section):

@@ -44,6 +44,7 @@ def push_model(
     data: DataManifest,
     validation: ValidationReport,
     dry_run: bool = False,
+    spec_hash: str = "",
 ) -> PushResult:
     """Push the model that passed its thresholds; without a token (or with `dry_run`), write what would be
     pushed and stop there."""
@@ -57,6 +58,7 @@ def push_model(
         metrics_table=metrics_table(evaluation),
         data=data,
         validation=validation,
+        spec_hash=spec_hash,
     )
     folder = new_output_dir("push", stable_hash("push", model, evaluation.key, spec))
     with atomic_dir(folder) as scratch:

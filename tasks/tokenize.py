@@ -40,5 +40,5 @@ def tokenize(data: DataManifest, spec: TokenizerSpec, model: ModelSpec) -> Token
         tokenized.save_to_disk(str(scratch / "dataset"))
     get_run_logger().info("Tokenized %s with %s (max_length=%d)", dict(tokenized.num_rows), ref, spec.max_length)
     return TokenizedManifest(
-        key=key, path=folder / "dataset", tokenizer=ref, labels=data.labels
+        key=key, path=folder / "dataset", tokenizer=ref, labels=data.labels, max_length=spec.max_length
     )

@@ -138,9 +138,11 @@ class HubHandler(BaseHTTPRequestHandler):
     def _json(self, status: int, payload: Any) -> None:
         self._send(status, json.dumps(payload).encode(), {"Content-Type": "application/json"})
 
-    def _error(self, status: int, message: str) -> None:
-        self._send(status, json.dumps({"error": message}).encode(),
-                   {"Content-Type": "application/json", "X-Error-Message": message})
+    def _error(self, status: int, message: str, code: str | None = None) -> None:
+        headers = {"Content-Type": "application/json", "X-Error-Message": message}
+        if code:
+            headers["X-Error-Code"] = code  # what the client turns into RepositoryNotFoundError and the like
+        self._send(status, json.dumps({"error": message}).encode(), headers)
 
     def _body(self) -> bytes:
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -202,7 +204,7 @@ class HubHandler(BaseHTTPRequestHandler):
             self._error(401, "Invalid credentials in Authorization header")
             return None
         if found is None:
-            self._error(404, f"Repository not found: {repo}")
+            self._error(404, f"Repository not found: {repo}", code="RepoNotFound")
         return found
 
     def create_repo(self) -> None:

@@ -14,6 +14,7 @@ from modelmill.observe.run_artifacts import publish_spec, publish_summary, run_o
 from modelmill.observe.run_names import is_generated_name, run_name
 from modelmill.observe.stages import StageLog
 from modelmill.overrides import RunOverrides
+from modelmill.promotion import comparison_table
 from modelmill.reporting import summary_markdown
 from modelmill.runs import ResolvedRun, resolve_run
 
@@ -67,3 +68,18 @@ def current_run_name() -> str:
     """The name of the flow run in progress (empty outside one)."""
     context = FlowRunContext.get()
     return context.flow_run.name if context else ""
+
+
+def announce_promotion(run: ResolvedRun, summary: RunSummary) -> None:
+    """Tell the pipeline's notification block that the model was promoted or not, when it asked to hear it."""
+    promotion = summary.evaluation.promotion
+    settings = run.spec.notify
+    if promotion is None or settings is None:
+        return
+    event = "promoted" if promotion.promoted else "not_promoted"
+    if event in settings.on:
+        from prefect.runtime import flow_run as runtime
+
+        words = "promoted" if promotion.promoted else "not promoted"
+        notify.send(settings, *notify.message(run.pipeline, words, summary.run_name, comparison_table(promotion),
+                                              getattr(runtime, "ui_url", None)))

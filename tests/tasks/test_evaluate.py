@@ -9,7 +9,8 @@ from modelmill.errors import ConfigError
 from modelmill.manifests import EvaluationReport
 from modelmill.reporting import metrics_table
 from modelmill.spec import Threshold
-from tasks.evaluate import check_thresholds, compute_metrics
+from modelmill.scoring import compute_metrics
+from tasks.evaluate import check_thresholds
 
 PREDICTIONS = np.array([0, 1, 1, 0, 2, 2])
 REFERENCES = np.array([0, 1, 0, 0, 2, 1])

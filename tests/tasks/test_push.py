@@ -61,7 +61,8 @@ def test_model_card_has_metrics_and_no_token_or_local_paths(prefect, hub, hub_to
     card = (result.folder / "README.md").read_text()
     assert "model-index" in card and "accuracy" in card and "0.75" in card
     assert hub_token not in card
-    assert "/secret/home" not in card, "the card must not leak local absolute paths"
+    assert "/secret/home" not in card and str(push_inputs["model"].path.parent) not in card, "no local path"
+    assert "a local model folder named 'tiny-bert0'" in card
     assert "training_args.bin" not in result.files
 
 

@@ -1,0 +1,67 @@
+"""Challenge the published model: score it on the same test split as the new one and decide who stays."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import datasets
+import numpy as np
+
+from modelmill.hub.champion import Champion, fetch_champion
+from modelmill.manifests import DataManifest
+from modelmill.promotion import Promotion, decide
+from modelmill.scoring import compute_metrics, per_class_metrics, predict
+from modelmill.secrets import push_credentials
+from modelmill.spec import EvaluateSpec, PushSpec
+
+
+def champion_scores(
+    champion: Champion, data: DataManifest, labels: list[str], spec: EvaluateSpec, max_length: int
+) -> dict[str, float]:
+    """The champion's metrics on the raw test split, tokenized with its own tokenizer, in this run's label ids."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(champion.folder))
+    by_name = {name: index for index, name in enumerate(labels)}
+
+    def encode(batch: dict[str, list]) -> dict[str, list]:
+        encoded = tokenizer(batch[data.text_column], truncation=True, max_length=max_length)
+        encoded["labels"] = [data.label_ids[str(value)] for value in batch[data.label_column]]
+        return encoded
+
+    raw = datasets.load_from_disk(str(data.path))["test"]
+    test = raw.map(encode, batched=True, remove_columns=raw.column_names)
+    predicted, references = predict(champion.folder, test, spec.batch_size)
+    predictions = np.array([by_name[champion.labels[i]] for i in predicted])  # champion ids -> our ids, by name
+    return {
+        **compute_metrics(spec.metrics, predictions, references, spec.average, len(labels)),
+        **per_class_metrics(predictions, references, labels),
+    }
+
+
+def challenge(
+    spec: EvaluateSpec, push: PushSpec, labels: list[str], challenger: dict[str, float], data: DataManifest,
+    max_length: int,
+) -> Promotion:
+    """Promotion of the new model (`challenger` holds its averaged and per-class metrics) over `main`."""
+    from huggingface_hub import constants
+
+    assert spec.promote is not None
+    if constants.HF_HUB_OFFLINE:
+        return Promotion(promoted=True, reason="not compared: HF_HUB_OFFLINE is set, the published model is unread")
+    token, _ = push_credentials(push.token_secret_block)
+    with tempfile.TemporaryDirectory(prefix="modelmill-champion-") as scratch:
+        champion = fetch_champion(push, token, Path(scratch))
+        if champion is None:
+            return Promotion(promoted=True, reason=f"no model is published at {push.repo_id} yet")
+        if sorted(champion.labels) != sorted(labels):
+            allowed = spec.promote.on_label_change == "promote"
+            return Promotion(
+                promoted=allowed, champion_revision=champion.revision,
+                reason=f"the published model has labels {champion.labels}, this one {labels}: they cannot be "
+                + ("compared; promoted as evaluate.promote.on_label_change says" if allowed
+                   else "compared; set evaluate.promote.on_label_change: promote to replace it"),
+            )
+        scores = champion_scores(champion, data, labels, spec, max_length)
+    return decide(spec.promote, challenger, scores, champion.revision)
