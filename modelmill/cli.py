@@ -79,6 +79,53 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hub_for(args: argparse.Namespace, need_token: bool):
+    from modelmill.errors import ConfigError
+    from modelmill.hub.client import hub_api
+    from modelmill.secrets import hub_token
+    from modelmill.spec_file import load_pipeline
+
+    push = load_pipeline(args.pipeline, args.file).push
+    token = hub_token(push.token_secret_block)
+    if need_token and token is None:
+        raise ConfigError("a rollback writes to the Hub: set HF_TOKEN (or push.token_secret_block)")
+    return hub_api(push, token), push.repo_id
+
+
+def cmd_releases(args: argparse.Namespace) -> int:
+    from modelmill.hub.releases import list_releases
+
+    api, repo_id = _hub_for(args, need_token=False)
+    releases = list_releases(api, repo_id)
+    if not releases:
+        print(f"{repo_id}: no release yet")
+        return 0
+    print(f"Releases of {repo_id} ({api.endpoint}):")
+    for release in releases:
+        metrics = ", ".join(f"{name} {value:.4f}" for name, value in release.metrics.items())
+        head = "  <- head" if release.is_head else ""
+        print(f"  {release.tag:<5} {release.date}  {release.commit_oid[:8]}  {metrics}{head}")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from modelmill.hub.releases import rollback
+
+    api, repo_id = _hub_for(args, need_token=True)
+    if not args.yes:
+        answer = input(f"Republish release {args.tag} of {repo_id} as its new head? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("Nothing changed.")
+            return 1
+    with tempfile.TemporaryDirectory(prefix="modelmill-rollback-") as scratch:
+        url = rollback(api, repo_id, args.tag, Path(scratch))
+    print(f"{repo_id} now serves the files of {args.tag}: {url}")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from modelmill.spec_file import load_pipelines
 
@@ -125,6 +172,12 @@ def parser() -> argparse.ArgumentParser:
     add("check", cmd_check, "Check the file, and each pipeline's data, model, max_length, metrics and rule columns.") \
         .add_argument("pipeline", nargs="?", help="check only this pipeline")
     add("list", cmd_list, "List the pipelines in pipelines.yaml.")
+    add("releases", cmd_releases, "List a pipeline's releases on the Hub: tag, date, commit, metrics.") \
+        .add_argument("pipeline")
+    rollback = add("rollback", cmd_rollback, "Republish a release's files as the new head of the Hub repo.")
+    rollback.add_argument("pipeline")
+    rollback.add_argument("tag", help="the release to bring back, e.g. v3")
+    rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     add("schema", cmd_schema, "Print the JSON schema of pipelines.yaml.")
     add("serve", cmd_serve, "Serve one scheduled Prefect deployment per pipeline from this process.")
     add("deploy", cmd_deploy, "Create one scheduled deployment per pipeline on a Prefect work pool.").add_argument(

@@ -13,7 +13,7 @@ from modelmill.caching import HubTokenPresence, stage_policy
 from modelmill.hub.client import hub_api
 from modelmill.hub.releases import publish_release
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, PushResult, ValidationReport
-from modelmill.model_card import render_model_card
+from modelmill.hub.model_card import render_model_card
 from modelmill.reporting import metrics_table
 from modelmill.retry import retry_if_transient
 from modelmill.secrets import push_credentials

@@ -8,6 +8,7 @@ files whose oid the server already has) and no new tag.
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,3 +92,57 @@ def publish_release(
         refuse_permanent(error, repo_id, endpoint)
         raise
     return Release(oid, f"{endpoint}/{repo_id}/commit/{oid}", tag, new_commit, True)
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    """A release tag as `modelmill releases` lists it."""
+
+    tag: str
+    commit_oid: str
+    date: str
+    metrics: dict[str, float]
+    is_head: bool
+
+
+def release_metrics(api: HfApi, repo_id: str, revision: str) -> dict[str, float]:
+    """The model-index metrics of the card at `revision` (empty when it has none)."""
+    from huggingface_hub import ModelCard
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        card_path = api.hf_hub_download(repo_id, "README.md", revision=revision)
+    except EntryNotFoundError:
+        return {}
+    card = ModelCard(Path(card_path).read_text(encoding="utf-8"))
+    return {result.metric_type: float(result.metric_value) for result in card.data.eval_results or []}
+
+
+def list_releases(api: HfApi, repo_id: str) -> list[ReleaseInfo]:
+    """Every `vN` tag, newest first, with its commit date and headline metrics."""
+    head = head_commit(api, repo_id)
+    releases = []
+    for tag, oid in sorted(version_tags(api, repo_id).items(), key=lambda item: -int(item[0][1:])):
+        commit = api.list_repo_commits(repo_id, revision=oid)[0]
+        releases.append(
+            ReleaseInfo(tag, oid, commit.created_at.strftime("%Y-%m-%d %H:%M UTC"), release_metrics(api, repo_id, oid),
+                        is_head=head is not None and head[0] == oid)
+        )
+    return releases
+
+
+def rollback(api: HfApi, repo_id: str, tag: str, scratch: Path) -> str:
+    """Commit the files of release `tag` as the new head, with a note in its card; returns the commit url."""
+    tags = version_tags(api, repo_id)
+    if tag not in tags:
+        raise PushRejected(f"{repo_id} has no release '{tag}'; its releases: {', '.join(sorted(tags)) or 'none'}")
+    folder = Path(api.snapshot_download(repo_id, revision=tags[tag], local_dir=scratch))
+    card = folder / "README.md"
+    if card.is_file():
+        text = card.read_text(encoding="utf-8")
+        front, sep, body = text.partition("\n---\n") if text.startswith("---") else ("", "", text)
+        note = f"> **Rolled back to {tag}** (commit `{tags[tag][:8]}`): this head republishes that release's files.\n\n"
+        card.write_text(f"{front}{sep}{note}{body}", encoding="utf-8")
+    shutil.rmtree(folder / ".cache", ignore_errors=True)  # the download's own bookkeeping
+    info = api.upload_folder(folder_path=folder, repo_id=repo_id, commit_message=f"Roll back to {tag}")
+    return info.commit_url
