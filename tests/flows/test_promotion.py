@@ -56,3 +56,31 @@ def test_a_published_model_with_other_labels_is_never_silently_compared(prefect,
     spec["evaluate"]["promote"]["on_label_change"] = "promote"
     state, _ = run(spec)
     assert state.name == "Completed" and state.result().push.tag == "v2"
+
+
+def test_the_cli_exits_3_and_the_team_hears_when_a_retrain_is_not_promoted(prefect, hub, hub_token, tiny_model_dir,
+                                                                             review_files, write_pipelines, capsys):
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    from modelmill.cli import main
+    from tests.webhook_receiver import WebhookReceiver
+
+    with WebhookReceiver() as hook:
+        CustomWebhookNotificationBlock(
+            name="ml-team", url=hook.url, json_data={"subject": "{{subject}}", "body": "{{body}}"}
+        ).save("ml-team", overwrite=True)
+        spec = pipeline_dict(tiny_model_dir, review_files, hub.url)
+        spec["train"].update(epochs=8, learning_rate=2e-3)
+        spec["evaluate"]["promote"] = {"metric": "accuracy"}
+        spec["notify"] = {"block": "custom-webhook/ml-team", "on": ["failed", "not_promoted"]}
+        path = str(write_pipelines({"tiny": spec}))
+        assert main(["run", "tiny", "-f", path]) == 0
+        # when a worse retrain runs from the command line
+        assert main(["run", "tiny", "-f", path, "--set", "train.learning_rate=1e-9"]) == 3
+        out = capsys.readouterr().out
+        (message,) = hook.wait_for(1, timeout=30)
+    # then the terminal and the notification show the side-by-side table, and nothing was pushed
+    assert "NOT PROMOTED" in out and "| accuracy |" in out and "nothing was pushed" in out
+    assert message["subject"] == "modelmill: pipeline 'tiny' not promoted"
+    assert "| metric | champion | challenger | delta | rule | status |" in message["body"]
+    assert len(hub.state.repos["tests/tiny-sentiment"].commits) == 1
