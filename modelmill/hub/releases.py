@@ -33,15 +33,16 @@ class Release:
     new_tag: bool
 
 
-def refuse_permanent(error: HfHubHTTPError, spec_repo: str, endpoint: str) -> None:
-    """401/403/404 and other non-transient answers become a PushRejected that says what to check."""
+def hub_refusal(error: HfHubHTTPError, repo_id: str, endpoint: str) -> Exception:
+    """What to raise for a Hub error: itself when transient (the task retries it), else a PushRejected that says
+    what to check (401/403/404 never retry)."""
     status = error.response.status_code if error.response is not None else None
     if status in TRANSIENT_STATUS:
-        raise error
-    raise PushRejected(
-        f"{endpoint} refused '{spec_repo}' (HTTP {status}): check that the token can write to this repo "
+        return error
+    return PushRejected(
+        f"{endpoint} refused '{repo_id}' (HTTP {status}): check that the token can write to this repo "
         "(HF_TOKEN or push.token_secret_block) and that push.repo_id and push.endpoint are right"
-    ) from None
+    )
 
 
 def version_tags(api: HfApi, repo_id: str) -> dict[str, str]:
@@ -73,8 +74,9 @@ def publish_release(
         api.create_repo(repo_id, private=private, exist_ok=True)
         before = head_commit(api, repo_id)
         new_commit = False
-        if before is not None and f"{MARKER}{release_id}" in before[1]:
-            oid = before[0]  # a retry: the commit landed, its answer was lost
+        ours_at_head = before is not None and f"{MARKER}{release_id}" in before[1]
+        if ours_at_head:
+            oid = before[0]  # this content is the head already: released before, or a commit whose answer was lost
         else:
             info = api.upload_folder(
                 folder_path=folder, repo_id=repo_id, commit_message=title,
@@ -89,9 +91,9 @@ def publish_release(
         tag = next_version(tags)
         api.create_tag(repo_id, tag=tag, revision=oid, tag_message=title)
     except HfHubHTTPError as error:
-        refuse_permanent(error, repo_id, endpoint)
-        raise
-    return Release(oid, f"{endpoint}/{repo_id}/commit/{oid}", tag, new_commit, True)
+        raise hub_refusal(error, repo_id, endpoint) from None
+    # an untagged head carrying our release id is the commit of this release whose answer was lost
+    return Release(oid, f"{endpoint}/{repo_id}/commit/{oid}", tag, new_commit or ours_at_head, True)
 
 
 @dataclass(frozen=True)

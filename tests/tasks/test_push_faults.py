@@ -45,7 +45,7 @@ def test_a_commit_whose_answer_was_lost_is_recognised_and_not_repeated(prefect, 
     result = push(hub, "team/lost", push_inputs)
     repo = hub.state.repos["team/lost"]
     assert commit_requests(hub) == 1, "the retry saw the commit on the head and did not commit again"
-    assert (len(repo.commits), repo.tags) == (1, {"v1": repo.head}) and result.tag == "v1"
+    assert (len(repo.commits), repo.tags) == (1, {"v1": repo.head}) and result.tag == "v1" and result.new_commit
     assert_downloads_at(hub, hub_token, "team/lost", "v1", result, tmp_path)
 
 
