@@ -79,6 +79,11 @@ class SplitRatios(Section):
     test: float = Field(0.1, gt=0, lt=1)
     seed: int = Field(42, **SEED_RANGE)
     stratify: bool = Field(True, description="Keep the label proportions in every split.")
+    group_duplicates: bool = Field(
+        True,
+        description="Keep every copy of a text (case, whitespace and punctuation folded) in one split, so that "
+        "no test text is seen in training.",
+    )
 
     @model_validator(mode="after")
     def _leave_room_for_train(self) -> SplitRatios:

@@ -11,6 +11,7 @@ from prefect.logging import get_logger, get_run_logger
 from modelmill.artifacts import atomic_dir, files_fingerprint, new_output_dir, stable_hash
 from modelmill.caching import DataFilesContent, stage_policy
 from modelmill.data.files import file_format, read_file
+from modelmill.data.splits import grouped_split
 from modelmill.data.labels import refuse_bad_texts, refuse_missing_classes, without_null_labels
 from modelmill.errors import DataError
 from modelmill.manifests import DataManifest
@@ -150,7 +151,15 @@ def read_data(spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str
     check_labels(dataset, spec, mapping, source)
     if len(labels) < 2:
         raise DataError(f"{source}: column '{spec.label_column}' has a single label {labels}; need two or more")
-    if spec.file is not None:
+    if spec.file is not None and spec.ratios.group_duplicates:
+        ids = [mapping[str(value)] for value in dataset["train"][spec.label_column]]
+        grouped = grouped_split(dataset["train"], spec.ratios, spec.text_column, ids)
+        get_logger("modelmill.data").info(
+            "%s: %d texts occur more than once (%d rows); each group was kept within one split",
+            source, grouped.duplicate_groups, grouped.duplicate_rows,
+        )
+        dataset = grouped.parts
+    elif spec.file is not None:
         dataset = split_by_ratios(dataset["train"], spec.ratios, spec.label_column, mapping)
     present = {split: {mapping[str(v)] for v in part.unique(spec.label_column)} for split, part in dataset.items()}
     refuse_missing_classes(present, labels, source)

@@ -86,8 +86,38 @@ def test_a_missing_file_is_named(review_files, tmp_path: Path):
 def test_a_split_that_cannot_be_stratified_says_why(tmp_path: Path):
     rows = review_rows(0, 20) + [{"text": "only one of these", "label": "rare"}]
     path = write_csv(tmp_path / "all.csv", rows)
-    with pytest.raises(DataError, match=r"cannot split 21 rows .*stratified by 'label': True"):
+    with pytest.raises(DataError, match=r"cannot split 21 distinct texts \(21 rows\) .*stratify: True"):
         read_data(DataSpec(file=path, split={"validation": 0.2, "test": 0.2}))
+    with pytest.raises(DataError, match=r"cannot split 21 rows .*stratified by 'label': True"):
+        read_data(DataSpec(file=path, split={"validation": 0.2, "test": 0.2, "group_duplicates": False}))
+
+
+def test_copies_of_a_text_stay_in_one_split_so_nothing_leaks_into_test(tmp_path: Path):
+    from modelmill.data.splits import normalize_text
+
+    # given a file where many texts repeat, with changes of case, spacing and punctuation
+    rows = review_rows(0, 100)
+    copies = [{"text": f"  {row['text'].upper()}!! ", "label": row["label"]} for row in rows[:40]]
+    path = write_csv(tmp_path / "all.csv", rows + copies)
+    spec = DataSpec(file=path, split={"validation": 0.2, "test": 0.2, "seed": 3})
+    dataset, _, _, _ = read_data(spec)
+    # then every row is kept, and no normalized text is in two splits
+    assert sum(dataset.num_rows.values()) == 140
+    texts = {split: {normalize_text(t) for t in dataset[split]["text"]} for split in dataset}
+    assert not texts["train"] & texts["test"] and not texts["train"] & texts["validation"]
+    assert not texts["validation"] & texts["test"]
+    # while a plain random split of the same file leaks copies across splits
+    plain, _, _, _ = read_data(DataSpec(file=path, split={"validation": 0.2, "test": 0.2, "seed": 3,
+                                                          "group_duplicates": False}))
+    leaked = {normalize_text(t) for t in plain["train"]["text"]} & {normalize_text(t) for t in plain["test"]["text"]}
+    assert leaked, "the test data must be able to show leakage"
+
+
+def test_normalized_text_folds_case_whitespace_and_punctuation():
+    from modelmill.data.splits import normalize_text
+
+    assert normalize_text("  Win a FREE\tphone!!!") == normalize_text("win a free phone") == "win a free phone"
+    assert normalize_text("don't") == normalize_text("don t")
 
 
 def broken_files(review_files: dict[str, Path], split: str, content: bytes) -> dict[str, Path]:
