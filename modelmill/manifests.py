@@ -24,28 +24,49 @@ class DataManifest(BaseModel):
     source: str
 
 
-class RuleFailure(BaseModel):
-    """One failed Great Expectations rule on one split."""
+class RuleResult(BaseModel):
+    """One rule on one split: passed or not, with what GX observed and a few offending rows."""
 
     split: str
     expectation: str
+    rule: str = Field(description="The rule with its arguments, as written: expect_x(column=text, min_value=3).")
+    source: str = Field("", description="Where the rule is written: validation.expectations[0] or file: rules[1].")
+    severity: str = "critical"
     column: str | None
+    success: bool = False
     observed: Any = None
     unexpected_count: int | None = None
     unexpected_percent: float | None = None
-    sample: list[Any] = Field(default_factory=list)
+    sample: list[Any] = Field(default_factory=list, description="Offending rows, each with its `row` number.")
+    error: str | None = Field(None, description="Why GX could not evaluate the rule (e.g. a missing column).")
+
+
+RuleFailure = RuleResult  # a result whose `success` is False
 
 
 class ValidationReport(BaseModel):
-    """What the data rules found; `failures` is empty when all passed."""
+    """Every rule result; `failures` (critical) stop the flow, `warnings` are reported."""
 
     checked: int
-    failures: list[RuleFailure]
+    results: list[RuleResult] = Field(default_factory=list)
     data_docs: Path | None = None
+
+    @property
+    def failures(self) -> list[RuleResult]:
+        return [r for r in self.results if not r.success and r.severity == "critical"]
+
+    @property
+    def warnings(self) -> list[RuleResult]:
+        return [r for r in self.results if not r.success and r.severity != "critical"]
 
     @property
     def passed(self) -> bool:
         return not self.failures
+
+    def summary(self) -> str:
+        """'12 rule checks: 11 passed, 1 warning, 0 failed'."""
+        ok = sum(1 for r in self.results if r.success)
+        return f"{self.checked} rule checks: {ok} passed, {len(self.warnings)} warning(s), {len(self.failures)} failed"
 
 
 class TokenizedManifest(BaseModel):

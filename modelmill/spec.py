@@ -159,42 +159,62 @@ class DataSpec(Section):
 # --------------------------------------------------------------------------- validation
 
 
-class ExpectationRule(Section):
-    """One Great Expectations rule: its snake_case name and its keyword arguments.
+RULE_OPTIONS = ("severity", "meta", "splits")
 
-    Written in YAML as a one-key mapping: ``- expect_column_values_to_not_be_null: {column: text}``.
+
+class ExpectationRule(Section):
+    """One Great Expectations rule: its snake_case name, its keyword arguments, and how it counts.
+
+    Written in YAML as a mapping with one `expect_*` key and optional `severity`, `meta` and `splits`:
+    ``- expect_column_values_to_not_be_null: {column: text}`` (plus ``severity: warning`` to only report it).
     """
 
     expectation: str
     kwargs: dict[str, Any] = Field(default_factory=dict)
+    severity: Literal["critical", "warning"] = Field(
+        "critical", description="critical: a failure stops the flow; warning: reported, the flow goes on."
+    )
+    meta: dict[str, Any] = Field(default_factory=dict, description="Free-form notes: owner, why, ticket.")
+    splits: list[Literal["train", "validation", "test"]] | None = Field(
+        None, description="Only these splits (default: validation.splits)."
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _from_one_key_mapping(cls, value: Any) -> Any:
-        if isinstance(value, dict) and len(value) == 1 and "expectation" not in value:
-            (name, kwargs), = value.items()
-            return {"expectation": name, "kwargs": kwargs if kwargs is not None else {}}
         if isinstance(value, str):
             return {"expectation": value}
+        if isinstance(value, dict) and "expectation" not in value:
+            names = [key for key in value if key not in RULE_OPTIONS]
+            if len(names) == 1:
+                kwargs = value[names[0]]
+                options = {key: value[key] for key in RULE_OPTIONS if key in value}
+                return {"expectation": names[0], "kwargs": kwargs if kwargs is not None else {}, **options}
         return value
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
-        """The three spellings the loader accepts (the model itself only describes the last)."""
+        """The spellings the loader accepts (the model itself only describes the last)."""
         name = {"type": "string", "pattern": "^expect_[a-z0-9_]+$"}
+        options = {
+            "severity": {"enum": ["critical", "warning"]},
+            "meta": {"type": "object"},
+            "splits": {"type": "array", "items": {"enum": list(SPLITS)}},
+        }
         return {
             "title": "ExpectationRule",
-            "description": "A Great Expectations rule: `expect_x` alone, `{expect_x: {kwargs}}`, or "
-            "`{expectation: expect_x, kwargs: {...}}`.",
+            "description": "A Great Expectations rule: `expect_x` alone, `{expect_x: {kwargs}, severity, meta, "
+            "splits}`, or `{expectation: expect_x, kwargs: {...}, severity, meta, splits}`.",
             "anyOf": [
                 name,
                 {
-                    "type": "object", "minProperties": 1, "maxProperties": 1, "propertyNames": name,
-                    "additionalProperties": {"type": ["object", "null"]},
+                    "type": "object", "minProperties": 1, "properties": options,
+                    "patternProperties": {"^expect_[a-z0-9_]+$": {"type": ["object", "null"]}},
+                    "additionalProperties": False,
                 },
                 {
                     "type": "object", "additionalProperties": False, "required": ["expectation"],
-                    "properties": {"expectation": name, "kwargs": {"type": "object"}},
+                    "properties": {"expectation": name, "kwargs": {"type": "object"}, **options},
                 },
             ],
         }
@@ -206,13 +226,60 @@ class ExpectationRule(Section):
         build_expectation(self.expectation, self.kwargs)  # raises ValueError with the reason
         return self
 
+    def describe(self) -> str:
+        """`expect_x(column=text, min_value=3)`: the rule and its arguments, as a data team wrote them."""
+        arguments = ", ".join(f"{key}={value!r}" if isinstance(value, str) and key != "column" else f"{key}={value}"
+                              for key, value in self.kwargs.items())
+        return f"{self.expectation}({arguments})"
+
+
+class RuleFile(Section):
+    """A rule file owned by a data team (e.g. `expectations/reviews.yaml`): a suite of rules."""
+
+    suite: str | None = Field(None, description="The suite's name (default: the file name).")
+    description: str = ""
+    rules: list[ExpectationRule] = Field(min_length=1)
+
+
+class RuleSuite(Section):
+    """A rule file a pipeline uses, loaded with the pipelines file (its rules are part of the spec)."""
+
+    file: Path
+    name: str
+    rules: list[ExpectationRule]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load_the_file(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, (str, Path)):
+            return value
+        from modelmill.spec_file import load_rule_file
+
+        path = _resolve(Path(value), info)
+        suite = load_rule_file(path)
+        return {"file": path, "name": suite.suite or path.stem, "rules": suite.rules}
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        return {"type": "string", "title": "RuleSuite", "description": "Path of a rule file, relative to this file."}
+
 
 class ValidationSpec(Section):
     """Data rules, checked on every split before anything is trained."""
 
     expectations: list[ExpectationRule] = Field(default_factory=list)
+    suites: list[RuleSuite] = Field(
+        default_factory=list, description="Rule files (paths relative to this file), beside the inline rules."
+    )
     splits: list[Literal["train", "validation", "test"]] = Field(default_factory=lambda: list(SPLITS))
     sample_rows: int = Field(5, ge=0, description="Offending rows shown per failed rule.")
+
+    def all_rules(self) -> list[tuple[str, ExpectationRule]]:
+        """(where it was written, rule) for the inline rules and every suite's."""
+        inline = [(f"validation.expectations[{i}]", rule) for i, rule in enumerate(self.expectations)]
+        return inline + [
+            (f"{suite.file.name}: rules[{i}]", rule) for suite in self.suites for i, rule in enumerate(suite.rules)
+        ]
 
 
 # --------------------------------------------------------------------------- model + tokenizer

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from modelmill.errors import ConfigError
-from modelmill.spec import PipelineSpec, PipelinesFile
+from modelmill.spec import PipelineSpec, PipelinesFile, RuleFile
 from modelmill.yaml_loader import load_yaml_file
 
 DEFAULT_FILE = Path("pipelines.yaml")
@@ -62,3 +62,19 @@ def load_pipeline(name: str, path: Path | str = DEFAULT_FILE) -> PipelineSpec:
     if name not in pipelines:
         raise ConfigError(f"{path}: no pipeline named '{name}'; known: {', '.join(sorted(pipelines))}")
     return pipelines[name]
+
+
+def load_rule_file(path: Path) -> RuleFile:
+    """A data team's rule file; ValueError (it surfaces at the suite's YAML path) names the file and each rule's
+    path inside it."""
+    if not path.is_file():
+        raise ValueError(f"rule file {path} not found")
+    try:
+        raw = load_yaml_file(path)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    try:
+        return RuleFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(err).strip() for err in exc.errors(include_url=False))
+        raise ValueError(f"{path}: {problems}") from None

@@ -143,7 +143,7 @@ def render_model_card(
         data_source=_public_source(data.source),
         fingerprint=data.fingerprint,
         num_rows=data.num_rows,
-        validation=f"{validation.checked} Great Expectations rule checks passed",
+        validation=f"Great Expectations, {validation.summary()}",
         training_arguments=_reader_settings(model.training_arguments),
         device=model.device,
         train_loss=f"{model.train_loss:.4f}" if model.train_loss is not None else "n/a",

@@ -110,3 +110,20 @@ def test_a_dry_run_pushes_nothing_even_with_a_token(prefect, run, hub, hub_token
     push = state.result().push
     assert push.dry_run and (push.folder / "README.md").is_file()
     assert hub.state.repos == {}
+
+
+def test_editing_a_rule_file_reruns_validation_and_only_what_depends_on_it(prefect, run, tiny_model_dir, review_files,
+                                                                            tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - expect_column_values_to_not_be_null: {column: text}\n")
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    spec["validation"] = {"suites": [str(rules)]}
+    run(spec)
+    # when the data team adds a warning rule to their file
+    rules.write_text(rules.read_text() + "  - expect_table_row_count_to_be_between: {min_value: 1000}\n"
+                                         "    severity: warning\n")
+    state, stages = run(spec)
+    # then validation runs again and reports it, training is reused, and the push (its card) is redone
+    assert state.is_completed()
+    assert stages == {"load_data": "Cached", "validate_data": "Completed", "tokenize": "Cached", "train": "Cached",
+                      "evaluate": "Cached", "push": "Completed"}

@@ -37,8 +37,9 @@ def test_a_failed_rule_reports_split_rule_column_and_offending_rows(review_files
         ("validation", "expect_column_value_lengths_to_be_between", "text", 1)
     ]
     summary = describe_failures(report)
-    assert "[validation] expect_column_value_lengths_to_be_between(column=text): 1 unexpected rows" in summary
-    assert "'label': 'positive'" in summary, "the offending row is shown"
+    assert ("[validation] expect_column_value_lengths_to_be_between(column=text, min_value=3) (critical, "
+            "validation.expectations[0]): 1 unexpected rows (8.3%)") in summary
+    assert "row 5: {'text': 'ok', 'label': 'positive'}" in summary, "the offending row, with its number"
 
 
 def test_table_level_rule_reports_the_observed_value(review_files):
@@ -58,6 +59,38 @@ def test_validate_task_raises_and_does_not_retry(prefect, review_files, monkeypa
     calls = []
     monkeypatch.setattr("tasks.validate.run_rules", lambda *a: calls.append(1) or run_rules(*a))
     # when it is validated, then it fails with the rule named, after a single attempt
-    with pytest.raises(DataValidationFailed, match=r"\[train\] expect_column_values_to_be_in_set\(column=label\)"):
+    with pytest.raises(DataValidationFailed, match=r"\[train\] expect_column_values_to_be_in_set\(column=label, value_set="):
         validate_data.with_options(retries=3, retry_delay_seconds=0)(data, RULES, "tiny")
     assert calls == [1], "a validation failure is final: no retry"
+
+
+def test_warnings_are_reported_without_stopping_and_rules_can_be_limited_to_splits(prefect, review_files, tmp_path):
+    # given a rule file: a warning on short texts, and a row-count minimum for train only
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "suite: reviews\nrules:\n"
+        "  - expect_column_value_lengths_to_be_between: {column: text, min_value: 30}\n"
+        "    severity: warning\n    meta: {owner: data-team}\n"
+        "  - expect_table_row_count_to_be_between: {min_value: 40}\n    splits: [train]\n"
+    )
+    from modelmill.spec import PipelineSpec
+
+    spec = PipelineSpec.model_validate(
+        {"data": {"files": review_files}, "validation": {"suites": [str(rules)]}, "model": {"name_or_path": "m"},
+         "push": {"repo_id": "a/b"}}
+    ).validation
+    data = load_data(DataSpec(files=review_files))
+    # when validated, then the run goes on, and the report has every rule with what was observed
+    report = validate_data(data, spec, "tiny")
+    assert report.passed and report.warnings
+    assert [(r.split, r.source) for r in report.results if r.expectation == "expect_table_row_count_to_be_between"] \
+        == [("train", "rules.yaml: rules[1]")]
+    assert report.summary() == "4 rule checks: 1 passed, 3 warning(s), 0 failed"
+
+
+def test_a_rule_gx_cannot_evaluate_says_why(review_files):
+    spec = ValidationSpec(expectations=[{"expect_column_values_to_not_be_null": {"column": "source"}}], splits=["test"])
+    dataset, *_ = read_data(DataSpec(files=review_files))
+    (result,) = run_rules(dataset, spec).failures
+    assert result.error and "source" in result.error
+    assert "could not be evaluated" in describe_failures(run_rules(dataset, spec))
