@@ -39,6 +39,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if summary.promoted else NOT_PROMOTED
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from modelmill.embedded_server import prefect_api
+    from modelmill.overrides import RunOverrides
+    from modelmill.runs import resolve_run
+    from modelmill.settings import get_settings
+
+    resolve_run(args.pipeline, args.file, RunOverrides())  # a bad file fails before Prefect starts
+    from flows.validate import validate_pipeline
+    from tasks.validate import describe_failures
+
+    with prefect_api(get_settings().home.resolve() / "prefect-server"):
+        report = validate_pipeline(pipeline=args.pipeline, pipelines_file=str(args.file))
+    print(f"\nPipeline '{args.pipeline}': data {report.summary()}.")
+    if report.warnings:
+        print(describe_failures(report).split("\n", 1)[1])
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from modelmill.errors import PreflightFailed
     from modelmill.preflight import require_ready
@@ -169,6 +187,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--force-retrain", action="store_true", help="train again even if a cached model exists")
     run.add_argument("--dry-run", action="store_true", help="write the files that would be pushed, push nothing")
     run.add_argument("--note", default="", help="why this run was started (shown in its artifacts)")
+    add("validate", cmd_validate, "Load and validate one pipeline's data, without training (shares the cache).") \
+        .add_argument("pipeline")
     add("check", cmd_check, "Check the file, and each pipeline's data, model, max_length, metrics and rule columns.") \
         .add_argument("pipeline", nargs="?", help="check only this pipeline")
     add("list", cmd_list, "List the pipelines in pipelines.yaml.")
@@ -195,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from modelmill.observe import readable_failures
 
         readable_failures.install()
-    if args.command in ("run", "check"):
+    if args.command in ("run", "check", "validate"):
         from modelmill.observe.progress import quiet_library_progress
 
         quiet_library_progress()

@@ -39,3 +39,23 @@ def test_errors_exit_non_zero_with_the_file_and_yaml_path(tmp_path: Path, capsys
 def test_run_of_an_unknown_pipeline_fails_before_any_work(capsys):
     assert main(["run", "nope", "-f", PIPELINES]) == 1
     assert "no pipeline named 'nope'; known: sentiment" in capsys.readouterr().err
+
+
+def test_validate_checks_the_data_and_exits_1_on_a_critical_rule(
+    prefect, write_pipelines, tiny_model_dir, review_files, capsys
+):
+    from tests.conftest import pipeline_dict
+
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    spec["validation"]["expectations"].append(
+        {"expect_table_row_count_to_be_between": {"min_value": 40}, "severity": "warning"})
+    path = str(write_pipelines({"tiny": spec}))
+    assert main(["validate", "tiny", "-f", path]) == 0
+    out = capsys.readouterr().out
+    assert "data 9 rule checks: 7 passed, 2 warning(s), 0 failed" in out
+    assert "[validation] expect_table_row_count_to_be_between(min_value=40) (warning" in out
+    spec["validation"]["expectations"][-1]["severity"] = "critical"
+    path = str(write_pipelines({"tiny": spec}))
+    assert main(["validate", "tiny", "-f", path]) == 1
+    assert "DataValidationFailed: Data validation failed: 9 rule checks: 7 passed, 0 warning(s), 2 failed" in \
+        capsys.readouterr().err

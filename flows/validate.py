@@ -1,0 +1,29 @@
+"""The validation-only flow: load and check the data of one pipeline, sharing the cache with `finetune`."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from modelmill.manifests import ValidationReport
+from modelmill.observe.lifecycle import start_run
+from modelmill.overrides import RunOverrides
+from modelmill.observe.stages import StageLog
+from modelmill.retry import retry_options
+from modelmill.settings import get_settings
+from tasks.load_data import load_data
+from tasks.validate import validate_data
+
+
+@flow(name="validate", validate_parameters=True)
+def validate_pipeline(pipeline: str, pipelines_file: str = "pipelines.yaml") -> ValidationReport:
+    """Load and validate one pipeline's data, without training.
+
+    Args:
+        pipeline: Name of the pipeline in the pipelines file.
+        pipelines_file: The pipelines file, read when the run starts (relative to the project folder).
+    """
+    run = start_run(pipeline, pipelines_file, RunOverrides())
+    stage = StageLog()
+    common = {**retry_options(run.spec.retries), "result_storage": get_settings().results}
+    data = stage(load_data, run.spec.data, options=common)
+    return stage(validate_data, data, run.spec.validation, pipeline, options=common)
