@@ -264,6 +264,37 @@ class RuleSuite(Section):
         return {"type": "string", "title": "RuleSuite", "description": "Path of a rule file, relative to this file."}
 
 
+class Check(Section):
+    """A built-in data check: on by default, with the severity its failures carry."""
+
+    enabled: bool = True
+    severity: Literal["critical", "warning"] = "warning"
+
+
+class TextMatchCheck(Check):
+    normalized: bool = Field(True, description="Also fold case, whitespace and punctuation before comparing.")
+
+
+class BalanceCheck(Check):
+    min_share: float = Field(0.05, ge=0, lt=1, description="Smallest share of a split any class may have.")
+    min_examples: int = Field(5, ge=0, description="Fewest examples of a class in any split.")
+
+
+class ShiftCheck(Check):
+    max_kl: float = Field(0.1, gt=0, description="Largest KL divergence of test's label distribution from train's.")
+
+
+class BuiltinChecks(Section):
+    """Checks every pipeline gets, reported like GX rules; switch one off with `enabled: false`."""
+
+    overlap: TextMatchCheck = Field(default_factory=TextMatchCheck, description="Train texts in validation/test.")
+    duplicates: TextMatchCheck = Field(default_factory=TextMatchCheck, description="A text repeated in a split.")
+    empty_text: Check = Field(default_factory=lambda: Check(severity="critical"))
+    class_balance: BalanceCheck = Field(default_factory=BalanceCheck)
+    label_sets: Check = Field(default_factory=lambda: Check(severity="critical"), description="Same labels everywhere.")
+    label_shift: ShiftCheck = Field(default_factory=ShiftCheck, description="Test labels distributed like train's.")
+
+
 class ValidationSpec(Section):
     """Data rules, checked on every split before anything is trained."""
 
@@ -273,6 +304,7 @@ class ValidationSpec(Section):
     )
     splits: list[Literal["train", "validation", "test"]] = Field(default_factory=lambda: list(SPLITS))
     sample_rows: int = Field(5, ge=0, description="Offending rows shown per failed rule.")
+    checks: BuiltinChecks = Field(default_factory=BuiltinChecks)
 
     def all_rules(self) -> list[tuple[str, ExpectationRule]]:
         """(where it was written, rule) for the inline rules and every suite's."""

@@ -12,6 +12,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.logging import get_run_logger
 
 from modelmill.caching import STAGE
+from modelmill.checks.builtin import builtin_rules, plain_checks
 from modelmill.errors import DataValidationFailed
 from modelmill.expectations import build_expectation
 from modelmill.manifests import DataManifest, RuleResult, ValidationReport
@@ -54,12 +55,17 @@ def _result(split: str, source: str, rule: ExpectationRule, result: Any, frame: 
     )
 
 
-def run_rules(dataset: datasets.DatasetDict, spec: ValidationSpec) -> ValidationReport:
-    """Run every rule on the splits it names (default: `spec.splits`) through the GX Core API."""
+def run_rules(
+    dataset: datasets.DatasetDict, spec: ValidationSpec, data: DataManifest | None = None
+) -> ValidationReport:
+    """Run every rule on the splits it names (default: `spec.splits`) through the GX Core API; with `data`, the
+    built-in checks too."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     rules = spec.all_rules()
+    if data is not None:
+        rules += builtin_rules(spec.checks, data, dataset["train"])
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas("modelmill")
@@ -70,16 +76,16 @@ def run_rules(dataset: datasets.DatasetDict, spec: ValidationSpec) -> Validation
         if not chosen:
             continue
         frame = dataset[split].to_pandas()
-        suite = gx.ExpectationSuite(
-            name=f"modelmill-{split}", expectations=[build_expectation(r.expectation, r.kwargs) for _, r in chosen]
-        )
         batch = (
             source.add_dataframe_asset(split)
             .add_batch_definition_whole_dataframe(split)
             .get_batch(batch_parameters={"dataframe": frame})
         )
-        outcome = batch.validate(suite, result_format=result_format).results
-        results += [_result(split, where, rule, r, frame, spec.sample_rows) for (where, rule), r in zip(chosen, outcome)]
+        for where, rule in chosen:  # one at a time: GX does not keep a suite's order in its results
+            outcome = batch.validate(build_expectation(rule.expectation, rule.kwargs), result_format=result_format)
+            results.append(_result(split, where, rule, outcome, frame, spec.sample_rows))
+    if data is not None:
+        results += plain_checks(spec.checks, data, dataset, spec.splits, spec.sample_rows)
     return ValidationReport(checked=len(results), results=results)
 
 
@@ -116,7 +122,7 @@ def publish_report(report: ValidationReport, pipeline: str) -> None:
 @task(name="validate_data", cache_policy=STAGE, persist_result=True, retry_condition_fn=retry_if_transient)
 def validate_data(data: DataManifest, spec: ValidationSpec, pipeline: str) -> ValidationReport:
     """Run the pipeline's data rules; a critical failure stops the flow before training, warnings are reported."""
-    report = run_rules(datasets.load_from_disk(str(data.path)), spec)
+    report = run_rules(datasets.load_from_disk(str(data.path)), spec, data)
     publish_report(report, pipeline)
     if not report.passed:
         raise DataValidationFailed(describe_failures(report))

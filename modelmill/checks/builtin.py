@@ -1,0 +1,85 @@
+"""The built-in checks of `validation.checks`, reported like GX rules: GX expectations where GX has one (empty
+texts, label sets, label shift), plain functions where it has none (overlap, duplicates, class balance)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import datasets
+
+from modelmill.checks.text import duplicate_rows, overlap_rows, thin_classes
+from modelmill.manifests import DataManifest, RuleResult
+from modelmill.spec import BuiltinChecks, ExpectationRule
+
+HELD_OUT = ("validation", "test")
+
+
+def builtin_rules(checks: BuiltinChecks, data: DataManifest, train: datasets.Dataset) -> list[tuple[str, ExpectationRule]]:
+    """GX rules for the checks GX can express, built from the train split."""
+    rules: list[tuple[str, ExpectationRule]] = []
+    text, label = data.text_column, data.label_column
+    if checks.empty_text.enabled:
+        rules.append(("built-in: empty_text", ExpectationRule(
+            expectation="expect_column_values_to_not_match_regex", kwargs={"column": text, "regex": r"^\s*$"},
+            severity=checks.empty_text.severity)))
+    counts = Counter(train[label])
+    if checks.label_sets.enabled:
+        rules.append(("built-in: label_sets", ExpectationRule(
+            expectation="expect_column_distinct_values_to_equal_set",
+            kwargs={"column": label, "value_set": sorted(counts, key=str)},
+            severity=checks.label_sets.severity, splits=list(HELD_OUT))))
+    if checks.label_shift.enabled:
+        values = sorted(counts, key=str)
+        weights = [counts[value] / train.num_rows for value in values]
+        rules.append(("built-in: label_shift", ExpectationRule(
+            expectation="expect_column_k_l_divergence_to_be_less_than",
+            kwargs={"column": label, "partition_object": {"values": values, "weights": weights},
+                    "threshold": checks.label_shift.max_kl},
+            severity=checks.label_shift.severity, splits=["test"])))
+    return rules
+
+
+def _result(name: str, rule: str, split: str, severity: str, column: str, rows: list[int], part: datasets.Dataset,
+            shown: int, observed: Any = None, success: bool | None = None) -> RuleResult:
+    sample = [{"row": row + 1, **part[row]} for row in rows[:shown]]
+    return RuleResult(
+        split=split, expectation=name, rule=rule, source=f"built-in: {name.removeprefix('modelmill.')}",
+        severity=severity, column=column, success=not rows if success is None else success, observed=observed,
+        unexpected_count=len(rows), unexpected_percent=100.0 * len(rows) / max(part.num_rows, 1), sample=sample,
+    )
+
+
+def plain_checks(
+    checks: BuiltinChecks, data: DataManifest, dataset: datasets.DatasetDict, splits: list[str], shown: int
+) -> list[RuleResult]:
+    """Overlap with train, duplicates within a split, and class balance, each a RuleResult per split."""
+    results: list[RuleResult] = []
+    text, train = data.text_column, dataset["train"]
+    if checks.overlap.enabled:
+        modes = [False, True] if checks.overlap.normalized else [False]
+        for split in [s for s in HELD_OUT if s in splits]:
+            for normalized in modes:
+                rows = overlap_rows(train[text], dataset[split][text], normalized)
+                how = "normalized" if normalized else "exact"
+                results.append(_result("modelmill.overlap", f"no {how} text of train in {split}", split,
+                                       checks.overlap.severity, text, rows, dataset[split], shown))
+    if checks.duplicates.enabled:
+        how = "normalized" if checks.duplicates.normalized else "exact"
+        for split in splits:
+            rows = duplicate_rows(dataset[split][text], checks.duplicates.normalized)
+            results.append(_result("modelmill.duplicates", f"no repeated text ({how})", split,
+                                   checks.duplicates.severity, text, rows, dataset[split], shown))
+    if checks.class_balance.enabled:
+        balance = checks.class_balance
+        for split in splits:
+            labels = [str(v) for v in dataset[split][data.label_column]]
+            thin = thin_classes(labels, list(data.label_ids), balance.min_share, balance.min_examples)
+            counts = dict(Counter(labels))
+            results.append(_result(
+                "modelmill.class_balance",
+                f"every class >= {balance.min_share:.0%} of the split and >= {balance.min_examples} examples", split,
+                balance.severity, data.label_column, [], dataset[split], shown,
+                observed=f"too few: {thin}; all: {counts}" if thin else counts, success=not thin,
+            ).model_copy(update={"unexpected_count": None, "unexpected_percent": None}))
+    return results

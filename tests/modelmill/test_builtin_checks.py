@@ -1,0 +1,81 @@
+"""Each built-in data check, passing and failing, on tiny data, reported like a GX rule."""
+
+from __future__ import annotations
+
+import datasets
+import pytest
+
+from modelmill.checks.text import duplicate_rows, overlap_rows, thin_classes
+from modelmill.manifests import DataManifest
+from modelmill.spec import ValidationSpec
+from tasks.validate import run_rules
+
+DATA = DataManifest(key="k", path=".", fingerprint="f", labels=["ham", "spam"], label_ids={"ham": 0, "spam": 1},
+                    text_column="text", label_column="label", num_rows={}, source="s")
+
+
+def splits(train: list[tuple[str, str]], validation: list[tuple[str, str]], test: list[tuple[str, str]]):
+    def part(rows):
+        return datasets.Dataset.from_dict({"text": [t for t, _ in rows], "label": [lab for _, lab in rows]})
+
+    return datasets.DatasetDict({"train": part(train), "validation": part(validation), "test": part(test)})
+
+
+BALANCED = [(f"message {i}", "spam" if i % 2 else "ham") for i in range(20)]
+
+
+def results(dataset, name: str, **checks):
+    report = run_rules(dataset, ValidationSpec(checks=checks), DATA)
+    return {r.split: r for r in report.results if r.source == f"built-in: {name}"}
+
+
+def test_plain_functions():
+    assert overlap_rows(["Win a prize!"], ["win a prize", "hello"], normalized=True) == [0]
+    assert overlap_rows(["Win a prize!"], ["win a prize", "hello"], normalized=False) == []
+    assert duplicate_rows(["a", "A!", "b", "a"], normalized=False) == [3]
+    assert duplicate_rows(["a", "A!", "b", "a"], normalized=True) == [1, 3]
+    assert thin_classes(["ham"] * 19 + ["spam"], ["ham", "spam"], min_share=0.1, min_examples=1) == {"spam": 1}
+    assert thin_classes(["ham"] * 10 + ["spam"] * 10, ["ham", "spam"], min_share=0.1, min_examples=5) == {}
+
+
+def test_overlap_with_train_is_found_exactly_and_after_folding():
+    clean = results(splits(BALANCED, [("new one", "ham"), ("new two", "spam")], [("other", "ham"), ("x", "spam")]),
+                    "overlap")
+    assert clean["test"].success
+    leaky = splits(BALANCED, [("MESSAGE 3!", "spam"), ("new two", "ham")], [("message 4", "ham"), ("x", "spam")])
+    found = [r for r in run_rules(leaky, ValidationSpec(), DATA).results if r.source == "built-in: overlap"]
+    by = {(r.split, r.rule.split()[1]): r for r in found}
+    assert by[("test", "exact")].unexpected_count == 1 and by[("test", "exact")].sample[0]["row"] == 1
+    assert by[("validation", "exact")].success and by[("validation", "normalized")].unexpected_count == 1
+
+
+def test_duplicates_in_a_split():
+    found = results(splits(BALANCED + [("Message 1", "spam")], BALANCED[:4], BALANCED[4:8]), "duplicates")
+    assert not found["train"].success and found["train"].unexpected_count == 1 and found["test"].success
+
+
+def test_class_balance_names_the_thin_class():
+    skewed = [("ham text %d" % i, "ham") for i in range(19)] + [("spam text", "spam")]
+    found = results(splits(skewed, BALANCED[:10], BALANCED[10:]), "class_balance")
+    assert not found["train"].success and "too few: {'spam': 1}" in found["train"].observed
+    assert found["validation"].success
+
+
+def test_empty_texts_label_sets_and_label_shift_through_gx():
+    test = [(f"t{i}", "ham") for i in range(9)] + [("t9", "spam")]
+    dataset = splits(BALANCED + [("   ", "ham")], [("a", "ham"), ("b", "ham")], test)
+    report = run_rules(dataset, ValidationSpec(), DATA)
+    by = {(r.source, r.split): r for r in report.results}
+    assert not by[("built-in: empty_text", "train")].success and by[("built-in: empty_text", "test")].success
+    assert not by[("built-in: label_sets", "validation")].success, "validation has no spam"
+    assert by[("built-in: label_sets", "test")].success
+    assert not by[("built-in: label_shift", "test")].success, "90% ham in test vs about 50% in train"
+    balanced = run_rules(splits(BALANCED, BALANCED[:4], BALANCED[4:8]), ValidationSpec(), DATA)
+    assert all(r.success for r in balanced.results if r.source == "built-in: label_shift")
+
+
+@pytest.mark.parametrize("name", ["overlap", "duplicates", "empty_text", "class_balance", "label_sets", "label_shift"])
+def test_each_check_can_be_switched_off(name):
+    dataset = splits(BALANCED, BALANCED[:4], BALANCED[4:8])
+    report = run_rules(dataset, ValidationSpec(checks={name: {"enabled": False}}), DATA)
+    assert not [r for r in report.results if r.source == f"built-in: {name}"]
