@@ -47,13 +47,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     resolve_run(args.pipeline, args.file, RunOverrides())  # a bad file fails before Prefect starts
     from flows.validate import validate_pipeline
-    from tasks.validate import describe_failures
+    from tasks.validate import describe_result
 
     with prefect_api(get_settings().home.resolve() / "prefect-server"):
         report = validate_pipeline(pipeline=args.pipeline, pipelines_file=str(args.file))
     print(f"\nPipeline '{args.pipeline}': data {report.summary()}.")
-    if report.warnings:
-        print(describe_failures(report).split("\n", 1)[1])
+    for result in report.warnings:
+        print(describe_result(result)[0])
     return 0
 
 

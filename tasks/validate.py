@@ -16,18 +16,17 @@ from modelmill.checks.builtin import builtin_rules, plain_checks
 from modelmill.errors import DataValidationFailed
 from modelmill.expectations import build_expectation
 from modelmill.manifests import DataManifest, RuleResult, ValidationReport
+from modelmill.reporting import shorten
 from modelmill.retry import retry_if_transient
 from modelmill.spec import ExpectationRule, ValidationSpec
 
-TEXT_SHOWN = 80  # characters of a text cell in a report
 
 
 def _plain(value: Any) -> Any:
     """JSON-friendly scalar: NaN becomes None, numpy scalars become Python ones, long texts are cut."""
     if hasattr(value, "item"):
         value = value.item()
-    if isinstance(value, str) and len(value) > TEXT_SHOWN:
-        return value[: TEXT_SHOWN - 1] + "…"
+    value = shorten(value)
     return None if isinstance(value, float) and math.isnan(value) else value
 
 

@@ -10,6 +10,7 @@ import datasets
 
 from modelmill.checks.text import duplicate_rows, overlap_rows, thin_classes
 from modelmill.manifests import DataManifest, RuleResult
+from modelmill.reporting import shorten
 from modelmill.spec import BuiltinChecks, ExpectationRule
 
 HELD_OUT = ("validation", "test")
@@ -42,7 +43,7 @@ def builtin_rules(checks: BuiltinChecks, data: DataManifest, train: datasets.Dat
 
 def _result(name: str, rule: str, split: str, severity: str, column: str, rows: list[int], part: datasets.Dataset,
             shown: int, observed: Any = None, success: bool | None = None) -> RuleResult:
-    sample = [{"row": row + 1, **part[row]} for row in rows[:shown]]
+    sample = [{"row": row + 1, **{key: shorten(value) for key, value in part[row].items()}} for row in rows[:shown]]
     return RuleResult(
         split=split, expectation=name, rule=rule, source=f"built-in: {name.removeprefix('modelmill.')}",
         severity=severity, column=column, success=not rows if success is None else success, observed=observed,
