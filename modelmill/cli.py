@@ -54,6 +54,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"\nPipeline '{args.pipeline}': data {report.summary()}.")
     for result in report.warnings:
         print(describe_result(result)[0])
+    print(f"Data Docs: {report.data_docs}")
     return 0
 
 

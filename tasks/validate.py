@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import datasets
 import pandas as pd
 from prefect import task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.logging import get_run_logger
 
+from modelmill.artifacts import atomic_dir, new_output_dir, stable_hash
 from modelmill.caching import STAGE
 from modelmill.checks.builtin import builtin_rules, plain_checks
 from modelmill.errors import DataValidationFailed
@@ -19,6 +21,8 @@ from modelmill.manifests import DataManifest, RuleResult, ValidationReport
 from modelmill.reporting import shorten
 from modelmill.retry import retry_if_transient
 from modelmill.spec import ExpectationRule, ValidationSpec
+
+DOCS_SITE = "modelmill"
 
 
 
@@ -54,38 +58,61 @@ def _result(split: str, source: str, rule: ExpectationRule, result: Any, frame: 
     )
 
 
-def run_rules(
-    dataset: datasets.DatasetDict, spec: ValidationSpec, data: DataManifest | None = None
-) -> ValidationReport:
-    """Run every rule on the splits it names (default: `spec.splits`) through the GX Core API; with `data`, the
-    built-in checks too."""
+def gx_context(docs_dir: Path | None) -> Any:
+    """An ephemeral GX context, quiet, with a Data Docs site in `docs_dir` when given."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    if docs_dir is not None:
+        context.add_data_docs_site(site_name=DOCS_SITE, site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        })
+    return context
+
+
+def run_rules(
+    dataset: datasets.DatasetDict, spec: ValidationSpec, data: DataManifest | None = None,
+    docs_dir: Path | None = None,
+) -> ValidationReport:
+    """Run every rule on the splits it names (default: `spec.splits`) through a GX checkpoint per split (so the
+    results are stored, and rendered as Data Docs in `docs_dir` when given); with `data`, the built-in checks too."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
 
     rules = spec.all_rules()
     if data is not None:
         rules += builtin_rules(spec.checks, data, dataset["train"])
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context = gx_context(docs_dir)
     source = context.data_sources.add_pandas("modelmill")
     result_format = {"result_format": "SUMMARY", "partial_unexpected_count": max(spec.sample_rows, 1)}
+    actions = [UpdateDataDocsAction(name="data-docs", site_names=[DOCS_SITE])] if docs_dir is not None else []
     results: list[RuleResult] = []
     for split in spec.splits if rules else []:
         chosen = [(where, rule) for where, rule in rules if split in (rule.splits or spec.splits)]
         if not chosen:
             continue
+        suite = context.suites.add(gx.ExpectationSuite(
+            name=split, expectations=[build_expectation(rule.expectation, rule.kwargs) for _, rule in chosen]))
+        by_id = {expectation.id: pair for expectation, pair in zip(suite.expectations, chosen)}
+        definition = context.validation_definitions.add(gx.ValidationDefinition(
+            name=split, suite=suite,
+            data=source.add_dataframe_asset(split).add_batch_definition_whole_dataframe(split)))
+        checkpoint = context.checkpoints.add(gx.Checkpoint(
+            name=f"modelmill-{split}", validation_definitions=[definition], actions=actions,
+            result_format=result_format))
         frame = dataset[split].to_pandas()
-        batch = (
-            source.add_dataframe_asset(split)
-            .add_batch_definition_whole_dataframe(split)
-            .get_batch(batch_parameters={"dataframe": frame})
-        )
-        for where, rule in chosen:  # one at a time: GX does not keep a suite's order in its results
-            outcome = batch.validate(build_expectation(rule.expectation, rule.kwargs), result_format=result_format)
-            results.append(_result(split, where, rule, outcome, frame, spec.sample_rows))
+        run = checkpoint.run(batch_parameters={"dataframe": frame})
+        outcomes = {r.expectation_config.id: r for suite_run in run.run_results.values() for r in suite_run.results}
+        # GX reorders results: match each back to its rule
+        results += [_result(split, *by_id[key], outcomes[key], frame, spec.sample_rows) for key in by_id]
     if data is not None:
         results += plain_checks(spec.checks, data, dataset, spec.splits, spec.sample_rows)
-    return ValidationReport(checked=len(results), results=results)
+    index = docs_dir / "index.html" if docs_dir is not None and (docs_dir / "index.html").is_file() else None
+    return ValidationReport(checked=len(results), results=results, data_docs=index)
 
 
 def describe_result(result: RuleResult) -> list[str]:
@@ -106,6 +133,8 @@ def describe_failures(report: ValidationReport) -> str:
     lines = [f"Data validation failed: {report.summary()}"]
     for result in report.failures + report.warnings:
         lines += describe_result(result)
+    if report.data_docs is not None:
+        lines.append(f"Data Docs: {report.data_docs}")
     return "\n".join(lines)
 
 
@@ -120,8 +149,15 @@ def publish_report(report: ValidationReport, pipeline: str) -> None:
 
 @task(name="validate_data", cache_policy=STAGE, persist_result=True, retry_condition_fn=retry_if_transient)
 def validate_data(data: DataManifest, spec: ValidationSpec, pipeline: str) -> ValidationReport:
-    """Run the pipeline's data rules; a critical failure stops the flow before training, warnings are reported."""
-    report = run_rules(datasets.load_from_disk(str(data.path)), spec, data)
+    """Run the pipeline's data rules; a critical failure stops the flow before training, warnings are reported.
+    GX Data Docs of the run are written under the stage's artifacts and linked from a Prefect artifact."""
+    folder = new_output_dir("validation", stable_hash("validate", data, spec))
+    with atomic_dir(folder) as scratch:
+        report = run_rules(datasets.load_from_disk(str(data.path)), spec, data, scratch / "data-docs")
+    if report.data_docs is not None:
+        report = report.model_copy(update={"data_docs": folder / report.data_docs.relative_to(scratch)})
+        create_link_artifact(link=report.data_docs.as_uri(), link_text="GX Data Docs",
+                             description=f"Data Docs of pipeline '{pipeline}': {report.summary()}")
     publish_report(report, pipeline)
     if not report.passed:
         raise DataValidationFailed(describe_failures(report))

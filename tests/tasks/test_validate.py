@@ -98,3 +98,16 @@ def test_a_rule_gx_cannot_evaluate_says_why(review_files):
     (result,) = run_rules(dataset, spec).failures
     assert result.error and "source" in result.error
     assert "could not be evaluated" in describe_failures(run_rules(dataset, spec))
+
+
+def test_each_validation_run_writes_gx_data_docs_under_its_artifacts(prefect, review_files):
+    from modelmill.settings import get_settings
+
+    data = load_data(DataSpec(files=review_files))
+    report = validate_data(data, RULES, "tiny")
+    docs = report.data_docs
+    assert docs is not None and docs.name == "index.html" and docs.is_file()
+    assert get_settings().artifacts in docs.parents
+    pages = list(docs.parent.glob("validations/**/*.html"))
+    assert len(pages) == 3, "one validation page per split"
+    assert "values must belong to this set" in "".join(p.read_text() for p in pages), "the in_set rule is rendered"
