@@ -25,7 +25,6 @@ from modelmill.spec import ExpectationRule, ValidationSpec
 DOCS_SITE = "modelmill"
 
 
-
 def _plain(value: Any) -> Any:
     """JSON-friendly scalar: NaN becomes None, numpy scalars become Python ones, long texts are cut."""
     if hasattr(value, "item"):
