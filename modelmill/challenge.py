@@ -14,6 +14,7 @@ from modelmill.promotion import Promotion, decide
 from modelmill.scoring import compute_metrics, per_class_metrics, predict
 from modelmill.secrets import push_credentials
 from modelmill.spec import EvaluateSpec, PushSpec
+from modelmill.tokenizing import tokenize_splits
 
 
 def champion_scores(
@@ -24,14 +25,7 @@ def champion_scores(
 
     tokenizer = AutoTokenizer.from_pretrained(str(champion.folder))
     by_name = {name: index for index, name in enumerate(labels)}
-
-    def encode(batch: dict[str, list]) -> dict[str, list]:
-        encoded = tokenizer(batch[data.text_column], truncation=True, max_length=max_length)
-        encoded["labels"] = [data.label_ids[str(value)] for value in batch[data.label_column]]
-        return encoded
-
-    raw = datasets.load_from_disk(str(data.path))["test"]
-    test = raw.map(encode, batched=True, remove_columns=raw.column_names)
+    test = tokenize_splits(datasets.load_from_disk(str(data.path))["test"], tokenizer, data, max_length)
     predicted, references = predict(champion.folder, test, spec.batch_size)
     predictions = np.array([by_name[champion.labels[i]] for i in predicted])  # champion ids -> our ids, by name
     return {

@@ -5,27 +5,14 @@ from __future__ import annotations
 import datasets
 from prefect import task
 from prefect.logging import get_run_logger
-from transformers import PreTrainedTokenizerBase
 
 from modelmill.artifacts import atomic_dir, new_output_dir, stable_hash
 from modelmill.caching import STAGE
 from modelmill.manifests import DataManifest, TokenizedManifest
 from modelmill.loading import load_tokenizer
 from modelmill.retry import retry_if_transient
+from modelmill.tokenizing import tokenize_splits
 from modelmill.spec import ModelSpec, TokenizerSpec
-
-
-def tokenize_splits(
-    dataset: datasets.DatasetDict, tokenizer: PreTrainedTokenizerBase, data: DataManifest, max_length: int
-) -> datasets.DatasetDict:
-    """Token ids truncated to `max_length` plus a `labels` id column; padding is left to the collator."""
-
-    def encode(batch: dict[str, list]) -> dict[str, list]:
-        encoded = tokenizer(batch[data.text_column], truncation=True, max_length=max_length)
-        encoded["labels"] = [data.label_ids[str(value)] for value in batch[data.label_column]]
-        return encoded
-
-    return dataset.map(encode, batched=True, remove_columns=dataset["train"].column_names, desc="Tokenizing")
 
 
 @task(name="tokenize", cache_policy=STAGE, persist_result=True, retry_condition_fn=retry_if_transient)

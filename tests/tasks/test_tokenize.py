@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from modelmill.loading import load_tokenizer
 from modelmill.spec import ModelSpec
-from tasks.tokenize import tokenize_splits
+from modelmill.tokenizing import tokenize_splits
 
 
 def test_tokens_are_truncated_unpadded_and_labelled(review_data, tiny_model_dir):

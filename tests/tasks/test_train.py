@@ -14,7 +14,7 @@ from modelmill.loading import load_tokenizer
 from modelmill.manifests import TokenizedManifest
 from modelmill.spec import ModelSpec, TrainSpec
 from tasks import train as train_module
-from tasks.tokenize import tokenize_splits
+from modelmill.tokenizing import tokenize_splits
 
 
 def test_cpu_trains_in_fp32_and_refuses_gpu_precisions(monkeypatch):
