@@ -13,9 +13,7 @@ from modelmill.observe import notify
 from modelmill.observe.lifecycle import announce_promotion, current_run_name, finish_run, start_run
 from modelmill.observe.stages import StageLog
 from modelmill.overrides import RunOverrides
-from modelmill.retry import retry_options
 from modelmill.runs import ResolvedRun
-from modelmill.settings import get_settings
 from tasks.evaluate import evaluate_model
 from tasks.load_data import load_data
 from tasks.push import push_model
@@ -56,7 +54,7 @@ def finetune(
         force_retrain=force_retrain, dry_run=dry_run, note=note,
     )
     run = start_run(pipeline, pipelines_file, overrides)
-    stages = StageLog()
+    stages = StageLog(run.spec.retries)
     try:
         summary = run_stages(run, stages)
     except BaseException as exc:
@@ -72,13 +70,12 @@ def finetune(
 def run_stages(run: ResolvedRun, stage: StageLog) -> RunSummary:
     """The six stages, one call each; a stage's failure ends the run with its error."""
     spec, name = run.spec, run.pipeline
-    common = {**retry_options(spec.retries), "result_storage": get_settings().results}
-    data = stage(load_data, spec.data, options=common)
-    validation = stage(validate_data, data, spec.validation, name, options=common)
-    tokens = stage(tokenize, data, spec.tokenizer, spec.model, options=common)
-    retrain = {"refresh_cache": True} if run.overrides.force_retrain else {}
-    model = stage(train, tokens, spec.model, spec.train, name, options={**common, **retrain})
-    evaluation = stage(evaluate_model, model, tokens, spec.evaluate, name, data, spec.push, options=common)
+    data = stage(load_data, spec.data)
+    validation = stage(validate_data, data, spec.validation, name)
+    tokens = stage(tokenize, data, spec.tokenizer, spec.model)
+    retrain = {"refresh_cache": True} if run.overrides.force_retrain else None
+    model = stage(train, tokens, spec.model, spec.train, name, options=retrain)
+    evaluation = stage(evaluate_model, model, tokens, spec.evaluate, name, data, spec.push)
     summary = RunSummary(
         pipeline=name, run_name=current_run_name(), spec_hash=run.spec_hash, note=run.overrides.note,
         evaluation=evaluation, model_path=model.path,
@@ -86,7 +83,7 @@ def run_stages(run: ResolvedRun, stage: StageLog) -> RunSummary:
     if summary.promoted:
         pushed = stage(
             push_model, name, spec.description, spec.push, model, evaluation, data, validation,
-            run.overrides.dry_run, run.spec_hash, options=common,
+            run.overrides.dry_run, run.spec_hash,
         )
         summary = summary.model_copy(update={"push": pushed})
     return summary.model_copy(update={"stages": dict(stage.states)})

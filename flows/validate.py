@@ -8,8 +8,6 @@ from modelmill.manifests import ValidationReport
 from modelmill.observe.lifecycle import start_run
 from modelmill.overrides import RunOverrides
 from modelmill.observe.stages import StageLog
-from modelmill.retry import retry_options
-from modelmill.settings import get_settings
 from tasks.load_data import load_data
 from tasks.validate import validate_data
 
@@ -23,7 +21,6 @@ def validate_pipeline(pipeline: str, pipelines_file: str = "pipelines.yaml") -> 
         pipelines_file: The pipelines file, read when the run starts (relative to the project folder).
     """
     run = start_run(pipeline, pipelines_file, RunOverrides())
-    stage = StageLog()
-    common = {**retry_options(run.spec.retries), "result_storage": get_settings().results}
-    data = stage(load_data, run.spec.data, options=common)
-    return stage(validate_data, data, run.spec.validation, pipeline, options=common)
+    stage = StageLog(run.spec.retries)
+    data = stage(load_data, run.spec.data)
+    return stage(validate_data, data, run.spec.validation, pipeline)
