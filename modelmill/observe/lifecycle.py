@@ -78,8 +78,4 @@ def announce_promotion(run: ResolvedRun, summary: RunSummary) -> None:
         return
     event = "promoted" if promotion.promoted else "not_promoted"
     if event in settings.on:
-        from prefect.runtime import flow_run as runtime
-
-        words = "promoted" if promotion.promoted else "not promoted"
-        notify.send(settings, *notify.message(run.pipeline, words, summary.run_name, comparison_table(promotion),
-                                              getattr(runtime, "ui_url", None)))
+        notify.announce(settings, run.pipeline, event.replace("_", " "), summary.run_name, comparison_table(promotion))

@@ -53,18 +53,21 @@ def send(settings: NotifySpec, subject: str, body: str) -> None:
         logger.error("Could not send the notification through block '%s': %s", settings.block, exc)
 
 
+def announce(settings: NotifySpec, pipeline: str, event: str, run_name: str, detail: str) -> None:
+    """Send the message for `event` ('failed', 'not promoted'…) of a run, with a link to it when there is a UI."""
+    from prefect.runtime import flow_run as runtime
+
+    send(settings, *message(pipeline, event, run_name, detail, getattr(runtime, "ui_url", None)))
+
+
 def notify_run_end(flow_run: Any, state: Any, event: str) -> None:
     """Flow hook body: notify for `event` ('failed' or 'crashed') if the run's pipeline asks for it."""
     parameters = flow_run.parameters or {}
     pipeline, settings = _RUNS.get(str(flow_run.id), (parameters.get("pipeline", "?"), None))
     if settings is None:
         settings = notify_settings_from_file(pipeline, parameters.get("pipelines_file", "pipelines.yaml"))
-    if settings is None or event not in settings.on:
-        return
-    from prefect.runtime import flow_run as runtime
-
-    url = getattr(runtime, "ui_url", None)
-    send(settings, *message(pipeline, event, flow_run.name, state.message or "", url))
+    if settings is not None and event in settings.on:
+        announce(settings, pipeline, event, flow_run.name, state.message or "")
 
 
 def on_failure(flow: Any, flow_run: Any, state: Any) -> None:
