@@ -30,7 +30,7 @@ def split_files(spec: PipelineSpec) -> dict[str, Path]:
 def check_data(where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, list[str]]]:
     """Problems with the local data files, and the columns read from each split's file."""
     from modelmill.data.files import file_format, read_file
-    from modelmill.data.labels import bad_rows, describe_rows
+    from modelmill.data.labels import blank_rows, describe_rows
 
     data, problems, columns = spec.data, [], {}
     for split, path in split_files(spec).items():
@@ -44,7 +44,7 @@ def check_data(where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, lis
             if column not in part.column_names:
                 problems.append(f"{path}: no column '{column}' ({where}.data.{role}); columns are {part.column_names}")
                 continue
-            rows = bad_rows(part[column], empty_counts=True)
+            rows = blank_rows(part[column])
             if rows and not (role == "label_column" and data.drop_null_labels):
                 problems.append(f"{path}: column '{column}' ({where}.data.{role}) is null or empty in {describe_rows(rows)}")
     return problems, columns

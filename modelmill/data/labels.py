@@ -11,12 +11,12 @@ from modelmill.errors import DataError
 SHOWN_ROWS = 5
 
 
-def bad_rows(values: Iterable[object], empty_counts: bool) -> list[int]:
-    """1-based row numbers (header excluded) of null values, and of empty/whitespace strings if asked."""
+def blank_rows(values: Iterable[object]) -> list[int]:
+    """1-based row numbers (header excluded) of null, empty or whitespace-only values."""
     return [
         number
         for number, value in enumerate(values, start=1)
-        if value is None or (empty_counts and isinstance(value, str) and not value.strip())
+        if value is None or (isinstance(value, str) and not value.strip())
     ]
 
 
@@ -27,7 +27,7 @@ def describe_rows(rows: list[int]) -> str:
 
 def refuse_bad_texts(part: datasets.Dataset, column: str, source: str) -> None:
     """Null or empty texts are an error: the model would learn from nothing."""
-    rows = bad_rows(part[column], empty_counts=True)
+    rows = blank_rows(part[column])
     if rows:
         raise DataError(
             f"{source}: column '{column}' (data.text_column) is null or empty in {describe_rows(rows)}; "
@@ -35,13 +35,9 @@ def refuse_bad_texts(part: datasets.Dataset, column: str, source: str) -> None:
         )
 
 
-def null_label_rows(part: datasets.Dataset, column: str) -> list[int]:
-    return bad_rows(part[column], empty_counts=True)
-
-
 def without_null_labels(part: datasets.Dataset, column: str, source: str, drop: bool) -> tuple[datasets.Dataset, int]:
     """`part` without rows whose label is null when `drop` (and how many went); otherwise such rows are an error."""
-    rows = null_label_rows(part, column)
+    rows = blank_rows(part[column])
     if not rows:
         return part, 0
     if not drop:
