@@ -51,9 +51,13 @@ def version_tags(api: HfApi, repo_id: str) -> dict[str, str]:
     return {ref.name: ref.target_commit for ref in refs.tags if TAG.match(ref.name)}
 
 
+def version_number(tag: str) -> int:
+    """`v12` -> 12 (for tags `version_tags` returned)."""
+    return int(TAG.match(tag).group(1))  # type: ignore[union-attr]
+
+
 def next_version(tags: dict[str, str]) -> str:
-    numbers = [int(TAG.match(name).group(1)) for name in tags]  # type: ignore[union-attr]
-    return f"v{max(numbers, default=0) + 1}"
+    return f"v{max(map(version_number, tags), default=0) + 1}"
 
 
 def head_commit(api: HfApi, repo_id: str) -> tuple[str, str] | None:
@@ -122,14 +126,17 @@ def release_metrics(api: HfApi, repo_id: str, revision: str) -> dict[str, float]
 
 def list_releases(api: HfApi, repo_id: str) -> list[ReleaseInfo]:
     """Every `vN` tag, newest first, with its commit date and headline metrics."""
-    head = head_commit(api, repo_id)
+    tags = version_tags(api, repo_id)
+    if not tags:
+        return []
+    history = api.list_repo_commits(repo_id, revision="main")  # one listing dates every release on main
+    dates = {commit.commit_id: commit.created_at for commit in history}
     releases = []
-    for tag, oid in sorted(version_tags(api, repo_id).items(), key=lambda item: -int(item[0][1:])):
-        commit = api.list_repo_commits(repo_id, revision=oid)[0]
-        releases.append(
-            ReleaseInfo(tag, oid, commit.created_at.strftime("%Y-%m-%d %H:%M UTC"), release_metrics(api, repo_id, oid),
-                        is_head=head is not None and head[0] == oid)
-        )
+    for tag in sorted(tags, key=version_number, reverse=True):
+        oid = tags[tag]
+        date = dates.get(oid) or api.list_repo_commits(repo_id, revision=oid)[0].created_at  # a tag off main
+        releases.append(ReleaseInfo(tag, oid, date.strftime("%Y-%m-%d %H:%M UTC"), release_metrics(api, repo_id, oid),
+                                    is_head=history[0].commit_id == oid))
     return releases
 
 
