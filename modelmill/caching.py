@@ -24,14 +24,19 @@ from modelmill.settings import get_settings
 MAX_STALE_GENERATIONS = 20
 
 
+def module_source_hash(fn: Any) -> str | None:
+    """Hash of the whole source file that defines `fn` (None when it has no file)."""
+    source = Path(inspect.getsourcefile(fn) or "")
+    return hash_objects(source.read_bytes()) if source.is_file() else None
+
+
 class ModuleSource(CachePolicy):
     """Hash of the whole source file of the task, so that editing a helper beside it invalidates the cache."""
 
     def compute_key(
         self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any
     ) -> str | None:
-        source = Path(inspect.getsourcefile(task_ctx.task.fn) or "")
-        return hash_objects(source.read_bytes()) if source.is_file() else None
+        return module_source_hash(task_ctx.task.fn)
 
 
 class DataFilesContent(CachePolicy):

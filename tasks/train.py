@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,8 +23,8 @@ from transformers import (
     set_seed,
 )
 
-from modelmill.artifacts import atomic_dir, files_fingerprint, new_output_dir, stable_hash, stage_dir
-from modelmill.caching import STAGE
+from modelmill.artifacts import atomic_dir, new_output_dir, stable_hash, stage_dir
+from modelmill.caching import STAGE, module_source_hash
 from modelmill.checkpoints import last_complete_checkpoint
 from modelmill.errors import ConfigError
 from modelmill.loading import load_classifier, load_tokenizer
@@ -151,8 +150,7 @@ def train(tokens: TokenizedManifest, model: ModelSpec, spec: TrainSpec, title: s
     Its cache key is locked while it runs (SERIALIZABLE), so the working folder of a key has one user at a
     time: a retry, or a run after a crash, resumes there; a concurrent run waits and reuses the result.
     """
-    source = files_fingerprint([Path(inspect.getsourcefile(fine_tune) or __file__)])
-    key = stable_hash("train", tokens, model, spec, source)
+    key = stable_hash("train", tokens, model, spec, module_source_hash(fine_tune))
     logger = get_run_logger()
     manifest = fine_tune(
         tokens, model, spec, stage_dir("train", key) / "work", new_output_dir("train", key),
