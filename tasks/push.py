@@ -71,7 +71,7 @@ def push_model(
             folder,
         )
         return result
-    release_id = files_fingerprint(sorted(path for path in folder.rglob("*") if path.is_file()))
+    release_id = files_fingerprint([folder / name for name in files])
     release = publish_release(
         hub_api(spec, token), spec.repo_id, folder, release_id, spec.commit_message, spec.private
     )
