@@ -61,18 +61,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from modelmill.errors import PreflightFailed
     from modelmill.preflight import require_ready
-    from modelmill.spec_file import load_pipelines
+    from modelmill.spec_file import load_pipelines, select_pipeline
 
     pipelines = load_pipelines(args.file).pipelines
     names = [args.pipeline] if args.pipeline else list(pipelines)
-    unknown = [name for name in names if name not in pipelines]
-    if unknown:
-        print(f"modelmill: {args.file}: no pipeline named {unknown[0]!r}; known: {', '.join(pipelines)}", file=sys.stderr)
-        return 1
     failed = []
     for name in names:
         try:
-            require_ready(name, pipelines[name], args.file)
+            require_ready(name, select_pipeline(pipelines, name, args.file), args.file)
         except PreflightFailed as exc:
             failed.append(str(exc))
     if failed:

@@ -56,12 +56,16 @@ def load_pipelines(path: Path | str = DEFAULT_FILE) -> PipelinesFile:
         raise ConfigError(format_validation_error(path, exc)) from None
 
 
-def load_pipeline(name: str, path: Path | str = DEFAULT_FILE) -> PipelineSpec:
-    """One pipeline by name; an unknown name lists the known ones."""
-    pipelines = load_pipelines(path).pipelines
+def select_pipeline(pipelines: dict[str, PipelineSpec], name: str, path: Path | str) -> PipelineSpec:
+    """The pipeline named `name` of file `path`; an unknown name lists the known ones."""
     if name not in pipelines:
         raise ConfigError(f"{path}: no pipeline named '{name}'; known: {', '.join(sorted(pipelines))}")
     return pipelines[name]
+
+
+def load_pipeline(name: str, path: Path | str = DEFAULT_FILE) -> PipelineSpec:
+    """One pipeline by name; an unknown name lists the known ones."""
+    return select_pipeline(load_pipelines(path).pipelines, name, path)
 
 
 def load_rule_file(path: Path) -> RuleFile:
