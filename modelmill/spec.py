@@ -618,7 +618,6 @@ class PipelineSpec(Section):
     notify: NotifySpec | None = Field(None, description="Overrides the file-level `notify` for this pipeline.")
     retries: RetrySpec = Field(default_factory=RetrySpec)
 
-
     @model_validator(mode="after")
     def _guarded_classes_are_labels(self) -> PipelineSpec:
         promote, labels = self.evaluate.promote, self.data.labels

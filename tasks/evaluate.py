@@ -64,10 +64,11 @@ def evaluate_model(
         logger.warning(note)
     if spec.promote is None or push is None or data is None:
         return report
-    guards = [guard.name for guard in spec.promote.guards if guard.name not in {**metrics, **report.per_class}]
+    challenger = {**metrics, **report.per_class}
+    guards = [guard.name for guard in spec.promote.guards if guard.name not in challenger]
     if guards:
         raise ConfigError(f"evaluate.promote.guards: no metric {guards} (labels are {model.labels})")
-    promotion = challenge(spec, push, model.labels, {**metrics, **report.per_class}, data, tokens.max_length)
+    promotion = challenge(spec, push, model.labels, challenger, data, tokens.max_length)
     comparison = comparison_table(promotion)
     create_markdown_artifact(markdown=f"## Champion vs challenger\n\n{comparison}",
                              description=f"Promotion decision of pipeline '{pipeline}'")
