@@ -4,7 +4,6 @@ texts, label sets, label shift), plain functions where it has none (overlap, dup
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 import datasets
 
@@ -41,13 +40,18 @@ def builtin_rules(checks: BuiltinChecks, data: DataManifest, train: datasets.Dat
     return rules
 
 
-def _result(name: str, rule: str, split: str, severity: str, column: str, rows: list[int], part: datasets.Dataset,
-            shown: int, observed: Any = None, success: bool | None = None) -> RuleResult:
+def _source(name: str) -> str:
+    return f"built-in: {name.removeprefix('modelmill.')}"
+
+
+def _row_result(name: str, rule: str, split: str, severity: str, column: str, rows: list[int],
+                part: datasets.Dataset, shown: int) -> RuleResult:
+    """A check that flags rows (0-based `rows` of `part`): passes when there are none."""
     sample = [{"row": row + 1, **{key: shorten(value) for key, value in part[row].items()}} for row in rows[:shown]]
     return RuleResult(
-        split=split, expectation=name, rule=rule, source=f"built-in: {name.removeprefix('modelmill.')}",
-        severity=severity, column=column, success=not rows if success is None else success, observed=observed,
-        unexpected_count=len(rows), unexpected_percent=100.0 * len(rows) / max(part.num_rows, 1), sample=sample,
+        split=split, expectation=name, rule=rule, source=_source(name), severity=severity, column=column,
+        success=not rows, unexpected_count=len(rows), unexpected_percent=100.0 * len(rows) / max(part.num_rows, 1),
+        sample=sample,
     )
 
 
@@ -63,13 +67,13 @@ def plain_checks(
             for normalized in modes:
                 rows = overlap_rows(train[text], dataset[split][text], normalized)
                 how = "normalized" if normalized else "exact"
-                results.append(_result("modelmill.overlap", f"no {how} text of train in {split}", split,
+                results.append(_row_result("modelmill.overlap", f"no {how} text of train in {split}", split,
                                        checks.overlap.severity, text, rows, dataset[split], shown))
     if checks.duplicates.enabled:
         how = "normalized" if checks.duplicates.normalized else "exact"
         for split in splits:
             rows = duplicate_rows(dataset[split][text], checks.duplicates.normalized)
-            results.append(_result("modelmill.duplicates", f"no repeated text ({how})", split,
+            results.append(_row_result("modelmill.duplicates", f"no repeated text ({how})", split,
                                    checks.duplicates.severity, text, rows, dataset[split], shown))
     if checks.class_balance.enabled:
         balance = checks.class_balance
@@ -77,10 +81,10 @@ def plain_checks(
             labels = [str(v) for v in dataset[split][data.label_column]]
             thin = thin_classes(labels, list(data.label_ids), balance.min_share, balance.min_examples)
             counts = dict(Counter(labels))
-            results.append(_result(
-                "modelmill.class_balance",
-                f"every class >= {balance.min_share:.0%} of the split and >= {balance.min_examples} examples", split,
-                balance.severity, data.label_column, [], dataset[split], shown,
-                observed=f"too few: {thin}; all: {counts}" if thin else counts, success=not thin,
-            ).model_copy(update={"unexpected_count": None, "unexpected_percent": None}))
+            results.append(RuleResult(
+                split=split, expectation="modelmill.class_balance", source=_source("modelmill.class_balance"),
+                rule=f"every class >= {balance.min_share:.0%} of the split and >= {balance.min_examples} examples",
+                severity=balance.severity, column=data.label_column, success=not thin,
+                observed=f"too few: {thin}; all: {counts}" if thin else counts,
+            ))
     return results
