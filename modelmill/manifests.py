@@ -41,9 +41,6 @@ class RuleResult(BaseModel):
     error: str | None = Field(None, description="Why GX could not evaluate the rule (e.g. a missing column).")
 
 
-RuleFailure = RuleResult  # a result whose `success` is False
-
-
 class ValidationReport(BaseModel):
     """Every rule result; `failures` (critical) stop the flow, `warnings` are reported."""
 
