@@ -8,6 +8,7 @@ from prefect import flow
 from prefect.states import Completed
 from pydantic import Field
 
+from modelmill.evaluation.gates import require_known_classes
 from modelmill.manifests import RunSummary
 from modelmill.observe import notify
 from modelmill.observe.lifecycle import announce_promotion, current_run_name, finish_run, start_run
@@ -71,6 +72,7 @@ def run_stages(run: ResolvedRun, stage: StageLog) -> RunSummary:
     """The six stages, one call each; a stage's failure ends the run with its error."""
     spec, name = run.spec, run.pipeline
     data = stage(load_data, spec.data)
+    require_known_classes(spec.evaluate, data.labels)  # data.labels may come from the data: fail before training
     validation = stage(validate_data, data, spec.validation, name)
     tokens = stage(tokenize, data, spec.tokenizer, spec.model)
     retrain = {"refresh_cache": True} if run.overrides.force_retrain else None

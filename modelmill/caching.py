@@ -39,8 +39,8 @@ class ModuleSource(CachePolicy):
         return module_source_hash(task_ctx.task.fn)
 
 
-class DataFilesContent(CachePolicy):
-    """Hash of the bytes of the local data files named by the `spec` input (a `DataSpec`)."""
+class LocalFilesContent(CachePolicy):
+    """Hash of the bytes of the local files the `spec` input names (`DataSpec` data, `EvaluateSpec` extra sets)."""
 
     def compute_key(
         self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any

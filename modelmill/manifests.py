@@ -88,34 +88,93 @@ class ModelManifest(BaseModel):
     train_loss: float | None = None
     best_eval_loss: float | None = None
     resumed_from: str | None = Field(None, description="Checkpoint a retried run resumed from.")
+    history: list[dict[str, float]] = Field(
+        default_factory=list, description="Per evaluation and logging step: epoch, loss, eval_loss, eval_accuracy."
+    )
 
 
 class MetricCheck(BaseModel):
-    """One metric against its threshold."""
+    """One metric against its threshold, where it was measured (`scope`): test, a set, a slice, a baseline."""
 
     metric: str
     value: float
     min: float | None = None
     max: float | None = None
+    above: float | None = Field(None, description="Must be strictly above this (beating a baseline).")
+    scope: str = "test"
 
     @property
     def bounds(self) -> str:
-        parts = [f">= {self.min}" if self.min is not None else "", f"<= {self.max}" if self.max is not None else ""]
+        parts = [f"> {self.above:.4f}" if self.above is not None else "",
+                 f">= {self.min}" if self.min is not None else "", f"<= {self.max}" if self.max is not None else ""]
         return " and ".join(part for part in parts if part)
 
     @property
     def passed(self) -> bool:
-        return (self.min is None or self.value >= self.min) and (self.max is None or self.value <= self.max)
+        return (
+            (self.above is None or self.value > self.above + 1e-9)
+            and (self.min is None or self.value >= self.min)
+            and (self.max is None or self.value <= self.max)
+        )
+
+
+class Scores(BaseModel):
+    """One set of predictions scored: the declared metrics plus macro F1, per class, and the confusion matrix."""
+
+    name: str
+    num_examples: int
+    metrics: dict[str, float]
+    per_class: dict[str, float] = Field(default_factory=dict, description="precision/recall/f1[label].")
+    support: dict[str, int] = Field(default_factory=dict)
+    confusion: list[list[int]] = Field(default_factory=list, description="Rows: true label; columns: predicted.")
+
+
+class SliceScores(BaseModel):
+    """The test metrics of one slice (a column value or a text-length bucket)."""
+
+    slicing: str
+    value: str
+    num_examples: int
+    metrics: dict[str, float]
+    gated: bool = Field(description="False when the slice has fewer than `min_examples` rows.")
+
+
+class BaselineScores(BaseModel):
+    """A baseline's scores on the test split."""
+
+    name: str
+    description: str
+    scores: Scores
+
+
+class DecisionCutoff(BaseModel):
+    """The probability cut-off of a binary model's positive class, picked on validation."""
+
+    label: str
+    cutoff: float
+    rule: str = Field(description="What it was picked for, e.g. 'precision[spam] >= 0.95'.")
+    validation_value: float
+    reached: bool
 
 
 class EvaluationReport(BaseModel):
-    """Test-split metrics and how they compare with the thresholds."""
+    """Test-split metrics and everything a reviewer checks them against; `checks` are the gates."""
 
     key: str
     metrics: dict[str, float]
     checks: list[MetricCheck]
     num_examples: int
     per_class: dict[str, float] = Field(default_factory=dict, description="precision/recall/f1[label].")
+    labels: list[str] = Field(default_factory=list)
+    support: dict[str, int] = Field(default_factory=dict)
+    confusion: list[list[int]] = Field(default_factory=list, description="Rows: true label; columns: predicted.")
+    baselines: list[BaselineScores] = Field(default_factory=list)
+    fit: list[Scores] = Field(default_factory=list, description="Train sample, validation and test side by side.")
+    sets: list[Scores] = Field(default_factory=list, description="Extra evaluation sets.")
+    slices: list[SliceScores] = Field(default_factory=list)
+    decision: DecisionCutoff | None = None
+    figures: Path | None = Field(None, description="Folder with confusion_matrix.png and training_curve.png.")
+    warnings: list[str] = Field(default_factory=list)
     promotion: Promotion | None = Field(None, description="Champion vs challenger, when evaluate.promote is set.")
 
     @property

@@ -7,6 +7,7 @@ Each problem is one line naming the file, YAML path, column or row, and what to 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from modelmill.errors import ModelmillError, PreflightFailed
 from modelmill.spec import SPLITS, PipelineSpec
@@ -27,26 +28,49 @@ def split_files(spec: PipelineSpec) -> dict[str, Path]:
     return {"train": data.file} if data.file is not None else {}
 
 
-def check_data(where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, list[str]]]:
-    """Problems with the local data files, and the columns read from each split's file."""
+def check_file(where: str, path: Path, spec: PipelineSpec, fmt: Any) -> tuple[list[str], Any]:
+    """Problems with one file holding the data's columns (`fmt` has its `format`), and the file read (or None)."""
     from modelmill.data.files import file_format, read_file
     from modelmill.data.labels import blank_rows, describe_rows
 
-    data, problems, columns = spec.data, [], {}
-    for split, path in split_files(spec).items():
-        try:
-            part = read_file(path, file_format(data, path))
-        except ModelmillError as exc:
-            problems.append(str(exc))
+    data = spec.data
+    try:
+        part = read_file(path, file_format(fmt, path))
+    except ModelmillError as exc:
+        return [str(exc)], None
+    problems = []
+    for role, column in (("text_column", data.text_column), ("label_column", data.label_column)):
+        if column not in part.column_names:
+            problems.append(f"{path}: no column '{column}' ({where}.data.{role}); columns are {part.column_names}")
             continue
-        columns[split] = part.column_names
-        for role, column in (("text_column", data.text_column), ("label_column", data.label_column)):
-            if column not in part.column_names:
-                problems.append(f"{path}: no column '{column}' ({where}.data.{role}); columns are {part.column_names}")
-                continue
-            rows = blank_rows(part[column])
-            if rows and not (role == "label_column" and data.drop_null_labels):
-                problems.append(f"{path}: column '{column}' ({where}.data.{role}) is null or empty in {describe_rows(rows)}")
+        rows = blank_rows(part[column])
+        if rows and not (role == "label_column" and data.drop_null_labels and fmt is data):
+            problems.append(f"{path}: column '{column}' ({where}.data.{role}) is null or empty in {describe_rows(rows)}")
+    return problems, part
+
+
+def check_data(where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, list[str]]]:
+    """Problems with the local data and extra evaluation files, the columns read from each split's file, and the
+    classes `evaluate` names (against data.labels, or the train file's labels when they are not declared)."""
+    from modelmill.spec import unknown_classes
+
+    problems, columns, labels = [], {}, spec.data.labels
+    for split, path in split_files(spec).items():
+        found, part = check_file(where, path, spec, spec.data)
+        problems += found
+        if part is not None:
+            columns[split] = part.column_names
+            if split == "train" and labels is None and spec.data.label_column in part.column_names:
+                labels = sorted({str(value) for value in part.unique(spec.data.label_column)})
+    for name, extra in spec.evaluate.sets.items():
+        problems += [f"{problem} ({where}.evaluate.sets.{name})" for problem in check_file(where, extra.file, spec, extra)[0]]
+    if labels is not None:
+        problems += [f"{where}.{problem} (labels of the data)" for problem in unknown_classes(spec.evaluate, labels)]
+    test_columns = columns.get("test", columns.get("train")) if spec.data.file is None else columns.get("train")
+    for index, slicing in enumerate(spec.evaluate.slices):
+        if slicing.column is not None and test_columns is not None and slicing.column not in test_columns:
+            problems.append(f"{where}.evaluate.slices[{index}].column: '{slicing.column}' is not a column of the test "
+                            f"split (columns: {test_columns})")
     return problems, columns
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from modelmill.evaluation.tables import evaluation_sections
 from modelmill.manifests import EvaluationReport, PushResult, RunSummary
 from modelmill.promotion import comparison_table
 
@@ -16,17 +17,21 @@ def shorten(value: object) -> object:
     return value
 
 
-UNGATED = "Warning: no thresholds are declared (evaluate.thresholds): nothing gated this model before its push."
+UNGATED = (
+    "Warning: no thresholds are declared (evaluate.thresholds, class_thresholds, sets, slices): nothing but the "
+    "baseline gate checked this model before its push."
+)
 
 
 def gate_note(report: EvaluationReport) -> list[str]:
-    """A warning line when no threshold checked the metrics."""
-    return [] if report.checks else [UNGATED]
+    """A warning line when no declared threshold checked the metrics (the baseline gate is not declared)."""
+    declared = [check for check in report.checks if not check.scope.startswith("beats the ")]
+    return [] if declared else [UNGATED]
 
 
 def metrics_table(report: EvaluationReport) -> str:
-    """Markdown table of every metric, its threshold and whether it passed."""
-    checks = {check.metric: check for check in report.checks}
+    """Markdown table of every test metric, its threshold and whether it passed."""
+    checks = {check.metric: check for check in report.checks if check.scope == "test"}
     rows = ["| metric | value | threshold | status |", "| --- | --- | --- | --- |"]
     for name, value in report.metrics.items():
         check = checks.get(name)
@@ -67,6 +72,8 @@ def run_summary(summary: RunSummary) -> str:
             f"Cached stages: {', '.join(cached)}" if cached else "No stage was cached.",
             metrics_table(summary.evaluation),
             *gate_note(summary.evaluation),
+            "",
+            evaluation_sections(summary.evaluation),
             *promotion_lines(summary.evaluation),
             f"Model: {summary.model_path}",
             f"Push:  {push_outcome(summary.push)}",
@@ -81,7 +88,7 @@ def summary_markdown(
     parts = [f"## {title}", "", stages_table(stages) if stages else "No stage ran."]
     if summary is not None:
         parts += ["", metrics_table(summary.evaluation), *gate_note(summary.evaluation),
-                  *promotion_lines(summary.evaluation), "", f"**Model:** `{summary.model_path}`",
+                  "", evaluation_sections(summary.evaluation), *promotion_lines(summary.evaluation), "", f"**Model:** `{summary.model_path}`",
                   "", f"**Push:** {push_outcome(summary.push)}"]
     if error:
         parts += ["", "**Stopped by:**", "", "```", error, "```"]

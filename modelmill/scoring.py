@@ -1,7 +1,9 @@
-"""Score a saved classifier on a split: predictions, HF `evaluate` metrics, and per-class precision/recall/f1."""
+"""Score a saved classifier on a split: probabilities, predictions (with an optional decision threshold), HF
+`evaluate` metrics, per-class precision/recall/f1, support and the confusion matrix."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -11,13 +13,15 @@ import numpy as np
 
 from modelmill.errors import ConfigError
 from modelmill.metrics import load_metric
+from modelmill.manifests import Scores
 from modelmill.spec import PER_CLASS_METRICS
 
 AVERAGED = frozenset({"precision", "recall", "f1"})
+MACRO_F1 = "macro_f1"  # every report has it: the baseline gate and the fit table compare on it
 
 
-def predict(model_dir: Path, test: datasets.Dataset, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted and true label ids for a tokenized split (with a `labels` column)."""
+def predict_probabilities(model_dir: Path, split: datasets.Dataset, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities (softmax) and true label ids for a tokenized split (with a `labels` column)."""
     import torch
     from transformers import (
         AutoModelForSequenceClassification,
@@ -38,8 +42,36 @@ def predict(model_dir: Path, test: datasets.Dataset, batch_size: int) -> tuple[n
             dataloader_pin_memory=torch.cuda.is_available(),
         )
         trainer = Trainer(model=model, args=args, data_collator=DataCollatorWithPadding(tokenizer))
-        output = trainer.predict(test)
-    return np.argmax(output.predictions, axis=-1), output.label_ids
+        output = trainer.predict(split)
+    logits = torch.from_numpy(np.asarray(output.predictions, dtype=np.float32))
+    return torch.softmax(logits, dim=-1).numpy(), output.label_ids
+
+
+Cutoff = tuple[int, float]
+"""A binary model's positive label id and the probability at or above which it is predicted."""
+
+
+def labels_at(probabilities: np.ndarray, cutoff: Cutoff | None = None) -> np.ndarray:
+    """Predicted label ids: the most probable class, or the positive class when its probability reaches `cutoff`."""
+    if cutoff is None:
+        return np.argmax(probabilities, axis=-1)
+    positive, value = cutoff
+    return np.where(probabilities[:, positive] >= value, positive, 1 - positive)
+
+
+def stored_cutoff(model_dir: Path) -> Cutoff | None:
+    """The decision threshold a published model carries in its config.json (`decision_threshold`), if any."""
+    config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    stored = config.get("decision_threshold")
+    if not stored:
+        return None
+    return int(config["label2id"][stored["label"]]), float(stored["cutoff"])
+
+
+def predict(model_dir: Path, split: datasets.Dataset, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted and true label ids, applying the decision threshold the model carries (if any)."""
+    probabilities, references = predict_probabilities(model_dir, split, batch_size)
+    return labels_at(probabilities, stored_cutoff(model_dir)), references
 
 
 def compute_metrics(
@@ -68,3 +100,23 @@ def per_class_metrics(predictions: np.ndarray, references: np.ndarray, labels: l
         for metric, column in zip(PER_CLASS_METRICS, values)
         for index, label in enumerate(labels)
     }
+
+
+def score(
+    name: str, names: list[str], predictions: np.ndarray, references: np.ndarray, average: str, labels: list[str]
+) -> Scores:
+    """The declared metrics plus macro F1, per-class precision/recall/f1 with support, and the confusion matrix."""
+    from sklearn.metrics import confusion_matrix, f1_score
+
+    ids = list(range(len(labels)))
+    metrics = compute_metrics(names, predictions, references, average, len(labels))
+    metrics[MACRO_F1] = float(f1_score(references, predictions, labels=ids, average="macro", zero_division=0))
+    counts = np.bincount(np.asarray(references, dtype=int), minlength=len(labels))
+    return Scores(
+        name=name,
+        num_examples=len(references),
+        metrics=metrics,
+        per_class=per_class_metrics(predictions, references, labels),
+        support={label: int(counts[index]) for index, label in enumerate(labels)},
+        confusion=confusion_matrix(references, predictions, labels=ids).tolist(),
+    )

@@ -449,14 +449,88 @@ class PromoteSpec(Section):
     )
 
 
-class EvaluateSpec(Section):
+ClassThresholds = dict[str, dict[Literal["precision", "recall", "f1"], Threshold]]
+
+
+class Gates(Section):
+    """Thresholds on averaged metrics and on one class's precision/recall/f1 (`{spam: {recall: {min: 0.9}}}`)."""
+
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    class_thresholds: ClassThresholds = Field(
+        default_factory=dict, description="Per class name: bounds on its precision, recall or f1."
+    )
+
+
+class EvaluationSet(Gates):
+    """An extra, named evaluation set (e.g. a frozen regression set) with the data's columns and its own gates."""
+
+    file: Path
+    format: Literal["csv", "json", "parquet"] | None = Field(None, description="Inferred from the extension.")
+
+    _resolve_file = field_validator("file")(_resolve)
+
+
+class SliceSpec(Section):
+    """Metrics per value of a column, or per text-length bucket, with optional per-slice minimums."""
+
+    column: str | None = Field(None, min_length=1, description="Slice the test split by each value of this column.")
+    length_buckets: list[int] | None = Field(
+        None, min_length=1, description="Slice by text length in characters at these edges, e.g. [50, 150]."
+    )
+    min: dict[str, float] = Field(default_factory=dict, description="Lowest value of a metric in every slice.")
+    min_examples: int = Field(20, ge=1, description="Smaller slices are reported but not gated (too noisy).")
+
+    @model_validator(mode="after")
+    def _one_way_to_slice(self) -> SliceSpec:
+        if (self.column is None) == (self.length_buckets is None):
+            raise ValueError("give exactly one of `column` or `length_buckets`")
+        edges = self.length_buckets or []
+        if any(b <= a for a, b in zip(edges, edges[1:])) or any(edge <= 0 for edge in edges):
+            raise ValueError(f"length_buckets {edges} must be positive and increasing")
+        return self
+
+    @property
+    def title(self) -> str:
+        return self.column if self.column is not None else "text length"
+
+
+class BaselineSpec(Section):
+    """Baselines scored on the same splits: the majority class and TF-IDF + logistic regression (macro F1)."""
+
+    must_beat: list[Literal["majority", "classical"]] = Field(
+        default_factory=lambda: ["majority"],
+        description="Baselines the model must beat on macro F1 (both are always reported).",
+    )
+
+
+class OverfittingSpec(Section):
+    """Train (a fixed-size sample), validation and test scored side by side; gaps beyond these warn."""
+
+    train_sample: int = Field(1000, ge=1, description="Train rows scored (a seeded sample, to stay cheap).")
+    max_train_validation_gap: float = Field(0.10, ge=0, le=1, description="On macro F1.")
+    max_validation_test_gap: float = Field(0.05, ge=0, le=1, description="On macro F1.")
+
+
+class DecisionThresholdSpec(Section):
+    """Binary tasks: the probability cut-off of `positive`, picked on validation to reach `target`."""
+
+    positive: str = Field(min_length=1, description="The class the cut-off applies to (e.g. spam).")
+    metric: Literal["precision", "recall"] = Field(description="Its metric the cut-off must reach on validation.")
+    target: float = Field(gt=0, le=1)
+
+
+class EvaluateSpec(Gates):
     """Metrics computed on the test split, the thresholds that gate the push, and the champion comparison."""
 
     metrics: list[str] = Field(default_factory=lambda: ["accuracy", "f1"], min_length=1)
     average: Literal["macro", "micro", "weighted", "binary"] = Field(
         "macro", description="How precision/recall/f1 average over classes."
     )
-    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    baselines: BaselineSpec = Field(default_factory=BaselineSpec)
+    overfitting: OverfittingSpec = Field(default_factory=OverfittingSpec)
+    sets: dict[str, EvaluationSet] = Field(default_factory=dict, description="Extra named evaluation sets.")
+    slices: list[SliceSpec] = Field(default_factory=list, description="Test-split metrics per slice.")
+    decision_threshold: DecisionThresholdSpec | None = None
     promote: PromoteSpec | None = Field(None, description="Compare with the model published at push.repo_id.")
     batch_size: int = Field(64, ge=1, description="Batch size for predicting the test split.")
     trust_remote_code: bool = Field(
@@ -495,20 +569,64 @@ class EvaluateSpec(Section):
             )
         return self
 
-    @field_validator("thresholds")
-    @classmethod
-    def _thresholds_name_metrics(cls, thresholds: dict[str, Threshold], info: ValidationInfo) -> dict[str, Threshold]:
-        metrics = info.data.get("metrics", [])
-        for name, bound in thresholds.items():
-            if name not in metrics:
-                raise ValueError(f"threshold on '{name}', which is not in metrics {metrics}")
-            if name in BOUNDED_METRICS:
-                for value in (bound.min, bound.max):
-                    if value is not None and not 0 <= value <= 1:
-                        raise ValueError(
-                            f"{name}: {value} is outside [0, 1] (write 0.85, not 85)"
-                        )
-        return thresholds
+    @model_validator(mode="after")
+    def _gates_name_computed_metrics(self) -> EvaluateSpec:
+        gated = [("thresholds", self.thresholds)] + [
+            (f"sets.{name}.thresholds", evaluation_set.thresholds) for name, evaluation_set in self.sets.items()
+        ]
+        for where, thresholds in gated:
+            for name, bound in thresholds.items():
+                _check_metric_bound(f"{where}.{name}", name, [bound.min, bound.max], self.metrics)
+        for index, slicing in enumerate(self.slices):
+            for name, bound in slicing.min.items():
+                _check_metric_bound(f"slices[{index}].min.{name}", name, [bound], self.metrics)
+        per_class = [("class_thresholds", self.class_thresholds)] + [
+            (f"sets.{name}.class_thresholds", evaluation_set.class_thresholds)
+            for name, evaluation_set in self.sets.items()
+        ]
+        for where, classes in per_class:
+            for label, bounds in classes.items():
+                for metric, bound in bounds.items():
+                    _check_metric_bound(f"{where}.{label}.{metric}", metric, [bound.min, bound.max], [metric])
+        return self
+
+    def named_classes(self) -> list[tuple[str, str]]:
+        """(YAML path under `evaluate`, class name) of every class this section refers to."""
+        named = [(f"class_thresholds.{label}", label) for label in self.class_thresholds]
+        for name, evaluation_set in self.sets.items():
+            named += [(f"sets.{name}.class_thresholds.{label}", label) for label in evaluation_set.class_thresholds]
+        if self.decision_threshold is not None:
+            named.append(("decision_threshold.positive", self.decision_threshold.positive))
+        if self.promote is not None:
+            named += [
+                (f"promote.guards[{index}].class", guard.label)
+                for index, guard in enumerate(self.promote.guards) if guard.label is not None
+            ]
+        return named
+
+    def local_files(self) -> list[Path]:
+        """The extra evaluation sets' files, in a stable order."""
+        return [evaluation_set.file for _, evaluation_set in sorted(self.sets.items())]
+
+
+def _check_metric_bound(where: str, name: str, values: list[float | None], metrics: list[str]) -> None:
+    if name not in metrics:
+        raise ValueError(f"{where}: '{name}' is not in metrics {metrics}")
+    if name in BOUNDED_METRICS:
+        for value in values:
+            if value is not None and not 0 <= value <= 1:
+                raise ValueError(f"{where}: {value} is outside [0, 1] (write 0.85, not 85)")
+
+
+def unknown_classes(spec: EvaluateSpec, labels: list[str]) -> list[str]:
+    """One problem per class named under `evaluate` that is not a label (and per misused binary option)."""
+    problems = [
+        f"evaluate.{where}: '{label}' is not one of the labels {labels}"
+        for where, label in spec.named_classes() if label not in labels
+    ]
+    if spec.decision_threshold is not None and len(labels) != 2:
+        problems.append(f"evaluate.decision_threshold: needs a binary task, the labels are {labels}")
+    return problems
 
 
 # --------------------------------------------------------------------------- push, schedule, retries
@@ -619,15 +737,11 @@ class PipelineSpec(Section):
     retries: RetrySpec = Field(default_factory=RetrySpec)
 
     @model_validator(mode="after")
-    def _guarded_classes_are_labels(self) -> PipelineSpec:
-        promote, labels = self.evaluate.promote, self.data.labels
-        if promote is None or labels is None:
-            return self
-        for index, guard in enumerate(promote.guards):
-            if guard.label is not None and guard.label not in labels:
-                raise ValueError(
-                    f"evaluate.promote.guards[{index}].class: '{guard.label}' is not one of data.labels {labels}"
-                )
+    def _named_classes_are_labels(self) -> PipelineSpec:
+        if self.data.labels is not None:
+            problems = unknown_classes(self.evaluate, self.data.labels)
+            if problems:
+                raise ValueError(f"{problems[0]} (data.labels)")
         return self
 
 

@@ -1,70 +1,79 @@
-"""Stage 5: score the model on the test split with HF `evaluate` and gate the push on thresholds."""
+"""Stage 5: evaluate the model as a reviewer would (per class, baselines, fit, sets, slices), gate the push on
+the declared thresholds, then compare it with the published model."""
 
 from __future__ import annotations
 
-import datasets
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 
-from modelmill.artifacts import stable_hash
-from modelmill.caching import STAGE
-from modelmill.errors import ConfigError, ThresholdsNotMet
+from modelmill.artifacts import files_fingerprint, new_output_dir, stable_hash
+from modelmill.caching import LocalFilesContent, stage_policy
 from modelmill.challenge import challenge
-from modelmill.manifests import DataManifest, EvaluationReport, MetricCheck, ModelManifest, TokenizedManifest
+from modelmill.errors import ConfigError, ThresholdsNotMet
+from modelmill.evaluation.assess import assess
+from modelmill.evaluation.figures import CONFUSION_MATRIX, TRAINING_CURVE, data_uri
+from modelmill.evaluation.gates import accuracy_paradox
+from modelmill.evaluation.tables import evaluation_sections, gates_table
+from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, TokenizedManifest
 from modelmill.promotion import comparison_table
-from modelmill.scoring import compute_metrics, per_class_metrics, predict
 from modelmill.reporting import gate_note, metrics_table
 from modelmill.retry import retry_if_transient
-from modelmill.spec import EvaluateSpec, PushSpec, Threshold
+from modelmill.spec import EvaluateSpec, PushSpec
+
+FIGURES = {"Confusion matrix": CONFUSION_MATRIX, "Validation curve": TRAINING_CURVE}
 
 
-def check_thresholds(metrics: dict[str, float], thresholds: dict[str, Threshold]) -> list[MetricCheck]:
-    """One check per threshold, observed value against the bounds."""
-    missing = sorted(set(thresholds) - set(metrics))
-    if missing:
-        raise ConfigError(f"evaluate.thresholds: no computed metric named {missing}; computed {sorted(metrics)}")
-    return [
-        MetricCheck(metric=name, value=metrics[name], min=bound.min, max=bound.max)
-        for name, bound in thresholds.items()
-    ]
+def failure_message(report: EvaluationReport) -> str:
+    """Why the model is refused: the failed gates, and the accuracy paradox in words when it applies."""
+    lines = ["Model is below its thresholds; nothing will be pushed.", metrics_table(report), "",
+             gates_table(report.failures)]
+    majority = next((b for b in report.baselines if b.name == "majority"), None)
+    if majority is not None and any(c.scope == "beats the majority baseline" for c in report.failures):
+        lines += ["", accuracy_paradox(report.fit[-1], majority, report.labels)]
+    return "\n".join(lines)
 
 
-@task(name="evaluate", cache_policy=STAGE, persist_result=True, retry_condition_fn=retry_if_transient)
+def report_markdown(report: EvaluationReport) -> str:
+    """The evaluation artifact: test metrics, then every section, with the figures inline."""
+    images = {
+        title: data_uri(report.figures / name) for title, name in FIGURES.items()
+        if report.figures is not None and (report.figures / name).is_file()
+    }
+    return "\n\n".join([
+        f"## Test metrics ({report.num_examples} examples)", metrics_table(report), *gate_note(report),
+        evaluation_sections(report, images),
+    ])
+
+
+@task(
+    name="evaluate",
+    cache_policy=stage_policy(LocalFilesContent()),
+    persist_result=True,
+    retry_condition_fn=retry_if_transient,
+)
 def evaluate_model(
     model: ModelManifest,
     tokens: TokenizedManifest,
     spec: EvaluateSpec,
     pipeline: str,
-    data: DataManifest | None = None,
+    data: DataManifest,
     push: PushSpec | None = None,
 ) -> EvaluationReport:
-    """Score the model on the test split; below a threshold the flow fails and nothing is pushed. With
-    `evaluate.promote`, the published model is scored on the same split and the report says who stays."""
-    test = datasets.load_from_disk(str(tokens.path))["test"]
-    predictions, references = predict(model.path, test, spec.batch_size)
-    metrics = compute_metrics(spec.metrics, predictions, references, spec.average, len(model.labels))
-    report = EvaluationReport(
-        key=stable_hash("evaluate", model.key, spec, push),
-        metrics=metrics,
-        checks=check_thresholds(metrics, spec.thresholds),
-        num_examples=len(references),
-        per_class=per_class_metrics(predictions, references, model.labels),
-    )
-    table = metrics_table(report)
-    create_markdown_artifact(
-        markdown=f"## Test metrics ({report.num_examples} examples)\n\n{table}",
-        description=f"Evaluation of pipeline '{pipeline}'",
-    )
+    """Score the model; below a gate the flow fails and nothing is pushed. With `evaluate.promote`, the published
+    model is scored on the same split and the report says who stays."""
+    key = stable_hash("evaluate", model.key, spec, push, files_fingerprint(spec.local_files()))
+    report = assess(model, tokens, data, spec, key, new_output_dir("evaluate", key))
+    create_markdown_artifact(markdown=report_markdown(report), description=f"Evaluation of pipeline '{pipeline}'")
     if report.failures:
-        raise ThresholdsNotMet(f"Model is below its thresholds; nothing will be pushed.\n{table}")
+        raise ThresholdsNotMet(failure_message(report))
     logger = get_run_logger()
-    logger.info("Test metrics (%d examples):\n%s", report.num_examples, table)
-    for note in gate_note(report):
+    logger.info("Test metrics (%d examples):\n%s", report.num_examples, metrics_table(report))
+    for note in [*gate_note(report), *report.warnings]:
         logger.warning(note)
-    if spec.promote is None or push is None or data is None:
+    if spec.promote is None or push is None:
         return report
-    challenger = {**metrics, **report.per_class}
+    challenger = {**report.metrics, **report.per_class}
     guards = [guard.name for guard in spec.promote.guards if guard.name not in challenger]
     if guards:
         raise ConfigError(f"evaluate.promote.guards: no metric {guards} (labels are {model.labels})")

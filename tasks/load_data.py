@@ -9,7 +9,7 @@ from prefect import task
 from prefect.logging import get_logger, get_run_logger
 
 from modelmill.artifacts import atomic_dir, files_fingerprint, new_output_dir, stable_hash
-from modelmill.caching import DataFilesContent, stage_policy
+from modelmill.caching import LocalFilesContent, stage_policy
 from modelmill.data.files import file_format, read_file
 from modelmill.data.splits import grouped_split
 from modelmill.data.labels import refuse_bad_texts, refuse_missing_classes, without_null_labels
@@ -168,7 +168,7 @@ def read_data(spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str
 
 @task(
     name="load_data",
-    cache_policy=stage_policy(DataFilesContent()),
+    cache_policy=stage_policy(LocalFilesContent()),
     persist_result=True,
     retry_condition_fn=retry_if_transient,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from modelmill.caching import HubTokenPresence, stage_policy
 from modelmill.hub.client import hub_api
 from modelmill.hub.releases import publish_release
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, PushResult, ValidationReport
-from modelmill.hub.model_card import render_model_card
+from modelmill.hub.model_card import card_figures, decision_config, render_model_card
 from modelmill.reporting import metrics_table
 from modelmill.retry import retry_if_transient
 from modelmill.secrets import push_credentials
@@ -22,9 +23,19 @@ from modelmill.spec import PushSpec
 NOT_UPLOADED = ("training_args.bin",)  # a pickle of local training state: not for the Hub
 
 
-def stage_upload(model: ModelManifest, card: str, folder: Path) -> list[str]:
-    """Copy the model folder and write README.md into `folder`; return the relative file names."""
+def stage_upload(model: ModelManifest, card: str, folder: Path, evaluation: EvaluationReport) -> list[str]:
+    """Copy the model folder, its evaluation figures and README.md into `folder`, with the decision threshold (if
+    any) in config.json; return the relative file names."""
     shutil.copytree(model.path, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*NOT_UPLOADED))
+    if cutoff := decision_config(evaluation):
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        (folder / "config.json").write_text(
+            json.dumps({**config, "decision_threshold": cutoff}, indent=2) + "\n", encoding="utf-8"
+        )
+    for path in card_figures(evaluation).values():
+        assert evaluation.figures is not None
+        (folder / path).parent.mkdir(exist_ok=True)
+        shutil.copyfile(evaluation.figures / Path(path).name, folder / path)
     (folder / "README.md").write_text(card, encoding="utf-8")
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
 
@@ -62,7 +73,7 @@ def push_model(
     )
     folder = new_output_dir("push", stable_hash("push", model, evaluation.key, spec))
     with atomic_dir(folder) as scratch:
-        files = stage_upload(model, card, scratch)
+        files = stage_upload(model, card, scratch, evaluation)
     result = PushResult(repo_id=spec.repo_id, endpoint=spec.endpoint, dry_run=True, folder=folder, files=files)
     token, reason = (None, "Dry run asked for") if dry_run else push_credentials(spec.token_secret_block)
     if token is None:

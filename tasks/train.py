@@ -87,6 +87,17 @@ def mean_logged_loss(log_history: list[dict[str, Any]]) -> float | None:
     return float(np.mean(losses)) if losses else None
 
 
+HISTORY_KEYS = ("epoch", "step", "loss", "eval_loss", "eval_accuracy")
+
+
+def curve_points(log_history: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """The logged train losses and validation results, for the validation-curve figure."""
+    return [
+        {key: float(entry[key]) for key in HISTORY_KEYS if key in entry}
+        for entry in log_history if "loss" in entry or "eval_loss" in entry
+    ]
+
+
 def fine_tune(
     tokens: TokenizedManifest,
     model_spec: ModelSpec,
@@ -140,6 +151,7 @@ def fine_tune(
         train_loss=mean_logged_loss(trainer.state.log_history),
         best_eval_loss=trainer.state.best_metric if spec.metric_for_best_model == "loss" else None,
         resumed_from=resume.name if resume else None,
+        history=curve_points(trainer.state.log_history),
     )
 
 

@@ -8,13 +8,13 @@ import datasets
 
 from modelmill.encoding import utf8_error
 from modelmill.errors import DataError
-from modelmill.spec import DataSpec
+from modelmill.spec import DataSpec, EvaluationSet
 
 TEXT_FORMATS = ("csv", "json")
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 
 
-def file_format(spec: DataSpec, path: Path) -> str:
+def file_format(spec: DataSpec | EvaluationSet, path: Path) -> str:
     """The `datasets` builder for a file: the declared format or one from its extension."""
     if spec.format:
         return spec.format

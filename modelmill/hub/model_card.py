@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from modelmill import __version__
+from modelmill.evaluation.figures import CONFUSION_MATRIX, TRAINING_CURVE
+from modelmill.evaluation.tables import evaluation_sections
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, ValidationReport
 from modelmill.promotion import comparison_table
 from modelmill.reporting import gate_note
@@ -28,6 +31,17 @@ Labels: {{ labels }}.
 {{ metrics_table }}
 {% if gate_note %}
 **{{ gate_note }}**
+{% endif %}
+{{ evaluation_sections }}
+{% if decision %}
+The published model applies this cut-off only where the caller does; `pipeline("text-classification")` takes the
+most probable class. To predict as evaluated:
+
+```python
+probabilities = model(**inputs).logits.softmax(-1)
+cut = model.config.decision_threshold  # {{ decision }}
+is_{{ decision_label }} = probabilities[:, model.config.label2id[cut["label"]]] >= cut["cutoff"]
+```
 {% endif %}
 {% if comparison %}
 ## Compared with the model it replaces
@@ -96,6 +110,27 @@ def _public_source(source: str) -> str:
     return ", ".join(Path(part.strip()).name for part in source.split(","))
 
 
+FIGURES_FOLDER = "evaluation"  # where the PNGs go in the Hub repo, next to README.md
+FIGURE_TITLES = {"Confusion matrix": CONFUSION_MATRIX, "Validation curve": TRAINING_CURVE}
+
+
+def card_figures(evaluation: EvaluationReport) -> dict[str, str]:
+    """Figure title -> its path in the Hub repo, for the figures this evaluation saved."""
+    folder = evaluation.figures
+    return {
+        title: f"{FIGURES_FOLDER}/{name}" for title, name in FIGURE_TITLES.items()
+        if folder is not None and (folder / name).is_file()
+    }
+
+
+def decision_config(evaluation: EvaluationReport) -> dict | None:
+    """The `decision_threshold` entry written into the pushed config.json (None without a cut-off)."""
+    decision = evaluation.decision
+    if decision is None:
+        return None
+    return {"label": decision.label, "cutoff": decision.cutoff, "picked_on": "validation", "for": decision.rule}
+
+
 def render_model_card(
     *,
     pipeline: str,
@@ -108,7 +143,9 @@ def render_model_card(
     validation: ValidationReport,
     spec_hash: str = "",
 ) -> str:
-    """Model card text (YAML metadata with model-index, then Markdown); it holds no secrets."""
+    """Model card text (YAML metadata with model-index, then Markdown); it holds no secrets. The figures it shows
+    are pushed under `evaluation/` (see `card_figures`)."""
+    figures = card_figures(evaluation)
     card_data = ModelCardData(
         library_name="transformers",
         pipeline_tag="text-classification",
@@ -138,6 +175,9 @@ def render_model_card(
         num_examples=evaluation.num_examples,
         metrics_table=metrics_table,
         gate_note=" ".join(gate_note(evaluation)),
+        evaluation_sections=evaluation_sections(evaluation, figures, level="###"),
+        decision=decision_config(evaluation) or "",
+        decision_label=re.sub(r"\W", "_", evaluation.decision.label) if evaluation.decision else "",
         comparison=comparison_table(evaluation.promotion) if evaluation.promotion else "",
         spec_hash=spec_hash,
         data_source=_public_source(data.source),

@@ -10,7 +10,7 @@ from modelmill.manifests import EvaluationReport
 from modelmill.reporting import metrics_table
 from modelmill.spec import Threshold
 from modelmill.scoring import compute_metrics
-from tasks.evaluate import check_thresholds
+from modelmill.evaluation.gates import check_thresholds
 
 PREDICTIONS = np.array([0, 1, 1, 0, 2, 2])
 REFERENCES = np.array([0, 1, 0, 0, 2, 1])

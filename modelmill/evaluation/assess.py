@@ -1,0 +1,142 @@
+"""The whole evaluation of a fine-tuned model, without Prefect: what the evaluate stage reports and gates on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import datasets
+import numpy as np
+
+from modelmill.artifacts import atomic_dir
+from modelmill.evaluation.baselines import classical, majority
+from modelmill.evaluation.cutoff import pick_cutoff
+from modelmill.evaluation.extra_sets import read_evaluation_set
+from modelmill.evaluation.figures import CONFUSION_MATRIX, TRAINING_CURVE, confusion_matrix_png, training_curve_png
+from modelmill.evaluation.gates import (
+    check_baselines,
+    check_classes,
+    check_slices,
+    check_thresholds,
+    fit_warnings,
+)
+from modelmill.evaluation.slicing import slice_scores, slice_values
+from modelmill.manifests import (
+    BaselineScores,
+    DataManifest,
+    EvaluationReport,
+    MetricCheck,
+    ModelManifest,
+    Scores,
+    TokenizedManifest,
+)
+from modelmill.scoring import Cutoff, labels_at, predict_probabilities, score
+from modelmill.spec import EvaluateSpec
+
+
+class Scorer:
+    """Predicts with one model (and its decision cut-off, once picked) and scores against the pipeline's labels."""
+
+    def __init__(self, model: ModelManifest, spec: EvaluateSpec) -> None:
+        self.model, self.spec, self.labels = model, spec, model.labels
+        self.cutoff: Cutoff | None = None
+
+    def probabilities(self, split: datasets.Dataset) -> tuple[np.ndarray, np.ndarray]:
+        return predict_probabilities(self.model.path, split, self.spec.batch_size)
+
+    def scores(self, name: str, predictions: np.ndarray, references: np.ndarray) -> Scores:
+        return score(name, self.spec.metrics, predictions, references, self.spec.average, self.labels)
+
+    def predict_and_score(self, name: str, split: datasets.Dataset) -> tuple[Scores, np.ndarray, np.ndarray]:
+        probabilities, references = self.probabilities(split)
+        predictions = labels_at(probabilities, self.cutoff)
+        return self.scores(name, predictions, references), predictions, references
+
+
+def train_sample(size: int, limit: int, seed: int) -> list[int]:
+    """A seeded, sorted sample of train row indices: the same rows for the same data and seed."""
+    if size <= limit:
+        return list(range(size))
+    return sorted(np.random.default_rng(seed).choice(size, limit, replace=False).tolist())
+
+
+def baseline_scores(
+    scorer: Scorer, raw: datasets.DatasetDict, data: DataManifest, train_ids: np.ndarray, validation_ids: np.ndarray,
+    test_ids: np.ndarray,
+) -> list[BaselineScores]:
+    """The majority class and TF-IDF + logistic regression, trained on train, scored on test."""
+    texts = {split: raw[split][data.text_column] for split in ("train", "validation", "test")}
+    always, label = majority(train_ids)
+    tfidf, c = classical(texts["train"], train_ids, texts["validation"], validation_ids)
+    return [
+        BaselineScores(name="majority", description=f"always '{scorer.labels[label]}'",
+                       scores=scorer.scores("majority", always(texts["test"]), test_ids)),
+        BaselineScores(name="classical", description=f"TF-IDF 1-2 grams + logistic regression (C={c:g})",
+                       scores=scorer.scores("classical", tfidf(texts["test"]), test_ids)),
+    ]
+
+
+def assess(
+    model: ModelManifest, tokens: TokenizedManifest, data: DataManifest, spec: EvaluateSpec, key: str, output: Path,
+    seed: int = 0,
+) -> EvaluationReport:
+    """Score the model on test (and a train sample, validation, extra sets, slices), beside its baselines; gate it;
+    save the confusion matrix and training curve PNGs in `output`."""
+    from transformers import AutoTokenizer
+
+    from modelmill.tokenizing import tokenize_splits
+
+    tokenized = datasets.load_from_disk(str(tokens.path))
+    raw = datasets.load_from_disk(str(data.path))
+    scorer, labels = Scorer(model, spec), model.labels
+    validation_probabilities, validation_ids = scorer.probabilities(tokenized["validation"])
+    decision = None
+    if spec.decision_threshold is not None:
+        positive = labels.index(spec.decision_threshold.positive)
+        decision = pick_cutoff(spec.decision_threshold, validation_probabilities[:, positive], validation_ids == positive)
+        scorer.cutoff = (positive, decision.cutoff)
+    test, test_predictions, test_ids = scorer.predict_and_score("test", tokenized["test"])
+    rows = train_sample(tokenized["train"].num_rows, spec.overfitting.train_sample, seed)
+    train, _, _ = scorer.predict_and_score(f"train (sample of {len(rows)})", tokenized["train"].select(rows))
+    validation = scorer.scores("validation", labels_at(validation_probabilities, scorer.cutoff), validation_ids)
+    baselines = baseline_scores(
+        scorer, raw, data, np.array(tokenized["train"]["labels"]), validation_ids, test_ids
+    )
+    tokenizer = AutoTokenizer.from_pretrained(str(model.path))
+    sets, checks = [], []
+    for name, extra in spec.sets.items():
+        rows_of_set = tokenize_splits(read_evaluation_set(name, extra, data), tokenizer, data, tokens.max_length)
+        scores, _, _ = scorer.predict_and_score(name, rows_of_set)
+        sets.append(scores)
+        checks += check_thresholds(scores.metrics, extra.thresholds, f"set {name}")
+        checks += check_classes(scores.per_class, extra.class_thresholds, f"set {name}")
+    slices = []
+    for index, slicing in enumerate(spec.slices):
+        values = slice_values(slicing, raw["test"], data.text_column, f"evaluate.slices[{index}]")
+
+        def metrics_of(indices: np.ndarray) -> dict[str, float]:
+            predicted, true = test_predictions[indices], test_ids[indices]
+            return scorer.scores("slice", predicted, true).metrics
+
+        pieces = slice_scores(slicing, values, metrics_of)
+        slices += pieces
+        checks += check_slices(pieces, slicing)
+    checks = [
+        *check_thresholds(test.metrics, spec.thresholds),
+        *check_classes(test.per_class, spec.class_thresholds),
+        *check_baselines(test, baselines, spec.baselines.must_beat),
+        *checks,
+    ]
+    if decision is not None and not decision.reached:
+        checks.append(MetricCheck(metric=decision.rule.split(" ")[0], value=decision.validation_value,
+                                  min=spec.decision_threshold.target, scope="decision threshold on validation"))
+    fit = [train, validation, test]
+    with atomic_dir(output) as scratch:
+        confusion_matrix_png(test.confusion, labels, scratch / CONFUSION_MATRIX, f"Test split ({test.num_examples})")
+        training_curve_png(model.history, scratch / TRAINING_CURVE, model.training_arguments.get(
+            "metric_for_best_model", "loss"))
+    return EvaluationReport(
+        key=key, metrics=test.metrics, checks=checks, num_examples=test.num_examples, per_class=test.per_class,
+        labels=labels, support=test.support, confusion=test.confusion, baselines=baselines, fit=fit, sets=sets,
+        slices=slices, decision=decision, figures=output, warnings=fit_warnings(fit, spec.overfitting),
+    )
+

@@ -1,0 +1,71 @@
+"""PNG figures saved with a run and embedded in its Prefect artifact and model card."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+CONFUSION_MATRIX = "confusion_matrix.png"
+TRAINING_CURVE = "training_curve.png"
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on servers and workers
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def confusion_matrix_png(confusion: list[list[int]], labels: list[str], path: Path, title: str) -> Path:
+    """Counts in the cells, true labels down, predicted labels across."""
+    plt = _pyplot()
+    size = max(3.6, 0.6 * len(labels) + 2.4)
+    figure, axes = plt.subplots(figsize=(size, size * 0.85), dpi=100)
+    image = axes.imshow(confusion, cmap="Blues")
+    peak = max((max(row) for row in confusion), default=0)
+    for i, row in enumerate(confusion):
+        for j, count in enumerate(row):
+            axes.text(j, i, str(count), ha="center", va="center",
+                      color="white" if count > peak / 2 else "black", fontsize=11)
+    axes.set_xticks(range(len(labels)), labels=labels, rotation=30 if len(labels) > 3 else 0)
+    axes.set_yticks(range(len(labels)), labels=labels)
+    axes.set_xlabel("Predicted label")
+    axes.set_ylabel("True label")
+    axes.set_title(title)
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    figure.savefig(path, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def training_curve_png(history: list[dict[str, float]], path: Path, best_metric: str) -> Path | None:
+    """Validation loss (and train loss) and the validation metric per epoch; None without validation history."""
+    evaluations = [entry for entry in history if "eval_loss" in entry]
+    if not evaluations:
+        return None
+    plt = _pyplot()
+    figure, (losses, metric) = plt.subplots(1, 2, figsize=(8, 3.2), dpi=100)
+    training = [entry for entry in history if "loss" in entry]
+    if training:
+        losses.plot([e["epoch"] for e in training], [e["loss"] for e in training], label="train loss", alpha=0.6)
+    losses.plot([e["epoch"] for e in evaluations], [e["eval_loss"] for e in evaluations], "o-", label="validation loss")
+    losses.set_xlabel("Epoch")
+    losses.set_ylabel("Loss")
+    losses.legend()
+    name = "eval_accuracy" if best_metric == "loss" else f"eval_{best_metric}"
+    points = [e for e in evaluations if name in e]
+    metric.plot([e["epoch"] for e in points], [e[name] for e in points], "o-", color="tab:green")
+    metric.set_xlabel("Epoch")
+    metric.set_ylabel(f"Validation {name.removeprefix('eval_')}")
+    metric.set_title(f"Best checkpoint chosen on validation {best_metric}", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def data_uri(path: Path) -> str:
+    """The PNG inline, for a Prefect markdown artifact (which stores text only)."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")

@@ -1,0 +1,89 @@
+"""The gates a model must pass before its push, and the warnings a reviewer reads beside them."""
+
+from __future__ import annotations
+
+from modelmill.errors import ConfigError
+from modelmill.manifests import BaselineScores, MetricCheck, Scores, SliceScores
+from modelmill.scoring import MACRO_F1
+from modelmill.spec import ClassThresholds, EvaluateSpec, OverfittingSpec, SliceSpec, Threshold, unknown_classes
+
+
+def require_known_classes(spec: EvaluateSpec, labels: list[str]) -> None:
+    """Every class `evaluate` names must be a label of the data (checked once the labels are known)."""
+    problems = unknown_classes(spec, labels)
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
+def check_thresholds(metrics: dict[str, float], thresholds: dict[str, Threshold], scope: str = "test") -> list[MetricCheck]:
+    """One check per threshold, observed value against the bounds."""
+    missing = sorted(set(thresholds) - set(metrics))
+    if missing:
+        raise ConfigError(f"evaluate.thresholds: no computed metric named {missing}; computed {sorted(metrics)}")
+    return [
+        MetricCheck(metric=name, value=metrics[name], min=bound.min, max=bound.max, scope=scope)
+        for name, bound in thresholds.items()
+    ]
+
+
+def check_classes(per_class: dict[str, float], thresholds: ClassThresholds, scope: str = "test") -> list[MetricCheck]:
+    """One check per class threshold, e.g. `recall[spam] >= 0.9`."""
+    return [
+        MetricCheck(metric=f"{metric}[{label}]", value=per_class[f"{metric}[{label}]"], min=bound.min,
+                    max=bound.max, scope=scope)
+        for label, bounds in thresholds.items()
+        for metric, bound in bounds.items()
+    ]
+
+
+def check_baselines(model: Scores, baselines: list[BaselineScores], must_beat: list[str]) -> list[MetricCheck]:
+    """The model's macro F1 must be strictly above each required baseline's."""
+    return [
+        MetricCheck(metric=MACRO_F1, value=model.metrics[MACRO_F1], above=baseline.scores.metrics[MACRO_F1],
+                    scope=f"beats the {baseline.name} baseline")
+        for baseline in baselines if baseline.name in must_beat
+    ]
+
+
+def check_slices(slices: list[SliceScores], spec: SliceSpec) -> list[MetricCheck]:
+    """Every gated slice against the slicing's minimums."""
+    return [
+        MetricCheck(metric=name, value=piece.metrics[name], min=minimum, scope=f"slice {piece.slicing}={piece.value}")
+        for piece in slices if piece.gated
+        for name, minimum in spec.min.items()
+    ]
+
+
+def fit_warnings(fit: list[Scores], spec: OverfittingSpec) -> list[str]:
+    """Macro-F1 gaps train -> validation and validation -> test beyond their tolerance (fit: train, val, test)."""
+    train, validation, test = (part.metrics[MACRO_F1] for part in fit)
+    warnings = []
+    if train - validation > spec.max_train_validation_gap:
+        warnings.append(
+            f"Possible overfitting: macro F1 is {train:.4f} on train but {validation:.4f} on validation "
+            f"(gap {train - validation:.4f} > evaluate.overfitting.max_train_validation_gap "
+            f"{spec.max_train_validation_gap:g})."
+        )
+    if abs(validation - test) > spec.max_validation_test_gap:
+        warnings.append(
+            f"Validation and test disagree: macro F1 {validation:.4f} on validation, {test:.4f} on test "
+            f"(gap {abs(validation - test):.4f} > evaluate.overfitting.max_validation_test_gap "
+            f"{spec.max_validation_test_gap:g}); the checkpoint choice or the split may not be representative."
+        )
+    return warnings
+
+
+def accuracy_paradox(test: Scores, majority: BaselineScores, labels: list[str]) -> str:
+    """Why a model that does not beat the majority class is refused, in plain words."""
+    accuracy = test.metrics.get("accuracy")
+    constant = majority.description
+    missed = ", ".join(
+        f"{label} {test.per_class[f'recall[{label}]']:.2f}" for label in labels
+    )
+    said = f"Its accuracy of {accuracy:.4f} " if accuracy is not None else "Its accuracy "
+    return (
+        f"Accuracy paradox: the model does not beat the majority baseline on macro F1 "
+        f"({test.metrics[MACRO_F1]:.4f} vs {majority.scores.metrics[MACRO_F1]:.4f}). {constant} scores accuracy "
+        f"{majority.scores.metrics['accuracy']:.4f} on this test split without learning anything. "
+        f"{said}looks good only because one class dominates; recall per class: {missed}."
+    )

@@ -1,0 +1,125 @@
+"""Markdown tables of an evaluation, shared by the terminal summary, the Prefect artifact and the model card."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from modelmill.manifests import EvaluationReport, MetricCheck, Scores
+from modelmill.scoring import MACRO_F1
+from modelmill.spec import PER_CLASS_METRICS
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _status(check: MetricCheck | None) -> str:
+    return "-" if check is None else ("pass" if check.passed else "FAIL")
+
+
+def per_class_table(report: EvaluationReport) -> str:
+    """Precision, recall, F1 and support of every class, with the class thresholds on the test split."""
+    checks = {check.metric: check for check in report.checks if check.scope == "test"}
+    lines = ["| class | precision | recall | f1 | support | threshold | status |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for label in report.labels:
+        gated = [checks[f"{m}[{label}]"] for m in PER_CLASS_METRICS if f"{m}[{label}]" in checks]
+        bounds = "; ".join(f"{check.metric.split('[')[0]} {check.bounds}" for check in gated) or "-"
+        status = "-" if not gated else ("pass" if all(c.passed for c in gated) else "FAIL")
+        values = " | ".join(_cell(report.per_class.get(f"{m}[{label}]")) for m in PER_CLASS_METRICS)
+        lines.append(f"| {label} | {values} | {report.support.get(label, 0)} | {bounds} | {status} |")
+    return "\n".join(lines)
+
+
+def confusion_table(labels: list[str], confusion: list[list[int]]) -> str:
+    """Counts: one row per true label, one column per predicted label."""
+    lines = ["| true \\ predicted | " + " | ".join(labels) + " |", "| --- |" + " --- |" * len(labels)]
+    lines += [f"| {label} | " + " | ".join(map(str, row)) + " |" for label, row in zip(labels, confusion)]
+    return "\n".join(lines)
+
+
+def baselines_table(report: EvaluationReport) -> str:
+    """The model beside each baseline on the test split, with the baseline gates."""
+    gates = {check.scope: check for check in report.checks if check.scope.startswith("beats the ")}
+    names = ["accuracy", MACRO_F1]
+    lines = ["| model | " + " | ".join(names) + " | required |", "| --- |" + " --- |" * (len(names) + 1)]
+    lines.append("| **this model** | " + " | ".join(_cell(report.metrics.get(n)) for n in names) + " | |")
+    for baseline in report.baselines:
+        gate = gates.get(f"beats the {baseline.name} baseline")
+        required = "not required" if gate is None else f"model must beat it: {_status(gate)}"
+        values = " | ".join(_cell(baseline.scores.metrics.get(n)) for n in names)
+        lines.append(f"| {baseline.name}: {baseline.description} | {values} | {required} |")
+    return "\n".join(lines)
+
+
+def scores_table(rows: list[Scores], names: list[str]) -> str:
+    """One row per scored set (split, extra set) with its size and metrics."""
+    lines = ["| set | examples | " + " | ".join(names) + " |", "| --- | --- |" + " --- |" * len(names)]
+    for row in rows:
+        lines.append(f"| {row.name} | {row.num_examples} | " + " | ".join(_cell(row.metrics.get(n)) for n in names) + " |")
+    return "\n".join(lines)
+
+
+def slices_table(report: EvaluationReport, names: list[str]) -> str:
+    """Metrics per slice, with the slice minimums that gate it."""
+    checks: dict[str, list[MetricCheck]] = {}
+    for check in report.checks:
+        checks.setdefault(check.scope, []).append(check)
+    lines = ["| slice | examples | " + " | ".join(names) + " | minimum | status |",
+             "| --- | --- |" + " --- |" * (len(names) + 2)]
+    for piece in report.slices:
+        gated = checks.get(f"slice {piece.slicing}={piece.value}", [])
+        bounds = "; ".join(f"{c.metric} {c.bounds}" for c in gated) or ("-" if piece.gated else "too few to gate")
+        status = "-" if not gated else ("pass" if all(c.passed for c in gated) else "FAIL")
+        values = " | ".join(_cell(piece.metrics.get(n)) for n in names)
+        lines.append(f"| {piece.slicing} = {piece.value} | {piece.num_examples} | {values} | {bounds} | {status} |")
+    return "\n".join(lines)
+
+
+def gates_table(checks: list[MetricCheck]) -> str:
+    """Every gate: where it was measured, the value, what was required, pass/FAIL."""
+    lines = ["| where | metric | value | required | status |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {c.scope} | {c.metric} | {c.value:.4f} | {c.bounds} | {_status(c)} |" for c in checks]
+    return "\n".join(lines)
+
+
+def decision_line(report: EvaluationReport) -> str:
+    """Which probability cut-off the model uses, and why."""
+    decision = report.decision
+    if decision is None:
+        return ""
+    reached = "reached" if decision.reached else "NOT reached (best possible)"
+    return (
+        f"Decision threshold: predict **{decision.label}** when its probability is >= {decision.cutoff:.4f} "
+        f"(picked on validation for {decision.rule}: {decision.validation_value:.4f}, {reached}; applied to every "
+        "score below and stored in config.json as `decision_threshold`)."
+    )
+
+
+def evaluation_sections(report: EvaluationReport, images: Mapping[str, str] | None = None, level: str = "###") -> str:
+    """Per class, confusion matrix, baselines, fit, extra sets, slices and warnings; `images` maps a figure's
+    title to its URL (a data URI, or a path in the Hub repo)."""
+    names = [n for n in report.metrics if n != MACRO_F1] + [MACRO_F1]
+    parts = []
+    if line := decision_line(report):
+        parts += [line, ""]
+    if report.labels:
+        parts += [f"{level} Per class", "", per_class_table(report), ""]
+    if report.confusion:
+        parts += [f"{level} Confusion matrix (rows: true, columns: predicted)", "",
+                  confusion_table(report.labels, report.confusion), ""]
+    if report.baselines:
+        parts += [f"{level} Baselines (same train and test split)", "", baselines_table(report), ""]
+    if report.fit:
+        parts += [f"{level} Train, validation and test side by side", "", scores_table(report.fit, names), ""]
+    if report.sets:
+        parts += [f"{level} Extra evaluation sets", "", scores_table(report.sets, names), ""]
+    if report.slices:
+        parts += [f"{level} Slices of the test split", "", slices_table(report, names), ""]
+    set_gates = [c for c in report.checks if c.scope.startswith("set ")]
+    if set_gates:
+        parts += [f"{level} Gates of the extra sets", "", gates_table(set_gates), ""]
+    parts += [f"**Warning:** {warning}" for warning in report.warnings]
+    for title, url in (images or {}).items():
+        parts += ["", f"![{title}]({url})"]
+    return "\n".join(parts).strip()
