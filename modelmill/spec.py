@@ -452,20 +452,16 @@ class PromoteSpec(Section):
 ClassThresholds = dict[str, dict[Literal["precision", "recall", "f1"], Threshold]]
 
 
-class Gates(Section):
-    """Thresholds on averaged metrics and on one class's precision/recall/f1 (`{spam: {recall: {min: 0.9}}}`)."""
-
-    thresholds: dict[str, Threshold] = Field(default_factory=dict)
-    class_thresholds: ClassThresholds = Field(
-        default_factory=dict, description="Per class name: bounds on its precision, recall or f1."
-    )
+CLASS_THRESHOLDS = "Per class name: bounds on its precision, recall or f1, e.g. {spam: {recall: {min: 0.9}}}."
 
 
-class EvaluationSet(Gates):
+class EvaluationSet(Section):
     """An extra, named evaluation set (e.g. a frozen regression set) with the data's columns and its own gates."""
 
     file: Path
     format: Literal["csv", "json", "parquet"] | None = Field(None, description="Inferred from the extension.")
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    class_thresholds: ClassThresholds = Field(default_factory=dict, description=CLASS_THRESHOLDS)
 
     _resolve_file = field_validator("file")(_resolve)
 
@@ -519,13 +515,15 @@ class DecisionThresholdSpec(Section):
     target: float = Field(gt=0, le=1)
 
 
-class EvaluateSpec(Gates):
+class EvaluateSpec(Section):
     """Metrics computed on the test split, the thresholds that gate the push, and the champion comparison."""
 
     metrics: list[str] = Field(default_factory=lambda: ["accuracy", "f1"], min_length=1)
     average: Literal["macro", "micro", "weighted", "binary"] = Field(
         "macro", description="How precision/recall/f1 average over classes."
     )
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    class_thresholds: ClassThresholds = Field(default_factory=dict, description=CLASS_THRESHOLDS)
     baselines: BaselineSpec = Field(default_factory=BaselineSpec)
     overfitting: OverfittingSpec = Field(default_factory=OverfittingSpec)
     sets: dict[str, EvaluationSet] = Field(default_factory=dict, description="Extra named evaluation sets.")
@@ -569,14 +567,18 @@ class EvaluateSpec(Gates):
             )
         return self
 
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds_name_metrics(cls, thresholds: dict[str, Threshold], info: ValidationInfo) -> dict[str, Threshold]:
+        for name, bound in thresholds.items():
+            _check_metric_bound(name, name, [bound.min, bound.max], info.data.get("metrics", []))
+        return thresholds
+
     @model_validator(mode="after")
     def _gates_name_computed_metrics(self) -> EvaluateSpec:
-        gated = [("thresholds", self.thresholds)] + [
-            (f"sets.{name}.thresholds", evaluation_set.thresholds) for name, evaluation_set in self.sets.items()
-        ]
-        for where, thresholds in gated:
-            for name, bound in thresholds.items():
-                _check_metric_bound(f"{where}.{name}", name, [bound.min, bound.max], self.metrics)
+        for set_name, evaluation_set in self.sets.items():
+            for name, bound in evaluation_set.thresholds.items():
+                _check_metric_bound(f"sets.{set_name}.thresholds.{name}", name, [bound.min, bound.max], self.metrics)
         for index, slicing in enumerate(self.slices):
             for name, bound in slicing.min.items():
                 _check_metric_bound(f"slices[{index}].min.{name}", name, [bound], self.metrics)

@@ -27,7 +27,7 @@ FIGURES = {"Confusion matrix": CONFUSION_MATRIX, "Validation curve": TRAINING_CU
 def failure_message(report: EvaluationReport) -> str:
     """Why the model is refused: the failed gates, and the accuracy paradox in words when it applies."""
     lines = ["Model is below its thresholds; nothing will be pushed.", metrics_table(report), "",
-             gates_table(report.failures)]
+             evaluation_sections(report), "", "Failed gates:", "", gates_table(report.failures)]
     majority = next((b for b in report.baselines if b.name == "majority"), None)
     if majority is not None and any(c.scope == "beats the majority baseline" for c in report.failures):
         lines += ["", accuracy_paradox(report.fit[-1], majority, report.labels)]

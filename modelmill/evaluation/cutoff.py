@@ -9,10 +9,9 @@ from modelmill.spec import DecisionThresholdSpec
 
 
 def pick_cutoff(spec: DecisionThresholdSpec, probabilities: np.ndarray, is_positive: np.ndarray) -> DecisionCutoff:
-    """The cut-off that reaches `spec.target` on `spec.metric` with the most of the other metric.
-
-    For precision that is the cut-off with the highest recall among those whose precision reaches the target; for
-    recall, the highest cut-off whose recall reaches it. Unreachable: the cut-off with the best value, marked so.
+    """Among the cut-offs whose `spec.metric` reaches `spec.target`, the one with the most of the other metric
+    (precision target: the most recall; recall target: the most precision). Unreachable: the cut-off with the best
+    value of `spec.metric`, marked not reached.
     """
     order = np.argsort(-probabilities, kind="stable")
     sorted_probs, hits = probabilities[order], is_positive[order].astype(bool)

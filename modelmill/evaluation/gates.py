@@ -75,15 +75,12 @@ def fit_warnings(fit: list[Scores], spec: OverfittingSpec) -> list[str]:
 
 def accuracy_paradox(test: Scores, majority: BaselineScores, labels: list[str]) -> str:
     """Why a model that does not beat the majority class is refused, in plain words."""
-    accuracy = test.metrics.get("accuracy")
-    constant = majority.description
-    missed = ", ".join(
-        f"{label} {test.per_class[f'recall[{label}]']:.2f}" for label in labels
-    )
-    said = f"Its accuracy of {accuracy:.4f} " if accuracy is not None else "Its accuracy "
+    recalls = ", ".join(f"{label} {test.per_class[f'recall[{label}]']:.2f}" for label in labels)
+    accuracy = test.metrics.get("accuracy", float("nan"))
     return (
         f"Accuracy paradox: the model does not beat the majority baseline on macro F1 "
-        f"({test.metrics[MACRO_F1]:.4f} vs {majority.scores.metrics[MACRO_F1]:.4f}). {constant} scores accuracy "
-        f"{majority.scores.metrics['accuracy']:.4f} on this test split without learning anything. "
-        f"{said}looks good only because one class dominates; recall per class: {missed}."
+        f"({test.metrics[MACRO_F1]:.4f} vs {majority.scores.metrics[MACRO_F1]:.4f}). The majority baseline "
+        f"({majority.description}) scores accuracy {majority.scores.metrics['accuracy']:.4f} on this test split "
+        f"without learning anything, so this model's accuracy of {accuracy:.4f} shows nothing it learned; it misses "
+        f"what matters (recall per class: {recalls})."
     )

@@ -38,11 +38,15 @@ def slice_scores(
     values: list[str],
     score: Callable[[np.ndarray], dict[str, float]],
 ) -> list[SliceScores]:
-    """`score(row indices)` for every slice, largest first; slices under `min_examples` are not gated."""
+    """`score(row indices)` for every slice (length buckets in order, column values largest first); slices under
+    `min_examples` are not gated."""
     groups: dict[str, list[int]] = {}
     for index, value in enumerate(values):
         groups.setdefault(value, []).append(index)
-    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    if spec.length_buckets is not None:
+        ordered = [(name, groups[name]) for name in bucket_names(spec.length_buckets) if name in groups]
+    else:
+        ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
     return [
         SliceScores(
             slicing=spec.title, value=value, num_examples=len(rows), metrics=score(np.array(rows)),

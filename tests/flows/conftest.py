@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.sorting import TaskRunSort
 
 from flows.finetune import finetune
@@ -37,3 +37,12 @@ def stage_states(state: Any) -> dict[str, str]:
             limit=50,
         )
     return {task_run.name.rsplit("-", 1)[0]: task_run.state.name for task_run in task_runs}
+
+
+def run_artifacts(state: Any) -> list[Any]:
+    """The artifacts the flow run that ended in `state` created."""
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])),
+            limit=50,
+        )

@@ -10,9 +10,9 @@ from tests.flows.conftest import STAGES
 def test_a_worse_retrain_is_not_promoted_and_the_hub_keeps_its_release(prefect, run, hub, hub_token, tiny_model_dir,
                                                                       review_files):
     spec = pipeline_dict(tiny_model_dir, review_files, hub.url)
-    spec["train"].update(epochs=8, learning_rate=2e-3)  # enough for the tiny model to learn the task
     spec["evaluate"]["promote"] = {"metric": "accuracy", "guards": [{"metric": "recall", "class": "positive",
                                                                      "tolerance": 0.5}]}
+    spec["train"].update(epochs=8, learning_rate=2e-3)  # enough for the tiny model to learn the task
     # a first run with nothing published: promoted, one commit tagged v1
     first, stages = run(spec)
     assert first.is_completed() and first.name == "Completed", first.message

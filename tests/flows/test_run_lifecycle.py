@@ -9,22 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from modelmill.settings import get_settings
 from tests.conftest import pipeline_dict
-from tests.flows.conftest import STAGES
+from tests.flows.conftest import STAGES, run_artifacts
 from tests.webhook_receiver import WebhookReceiver
 
 RUN_NAME = re.compile(r"^tiny-\d{8}-\d{4}-[0-9a-f]{6}$")
-
-
-def run_artifacts(state: Any) -> list[Any]:
-    with get_client(sync_client=True) as client:
-        return client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])),
-            limit=50,
-        )
 
 
 def flow_run_name(state: Any) -> str:

@@ -125,7 +125,7 @@ def test_a_missing_secret_block_is_a_config_error(prefect, hub, push_inputs):
 def test_a_model_that_no_threshold_gated_says_so_in_its_card(prefect, hub, push_inputs):
     ungated = push_inputs["evaluation"].model_copy(update={"checks": []})
     result = push_model(spec=PushSpec(repo_id="team/ungated", endpoint=hub.url), **{**push_inputs, "evaluation": ungated})
-    assert "nothing gated this model" in (result.folder / "README.md").read_text()
+    assert "nothing but the baseline gate checked this model" in (result.folder / "README.md").read_text()
 
 
 def test_offline_mode_with_a_token_is_an_immediate_dry_run_not_a_retried_network_error(prefect, hub, hub_token,
