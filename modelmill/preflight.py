@@ -63,7 +63,8 @@ def check_data(where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, lis
             if split == "train" and labels is None and spec.data.label_column in part.column_names:
                 labels = sorted({str(value) for value in part.unique(spec.data.label_column)})
     for name, extra in spec.evaluate.sets.items():
-        problems += [f"{problem} ({where}.evaluate.sets.{name})" for problem in check_file(where, extra.file, spec, extra)[0]]
+        found, _ = check_file(where, extra.file, spec, extra)
+        problems += [f"{problem} ({where}.evaluate.sets.{name})" for problem in found]
     if labels is not None:
         problems += [f"{where}.{problem} (labels of the data)" for problem in unknown_classes(spec.evaluate, labels)]
     test_columns = columns.get("test", columns.get("train")) if spec.data.file is None else columns.get("train")

@@ -14,10 +14,9 @@ import numpy as np
 from modelmill.errors import ConfigError
 from modelmill.metrics import load_metric
 from modelmill.manifests import Scores
-from modelmill.spec import PER_CLASS_METRICS
+from modelmill.spec import MACRO_F1, PER_CLASS_METRICS
 
 AVERAGED = frozenset({"precision", "recall", "f1"})
-MACRO_F1 = "macro_f1"  # every report has it: the baseline gate and the fit table compare on it
 
 
 def predict_probabilities(model_dir: Path, split: datasets.Dataset, batch_size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -92,7 +92,9 @@ def assess(
     decision = None
     if spec.decision_threshold is not None:
         positive = labels.index(spec.decision_threshold.positive)
-        decision = pick_cutoff(spec.decision_threshold, validation_probabilities[:, positive], validation_ids == positive)
+        decision = pick_cutoff(
+            spec.decision_threshold, validation_probabilities[:, positive], validation_ids == positive
+        )
         scorer.cutoff = (positive, decision.cutoff)
     test, test_predictions, test_ids = scorer.predict_and_score("test", tokenized["test"])
     rows = train_sample(tokenized["train"].num_rows, spec.overfitting.train_sample, seed)

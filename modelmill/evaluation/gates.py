@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from modelmill.errors import ConfigError
 from modelmill.manifests import BaselineScores, MetricCheck, Scores, SliceScores
-from modelmill.scoring import MACRO_F1
-from modelmill.spec import ClassThresholds, EvaluateSpec, OverfittingSpec, SliceSpec, Threshold, unknown_classes
+from modelmill.spec import (
+    MACRO_F1,
+    ClassThresholds,
+    EvaluateSpec,
+    OverfittingSpec,
+    SliceSpec,
+    Threshold,
+    unknown_classes,
+)
 
 
 def require_known_classes(spec: EvaluateSpec, labels: list[str]) -> None:
@@ -15,7 +22,9 @@ def require_known_classes(spec: EvaluateSpec, labels: list[str]) -> None:
         raise ConfigError("; ".join(problems))
 
 
-def check_thresholds(metrics: dict[str, float], thresholds: dict[str, Threshold], scope: str = "test") -> list[MetricCheck]:
+def check_thresholds(
+    metrics: dict[str, float], thresholds: dict[str, Threshold], scope: str = "test"
+) -> list[MetricCheck]:
     """One check per threshold, observed value against the bounds."""
     missing = sorted(set(thresholds) - set(metrics))
     if missing:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from modelmill.manifests import EvaluationReport, MetricCheck, Scores
-from modelmill.scoring import MACRO_F1
-from modelmill.spec import PER_CLASS_METRICS
+from modelmill.spec import MACRO_F1, PER_CLASS_METRICS
 
 
 def _cell(value: float | None) -> str:
@@ -56,7 +55,8 @@ def scores_table(rows: list[Scores], names: list[str]) -> str:
     """One row per scored set (split, extra set) with its size and metrics."""
     lines = ["| set | examples | " + " | ".join(names) + " |", "| --- | --- |" + " --- |" * len(names)]
     for row in rows:
-        lines.append(f"| {row.name} | {row.num_examples} | " + " | ".join(_cell(row.metrics.get(n)) for n in names) + " |")
+        values = " | ".join(_cell(row.metrics.get(n)) for n in names)
+        lines.append(f"| {row.name} | {row.num_examples} | {values} |")
     return "\n".join(lines)
 
 

@@ -32,7 +32,8 @@ def test_a_run_reports_per_class_confusion_baselines_fit_sets_slices_and_its_cut
     assert state.is_completed(), state.message
     report = state.result().evaluation
     # then the result holds every view, each from the same 12 test rows
-    assert set(report.per_class) == {f"{m}[{c}]" for m in ("precision", "recall", "f1") for c in ("negative", "positive")}
+    classes = ("negative", "positive")
+    assert set(report.per_class) == {f"{m}[{c}]" for m in ("precision", "recall", "f1") for c in classes}
     assert report.support == {"negative": 6, "positive": 6} and sum(map(sum, report.confusion)) == 12
     assert [b.name for b in report.baselines] == ["majority", "classical"]
     assert [part.name for part in report.fit] == ["train (sample of 48)", "validation", "test"]
@@ -62,7 +63,8 @@ def test_a_model_that_only_predicts_the_majority_class_is_refused_with_the_accur
 ):
     # given one positive review per split, worded like the negatives: nothing tells the classes apart
     for split, path in review_files.items():
-        rows = [{**row, "label": "negative"} for row in review_rows({"train": 1, "validation": 2, "test": 3}[split], 24)]
+        seed = {"train": 1, "validation": 2, "test": 3}[split]
+        rows = [{**row, "label": "negative"} for row in review_rows(seed, 24)]
         rows[0]["label"] = "positive"
         write_csv(path, rows)
     spec = pipeline_dict(tiny_model_dir, review_files)

@@ -23,8 +23,8 @@ from modelmill.evaluation.gates import (
 from modelmill.evaluation.slicing import slice_scores, slice_values
 from modelmill.evaluation.tables import confusion_table, evaluation_sections
 from modelmill.manifests import BaselineScores, DataManifest, EvaluationReport
-from modelmill.scoring import MACRO_F1, labels_at, score, stored_cutoff
-from modelmill.spec import DecisionThresholdSpec, EvaluationSet, OverfittingSpec, SliceSpec, Threshold
+from modelmill.scoring import labels_at, score, stored_cutoff
+from modelmill.spec import MACRO_F1, DecisionThresholdSpec, EvaluationSet, OverfittingSpec, SliceSpec, Threshold
 from tests.conftest import write_csv
 
 LABELS = ["ham", "spam"]
@@ -65,8 +65,8 @@ def test_a_model_that_finds_the_rare_class_beats_the_majority_baseline():
     predictions = references.copy()
     predictions[3] = 1  # one false alarm
     test = score("test", ["accuracy"], predictions, references, "macro", LABELS)
-    baseline = BaselineScores(name="majority", description="always 'ham'",
-                              scores=score("majority", ["accuracy"], np.zeros(100, dtype=int), references, "macro", LABELS))
+    always_ham = score("majority", ["accuracy"], np.zeros(100, dtype=int), references, "macro", LABELS)
+    baseline = BaselineScores(name="majority", description="always 'ham'", scores=always_ham)
     assert [gate.passed for gate in check_baselines(test, [baseline], ["majority"])] == [True]
     assert check_baselines(test, [baseline], []) == []  # reported, not required
 

@@ -67,3 +67,27 @@ def test_run_stops_at_preflight_before_prefect_or_any_artifact(write_pipelines, 
     assert "PreflightFailed" in err and "test.csv: file not found" in err
     after = set(Path(get_settings().home).rglob("*")) if get_settings().home.exists() else set()
     assert after == before, "nothing was written"
+
+
+def test_check_finds_evaluation_problems_before_any_work(write_pipelines, tiny_model_dir, review_files, tmp_path,
+                                                         capsys):
+    # given labels that come from the data, a misspelt class, a slice column the test split lacks, and an extra
+    # evaluation set without the label column
+    (tmp_path / "frozen.csv").write_text("text,category\nfine,positive\n")
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    del spec["data"]["labels"]
+    spec["evaluate"].update(
+        class_thresholds={"postive": {"recall": {"min": 0.9}}},
+        slices=[{"column": "source"}],
+        sets={"frozen": {"file": str(tmp_path / "frozen.csv")}},
+    )
+    path = write_pipelines({"tiny": spec})
+    assert main(["check", "-f", str(path)]) == 1
+    err = capsys.readouterr().err
+    for text in [
+        "frozen.csv: no column 'label' (pipelines.tiny.data.label_column); columns are ['text', 'category'] "
+        "(pipelines.tiny.evaluate.sets.frozen)",
+        "pipelines.tiny.evaluate.class_thresholds.postive: 'postive' is not one of the labels ['negative', 'positive']",
+        "pipelines.tiny.evaluate.slices[0].column: 'source' is not a column of the test split",
+    ]:
+        assert text in err, f"{text!r} not in:\n{err}"
