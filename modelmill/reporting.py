@@ -88,7 +88,8 @@ def summary_markdown(
     parts = [f"## {title}", "", stages_table(stages) if stages else "No stage ran."]
     if summary is not None:
         parts += ["", metrics_table(summary.evaluation), *gate_note(summary.evaluation),
-                  "", evaluation_sections(summary.evaluation), *promotion_lines(summary.evaluation), "", f"**Model:** `{summary.model_path}`",
+                  "", evaluation_sections(summary.evaluation), *promotion_lines(summary.evaluation),
+                  "", f"**Model:** `{summary.model_path}`",
                   "", f"**Push:** {push_outcome(summary.push)}"]
     if error:
         parts += ["", "**Stopped by:**", "", "```", error, "```"]

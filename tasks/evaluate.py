@@ -12,7 +12,7 @@ from modelmill.caching import LocalFilesContent, stage_policy
 from modelmill.challenge import challenge
 from modelmill.errors import ConfigError, ThresholdsNotMet
 from modelmill.evaluation.assess import assess
-from modelmill.evaluation.figures import CONFUSION_MATRIX, TRAINING_CURVE, data_uri
+from modelmill.evaluation.figures import data_uri, saved_figures
 from modelmill.evaluation.gates import accuracy_paradox
 from modelmill.evaluation.tables import evaluation_sections, gates_table
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, TokenizedManifest
@@ -20,9 +20,6 @@ from modelmill.promotion import comparison_table
 from modelmill.reporting import gate_note, metrics_table
 from modelmill.retry import retry_if_transient
 from modelmill.spec import EvaluateSpec, PushSpec
-
-FIGURES = {"Confusion matrix": CONFUSION_MATRIX, "Validation curve": TRAINING_CURVE}
-
 
 def failure_message(report: EvaluationReport) -> str:
     """Why the model is refused: the failed gates, and the accuracy paradox in words when it applies."""
@@ -36,10 +33,7 @@ def failure_message(report: EvaluationReport) -> str:
 
 def report_markdown(report: EvaluationReport) -> str:
     """The evaluation artifact: test metrics, then every section, with the figures inline."""
-    images = {
-        title: data_uri(report.figures / name) for title, name in FIGURES.items()
-        if report.figures is not None and (report.figures / name).is_file()
-    }
+    images = {title: data_uri(path) for title, path in saved_figures(report.figures).items()}
     return "\n\n".join([
         f"## Test metrics ({report.num_examples} examples)", metrics_table(report), *gate_note(report),
         evaluation_sections(report, images),

@@ -14,7 +14,8 @@ from modelmill.caching import HubTokenPresence, stage_policy
 from modelmill.hub.client import hub_api
 from modelmill.hub.releases import publish_release
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, PushResult, ValidationReport
-from modelmill.hub.model_card import card_figures, decision_config, render_model_card
+from modelmill.evaluation.figures import saved_figures
+from modelmill.hub.model_card import FIGURES_FOLDER, decision_config, render_model_card
 from modelmill.reporting import metrics_table
 from modelmill.retry import retry_if_transient
 from modelmill.secrets import push_credentials
@@ -32,10 +33,9 @@ def stage_upload(model: ModelManifest, card: str, folder: Path, evaluation: Eval
         (folder / "config.json").write_text(
             json.dumps({**config, "decision_threshold": cutoff}, indent=2) + "\n", encoding="utf-8"
         )
-    for path in card_figures(evaluation).values():
-        assert evaluation.figures is not None
-        (folder / path).parent.mkdir(exist_ok=True)
-        shutil.copyfile(evaluation.figures / Path(path).name, folder / path)
+    for source in saved_figures(evaluation.figures).values():  # where the card's image links point
+        (folder / FIGURES_FOLDER).mkdir(exist_ok=True)
+        shutil.copyfile(source, folder / FIGURES_FOLDER / source.name)
     (folder / "README.md").write_text(card, encoding="utf-8")
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
 

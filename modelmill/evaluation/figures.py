@@ -7,6 +7,14 @@ from pathlib import Path
 
 CONFUSION_MATRIX = "confusion_matrix.png"
 TRAINING_CURVE = "training_curve.png"
+TITLES = {"Confusion matrix": CONFUSION_MATRIX, "Validation curve": TRAINING_CURVE}
+
+
+def saved_figures(folder: Path | None) -> dict[str, Path]:
+    """Title -> file of each figure saved in `folder` (a run without validation history has no curve)."""
+    if folder is None:
+        return {}
+    return {title: folder / name for title, name in TITLES.items() if (folder / name).is_file()}
 
 
 def _pyplot():

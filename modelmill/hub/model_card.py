@@ -9,7 +9,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from modelmill import __version__
-from modelmill.evaluation.figures import CONFUSION_MATRIX, TRAINING_CURVE
+from modelmill.evaluation.figures import saved_figures
 from modelmill.evaluation.tables import evaluation_sections
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, ValidationReport
 from modelmill.promotion import comparison_table
@@ -111,16 +111,11 @@ def _public_source(source: str) -> str:
 
 
 FIGURES_FOLDER = "evaluation"  # where the PNGs go in the Hub repo, next to README.md
-FIGURE_TITLES = {"Confusion matrix": CONFUSION_MATRIX, "Validation curve": TRAINING_CURVE}
 
 
 def card_figures(evaluation: EvaluationReport) -> dict[str, str]:
     """Figure title -> its path in the Hub repo, for the figures this evaluation saved."""
-    folder = evaluation.figures
-    return {
-        title: f"{FIGURES_FOLDER}/{name}" for title, name in FIGURE_TITLES.items()
-        if folder is not None and (folder / name).is_file()
-    }
+    return {title: f"{FIGURES_FOLDER}/{path.name}" for title, path in saved_figures(evaluation.figures).items()}
 
 
 def decision_config(evaluation: EvaluationReport) -> dict | None:
