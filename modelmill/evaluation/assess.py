@@ -27,6 +27,7 @@ from modelmill.manifests import (
     MetricCheck,
     ModelManifest,
     Scores,
+    SliceScores,
     TokenizedManifest,
 )
 from modelmill.scoring import Cutoff, labels_at, predict_probabilities, score
@@ -75,70 +76,87 @@ def baseline_scores(
     ]
 
 
+def extra_set_scores(
+    scorer: Scorer, spec: EvaluateSpec, data: DataManifest, max_length: int
+) -> tuple[list[Scores], list[MetricCheck]]:
+    """Each extra evaluation set, tokenized with the model's tokenizer and scored, with its own gates."""
+    from transformers import AutoTokenizer
+
+    from modelmill.tokenizing import tokenize_splits
+
+    tokenizer = AutoTokenizer.from_pretrained(str(scorer.model.path))
+    sets, checks = [], []
+    for name, extra in spec.sets.items():
+        rows = tokenize_splits(read_evaluation_set(name, extra, data), tokenizer, data, max_length)
+        scores, _, _ = scorer.predict_and_score(name, rows)
+        sets.append(scores)
+        checks += check_thresholds(scores.metrics, extra.thresholds, f"set {name}")
+        checks += check_classes(scores.per_class, extra.class_thresholds, f"set {name}")
+    return sets, checks
+
+
+def scores_per_slice(
+    scorer: Scorer, spec: EvaluateSpec, raw_test: datasets.Dataset, text_column: str, predictions: np.ndarray,
+    references: np.ndarray,
+) -> tuple[list[SliceScores], list[MetricCheck]]:
+    """The test predictions scored per slice, with the slice minimums."""
+    slices, checks = [], []
+    for index, slicing in enumerate(spec.slices):
+        values = slice_values(slicing, raw_test, text_column, f"evaluate.slices[{index}]")
+        pieces = slice_scores(
+            slicing, values, lambda rows: scorer.scores("slice", predictions[rows], references[rows]).metrics
+        )
+        slices += pieces
+        checks += check_slices(pieces, slicing)
+    return slices, checks
+
+
+def save_figures(model: ModelManifest, test: Scores, output: Path) -> None:
+    """The confusion matrix and the validation curve, published together in `output`."""
+    with atomic_dir(output) as scratch:
+        confusion_matrix_png(test.confusion, model.labels, scratch / CONFUSION_MATRIX,
+                             f"Test split ({test.num_examples})")
+        best = model.training_arguments.get("metric_for_best_model", "loss")
+        training_curve_png(model.history, scratch / TRAINING_CURVE, best)
+
+
 def assess(
     model: ModelManifest, tokens: TokenizedManifest, data: DataManifest, spec: EvaluateSpec, key: str, output: Path,
     seed: int = 0,
 ) -> EvaluationReport:
     """Score the model on test (and a train sample, validation, extra sets, slices), beside its baselines; gate it;
-    save the confusion matrix and training curve PNGs in `output`."""
-    from transformers import AutoTokenizer
-
-    from modelmill.tokenizing import tokenize_splits
-
+    save the confusion matrix and validation curve PNGs in `output`."""
     tokenized = datasets.load_from_disk(str(tokens.path))
     raw = datasets.load_from_disk(str(data.path))
-    scorer, labels = Scorer(model, spec), model.labels
+    scorer = Scorer(model, spec)
     validation_probabilities, validation_ids = scorer.probabilities(tokenized["validation"])
-    decision = None
+    decision, checks = None, []
     if spec.decision_threshold is not None:
-        positive = labels.index(spec.decision_threshold.positive)
+        positive = model.labels.index(spec.decision_threshold.positive)
         decision = pick_cutoff(
             spec.decision_threshold, validation_probabilities[:, positive], validation_ids == positive
         )
         scorer.cutoff = (positive, decision.cutoff)
+        if not decision.reached:
+            checks.append(MetricCheck(metric=decision.rule.split(" ")[0], value=decision.validation_value,
+                                      min=spec.decision_threshold.target, scope="decision threshold on validation"))
     test, test_predictions, test_ids = scorer.predict_and_score("test", tokenized["test"])
     rows = train_sample(tokenized["train"].num_rows, spec.overfitting.train_sample, seed)
     train, _, _ = scorer.predict_and_score(f"train (sample of {len(rows)})", tokenized["train"].select(rows))
     validation = scorer.scores("validation", labels_at(validation_probabilities, scorer.cutoff), validation_ids)
-    baselines = baseline_scores(
-        scorer, raw, data, np.array(tokenized["train"]["labels"]), validation_ids, test_ids
-    )
-    tokenizer = AutoTokenizer.from_pretrained(str(model.path))
-    sets, checks = [], []
-    for name, extra in spec.sets.items():
-        rows_of_set = tokenize_splits(read_evaluation_set(name, extra, data), tokenizer, data, tokens.max_length)
-        scores, _, _ = scorer.predict_and_score(name, rows_of_set)
-        sets.append(scores)
-        checks += check_thresholds(scores.metrics, extra.thresholds, f"set {name}")
-        checks += check_classes(scores.per_class, extra.class_thresholds, f"set {name}")
-    slices = []
-    for index, slicing in enumerate(spec.slices):
-        values = slice_values(slicing, raw["test"], data.text_column, f"evaluate.slices[{index}]")
-
-        def metrics_of(indices: np.ndarray) -> dict[str, float]:
-            predicted, true = test_predictions[indices], test_ids[indices]
-            return scorer.scores("slice", predicted, true).metrics
-
-        pieces = slice_scores(slicing, values, metrics_of)
-        slices += pieces
-        checks += check_slices(pieces, slicing)
+    baselines = baseline_scores(scorer, raw, data, np.array(tokenized["train"]["labels"]), validation_ids, test_ids)
+    sets, set_checks = extra_set_scores(scorer, spec, data, tokens.max_length)
+    slices, slice_checks = scores_per_slice(scorer, spec, raw["test"], data.text_column, test_predictions, test_ids)
     checks = [
         *check_thresholds(test.metrics, spec.thresholds),
         *check_classes(test.per_class, spec.class_thresholds),
         *check_baselines(test, baselines, spec.baselines.must_beat),
-        *checks,
+        *set_checks, *slice_checks, *checks,
     ]
-    if decision is not None and not decision.reached:
-        checks.append(MetricCheck(metric=decision.rule.split(" ")[0], value=decision.validation_value,
-                                  min=spec.decision_threshold.target, scope="decision threshold on validation"))
+    save_figures(model, test, output)
     fit = [train, validation, test]
-    with atomic_dir(output) as scratch:
-        confusion_matrix_png(test.confusion, labels, scratch / CONFUSION_MATRIX, f"Test split ({test.num_examples})")
-        training_curve_png(model.history, scratch / TRAINING_CURVE, model.training_arguments.get(
-            "metric_for_best_model", "loss"))
     return EvaluationReport(
         key=key, metrics=test.metrics, checks=checks, num_examples=test.num_examples, per_class=test.per_class,
-        labels=labels, support=test.support, confusion=test.confusion, baselines=baselines, fit=fit, sets=sets,
-        slices=slices, decision=decision, figures=output, warnings=fit_warnings(fit, spec.overfitting),
+        labels=model.labels, support=test.support, confusion=test.confusion, baselines=baselines, fit=fit,
+        sets=sets, slices=slices, decision=decision, figures=output, warnings=fit_warnings(fit, spec.overfitting),
     )
-
