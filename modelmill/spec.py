@@ -712,6 +712,14 @@ class NotifySpec(Section):
         "killed; promoted / not_promoted: the champion comparison of evaluate.promote (with its table).",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _on_written_bare(cls, value: Any) -> Any:
+        """YAML 1.1 reads a bare `on:` key as the boolean true; here it can only mean the field `on`."""
+        if isinstance(value, dict) and True in value:
+            value = {("on" if key is True else key): item for key, item in value.items()}
+        return value
+
 
 class RetrySpec(Section):
     """Retries of transient failures (network, 429, 5xx) for every stage."""

@@ -41,6 +41,11 @@ def test_scientific_notation_that_yaml_reads_as_a_string_is_a_float():
     assert spec.train.learning_rate == pytest.approx(3e-5)
 
 
+def test_notify_on_written_bare_in_yaml_is_the_on_field():
+    spec = load_pipeline("reviews", CONFIGS / "valid" / "everything.yaml")
+    assert spec.notify is not None and spec.notify.on == ["failed", "not_promoted"]
+
+
 def test_relative_data_paths_resolve_against_the_yaml_folder():
     spec = load_pipeline("spam", CONFIGS / "valid" / "single_file_split.yaml")
     assert spec.data.file == (CONFIGS / "valid" / "data" / "sms.csv").resolve()
@@ -78,3 +83,17 @@ def test_missing_file_and_bad_yaml_are_config_errors(tmp_path: Path):
     broken.write_text("pipelines: {a: [\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_pipelines(broken)
+
+
+def test_the_readme_tour_of_pipelines_yaml_is_a_valid_file(tmp_path: Path):
+    # given the README's annotated pipelines.yaml, with the rule file it names (a data team's file, not shipped)
+    import re
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    tour = readme[readme.index("## `pipelines.yaml`, key by key"):]
+    (tmp_path / "pipelines.yaml").write_text(re.search(r"```yaml\n(.*?)```", tour, re.S).group(1))
+    (tmp_path / "expectations").mkdir()
+    rule = "rules: [{expect_column_values_to_not_be_null: {column: text}}]\n"
+    (tmp_path / "expectations" / "reviews.yaml").write_text(rule)
+    # then it loads: every key it documents exists and every example value is accepted
+    assert load_pipelines(tmp_path / "pipelines.yaml").pipelines
