@@ -147,6 +147,16 @@ class BaselineScores(BaseModel):
     scores: Scores
 
 
+class Mistake(BaseModel):
+    """A test example the model got wrong, with how sure it was."""
+
+    row: int = Field(description="1-based row number in the test split.")
+    text: str
+    label: str
+    predicted: str
+    probability: float = Field(description="The model's probability of the class it predicted.")
+
+
 class DecisionCutoff(BaseModel):
     """The probability cut-off of a binary model's positive class, picked on validation."""
 
@@ -173,6 +183,9 @@ class EvaluationReport(BaseModel):
     sets: list[Scores] = Field(default_factory=list, description="Extra evaluation sets.")
     slices: list[SliceScores] = Field(default_factory=list)
     decision: DecisionCutoff | None = None
+    mistakes: list[Mistake] = Field(
+        default_factory=list, description="The most confident test mistakes (test texts: never in the model card)."
+    )
     figures: Path | None = Field(None, description="Folder with confusion_matrix.png and training_curve.png.")
     warnings: list[str] = Field(default_factory=list)
     promotion: Promotion | None = Field(None, description="Champion vs challenger, when evaluate.promote is set.")

@@ -7,16 +7,6 @@ from modelmill.manifests import EvaluationReport, PushResult, RunSummary
 from modelmill.promotion import comparison_table
 
 
-TEXT_SHOWN = 80  # characters of a text cell in a report
-
-
-def shorten(value: object) -> object:
-    """Texts cut to a readable length for reports; other values unchanged."""
-    if isinstance(value, str) and len(value) > TEXT_SHOWN:
-        return value[: TEXT_SHOWN - 1] + "…"
-    return value
-
-
 UNGATED = (
     "Warning: no thresholds are declared (evaluate.thresholds, class_thresholds, sets, slices): nothing but the "
     "baseline gate checked this model before its push."

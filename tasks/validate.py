@@ -18,7 +18,7 @@ from modelmill.checks.builtin import builtin_rules, plain_checks
 from modelmill.errors import DataValidationFailed
 from modelmill.expectations import build_expectation
 from modelmill.manifests import DataManifest, RuleResult, ValidationReport
-from modelmill.reporting import shorten
+from modelmill.text_cells import shorten
 from modelmill.retry import retry_if_transient
 from modelmill.spec import ExpectationRule, ValidationSpec
 

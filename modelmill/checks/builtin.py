@@ -9,7 +9,7 @@ import datasets
 
 from modelmill.checks.text import duplicate_rows, overlap_rows, thin_classes
 from modelmill.manifests import DataManifest, RuleResult
-from modelmill.reporting import shorten
+from modelmill.text_cells import shorten
 from modelmill.spec import BuiltinChecks, ExpectationRule
 
 HELD_OUT = ("validation", "test")

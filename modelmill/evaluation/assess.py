@@ -25,6 +25,7 @@ from modelmill.manifests import (
     DataManifest,
     EvaluationReport,
     MetricCheck,
+    Mistake,
     ModelManifest,
     Scores,
     SliceScores,
@@ -51,6 +52,24 @@ class Scorer:
         probabilities, references = self.probabilities(split)
         predictions = labels_at(probabilities, self.cutoff)
         return self.scores(name, predictions, references), predictions, references
+
+
+MISTAKES_SHOWN = 5
+
+
+def confident_mistakes(
+    texts: list[str], probabilities: np.ndarray, predictions: np.ndarray, references: np.ndarray, labels: list[str],
+    limit: int = MISTAKES_SHOWN,
+) -> list[Mistake]:
+    """The wrong predictions the model was surest of: where a reviewer looks first (label noise, blind spots)."""
+    confidence = probabilities[np.arange(len(predictions)), predictions]
+    wrong = np.flatnonzero(predictions != references)
+    ranked = wrong[np.argsort(-confidence[wrong], kind="stable")][:limit]
+    return [
+        Mistake(row=int(i) + 1, text=texts[i], label=labels[references[i]], predicted=labels[predictions[i]],
+                probability=float(confidence[i]))
+        for i in ranked
+    ]
 
 
 def train_sample(size: int, limit: int, seed: int) -> list[int]:
@@ -140,7 +159,9 @@ def assess(
         if not decision.reached:
             checks.append(MetricCheck(metric=decision.rule.split(" ")[0], value=decision.validation_value,
                                       min=spec.decision_threshold.target, scope="decision threshold on validation"))
-    test, test_predictions, test_ids = scorer.predict_and_score("test", tokenized["test"])
+    test_probabilities, test_ids = scorer.probabilities(tokenized["test"])
+    test_predictions = labels_at(test_probabilities, scorer.cutoff)
+    test = scorer.scores("test", test_predictions, test_ids)
     rows = train_sample(tokenized["train"].num_rows, spec.overfitting.train_sample, seed)
     train, _, _ = scorer.predict_and_score(f"train (sample of {len(rows)})", tokenized["train"].select(rows))
     validation = scorer.scores("validation", labels_at(validation_probabilities, scorer.cutoff), validation_ids)
@@ -159,4 +180,6 @@ def assess(
         key=key, metrics=test.metrics, checks=checks, num_examples=test.num_examples, per_class=test.per_class,
         labels=model.labels, support=test.support, confusion=test.confusion, baselines=baselines, fit=fit,
         sets=sets, slices=slices, decision=decision, figures=output, warnings=fit_warnings(fit, spec.overfitting),
+        mistakes=confident_mistakes(raw["test"][data.text_column], test_probabilities, test_predictions, test_ids,
+                                    model.labels),
     )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from modelmill.manifests import EvaluationReport, MetricCheck, Scores
 from modelmill.spec import MACRO_F1, PER_CLASS_METRICS
+from modelmill.text_cells import shorten
 
 
 def _cell(value: float | None) -> str:
@@ -76,6 +77,15 @@ def slices_table(report: EvaluationReport, names: list[str]) -> str:
     return "\n".join(lines)
 
 
+def mistakes_table(report: EvaluationReport) -> str:
+    """The most confident test mistakes, texts cut to a readable length."""
+    lines = ["| row | text | label | predicted | probability |", "| --- | --- | --- | --- | --- |"]
+    for mistake in report.mistakes:
+        text = str(shorten(mistake.text)).replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| {mistake.row} | {text} | {mistake.label} | {mistake.predicted} | {mistake.probability:.3f} |")
+    return "\n".join(lines)
+
+
 def gates_table(checks: list[MetricCheck]) -> str:
     """Every gate: where it was measured, the value, what was required, pass/FAIL."""
     lines = ["| where | metric | value | required | status |", "| --- | --- | --- | --- | --- |"]
@@ -96,9 +106,11 @@ def decision_line(report: EvaluationReport) -> str:
     )
 
 
-def evaluation_sections(report: EvaluationReport, images: Mapping[str, str] | None = None, level: str = "###") -> str:
-    """Per class, confusion matrix, baselines, fit, extra sets, slices and warnings; `images` maps a figure's
-    title to its URL (a data URI, or a path in the Hub repo)."""
+def evaluation_sections(
+    report: EvaluationReport, images: Mapping[str, str] | None = None, level: str = "###", examples: bool = True
+) -> str:
+    """Per class, confusion matrix, baselines, fit, extra sets, slices, warnings and (with `examples`) the most
+    confident test mistakes; `images` maps a figure's title to its URL (a data URI, or a path in the Hub repo)."""
     names = [n for n in report.metrics if n != MACRO_F1] + [MACRO_F1]
     parts = []
     if line := decision_line(report):
@@ -119,6 +131,8 @@ def evaluation_sections(report: EvaluationReport, images: Mapping[str, str] | No
     set_gates = [c for c in report.checks if c.scope.startswith("set ")]
     if set_gates:
         parts += [f"{level} Gates of the extra sets", "", gates_table(set_gates), ""]
+    if examples and report.mistakes:
+        parts += [f"{level} Most confident test mistakes", "", mistakes_table(report), ""]
     parts += [f"**Warning:** {warning}" for warning in report.warnings]
     for title, url in (images or {}).items():
         parts += ["", f"![{title}]({url})"]

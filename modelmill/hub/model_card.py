@@ -170,7 +170,7 @@ def render_model_card(
         num_examples=evaluation.num_examples,
         metrics_table=metrics_table,
         gate_note=" ".join(gate_note(evaluation)),
-        evaluation_sections=evaluation_sections(evaluation, figures, level="###"),
+        evaluation_sections=evaluation_sections(evaluation, figures, examples=False),  # test texts stay private
         decision=decision_config(evaluation) or "",
         decision_label=re.sub(r"\W", "_", evaluation.decision.label) if evaluation.decision else "",
         comparison=comparison_table(evaluation.promotion) if evaluation.promotion else "",

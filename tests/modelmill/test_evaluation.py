@@ -186,3 +186,17 @@ def test_an_extra_set_with_an_unknown_label_or_a_missing_column_names_its_file(t
     no_label = write_csv(tmp_path / "nolabel.csv", [{"text": "hi", "category": "ham"}])
     with pytest.raises(DataError, match=r"nolabel.csv: no column 'label' \(evaluate.sets.frozen; data.label_column\)"):
         read_evaluation_set("frozen", EvaluationSet(file=no_label), evaluation_data())
+
+
+def test_the_surest_mistakes_come_first_and_stay_out_of_the_model_card():
+    from modelmill.evaluation.assess import confident_mistakes
+
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.05, 0.95]])
+    predictions, references = np.array([0, 1, 0, 1]), np.array([1, 1, 1, 0])
+    texts = ["free prize | now", "hello", "call me", "win cash"]
+    mistakes = confident_mistakes(texts, probabilities, predictions, references, LABELS, limit=2)
+    assert [(m.row, m.label, m.predicted, m.probability) for m in mistakes] == [(4, "ham", "spam", 0.95),
+                                                                                  (1, "spam", "ham", 0.9)]
+    report = EvaluationReport(key="k", metrics={}, checks=[], num_examples=4, mistakes=mistakes)
+    assert "| 1 | free prize \\| now | spam | ham | 0.900 |" in evaluation_sections(report)
+    assert "win cash" not in evaluation_sections(report, examples=False)
