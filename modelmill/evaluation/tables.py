@@ -17,6 +17,16 @@ def _status(check: MetricCheck | None) -> str:
     return "-" if check is None else ("pass" if check.passed else "FAIL")
 
 
+def _overall(checks: list[MetricCheck]) -> str:
+    """'-' without checks, else pass only when every check passed."""
+    return "-" if not checks else ("pass" if all(check.passed for check in checks) else "FAIL")
+
+
+def _escaped(text: object) -> str:
+    """A value that may hold '|' or newlines, safe in a markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def per_class_table(report: EvaluationReport) -> str:
     """Precision, recall, F1 and support of every class, with the class thresholds on the test split."""
     checks = {check.metric: check for check in report.checks if check.scope == "test"}
@@ -25,9 +35,9 @@ def per_class_table(report: EvaluationReport) -> str:
     for label in report.labels:
         gated = [checks[f"{m}[{label}]"] for m in PER_CLASS_METRICS if f"{m}[{label}]" in checks]
         bounds = "; ".join(f"{check.metric.split('[')[0]} {check.bounds}" for check in gated) or "-"
-        status = "-" if not gated else ("pass" if all(c.passed for c in gated) else "FAIL")
         values = " | ".join(_cell(report.per_class.get(f"{m}[{label}]")) for m in PER_CLASS_METRICS)
-        lines.append(f"| {label} | {values} | {report.support.get(label, 0)} | {bounds} | {status} |")
+        support = report.support.get(label, 0)
+        lines.append(f"| {_escaped(label)} | {values} | {support} | {bounds} | {_overall(gated)} |")
     return "\n".join(lines)
 
 
@@ -71,9 +81,9 @@ def slices_table(report: EvaluationReport, names: list[str]) -> str:
     for piece in report.slices:
         gated = checks.get(f"slice {piece.slicing}={piece.value}", [])
         bounds = "; ".join(f"{c.metric} {c.bounds}" for c in gated) or ("-" if piece.gated else "too few to gate")
-        status = "-" if not gated else ("pass" if all(c.passed for c in gated) else "FAIL")
         values = " | ".join(_cell(piece.metrics.get(n)) for n in names)
-        lines.append(f"| {piece.slicing} = {piece.value} | {piece.num_examples} | {values} | {bounds} | {status} |")
+        where = _escaped(f"{piece.slicing} = {piece.value}")
+        lines.append(f"| {where} | {piece.num_examples} | {values} | {bounds} | {_overall(gated)} |")
     return "\n".join(lines)
 
 
@@ -81,7 +91,7 @@ def mistakes_table(report: EvaluationReport) -> str:
     """The most confident test mistakes, texts cut to a readable length."""
     lines = ["| row | text | label | predicted | probability |", "| --- | --- | --- | --- | --- |"]
     for mistake in report.mistakes:
-        text = str(shorten(mistake.text)).replace("|", "\\|").replace("\n", " ")
+        text = _escaped(shorten(mistake.text))
         lines.append(f"| {mistake.row} | {text} | {mistake.label} | {mistake.predicted} | {mistake.probability:.3f} |")
     return "\n".join(lines)
 
