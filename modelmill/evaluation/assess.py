@@ -48,10 +48,9 @@ class Scorer:
     def scores(self, name: str, predictions: np.ndarray, references: np.ndarray) -> Scores:
         return score(name, self.spec.metrics, predictions, references, self.spec.average, self.labels)
 
-    def predict_and_score(self, name: str, split: datasets.Dataset) -> tuple[Scores, np.ndarray, np.ndarray]:
+    def predict_and_score(self, name: str, split: datasets.Dataset) -> Scores:
         probabilities, references = self.probabilities(split)
-        predictions = labels_at(probabilities, self.cutoff)
-        return self.scores(name, predictions, references), predictions, references
+        return self.scores(name, labels_at(probabilities, self.cutoff), references)
 
 
 MISTAKES_SHOWN = 5
@@ -107,7 +106,7 @@ def extra_set_scores(
     sets, checks = [], []
     for name, extra in spec.sets.items():
         rows = tokenize_splits(read_evaluation_set(name, extra, data), tokenizer, data, max_length)
-        scores, _, _ = scorer.predict_and_score(name, rows)
+        scores = scorer.predict_and_score(name, rows)
         sets.append(scores)
         checks += check_thresholds(scores.metrics, extra.thresholds, f"set {name}")
         checks += check_classes(scores.per_class, extra.class_thresholds, f"set {name}")
@@ -163,7 +162,7 @@ def assess(
     test_predictions = labels_at(test_probabilities, scorer.cutoff)
     test = scorer.scores("test", test_predictions, test_ids)
     rows = train_sample(tokenized["train"].num_rows, spec.overfitting.train_sample, seed)
-    train, _, _ = scorer.predict_and_score(f"train (sample of {len(rows)})", tokenized["train"].select(rows))
+    train = scorer.predict_and_score(f"train (sample of {len(rows)})", tokenized["train"].select(rows))
     validation = scorer.scores("validation", labels_at(validation_probabilities, scorer.cutoff), validation_ids)
     baselines = baseline_scores(scorer, raw, data, np.array(tokenized["train"]["labels"]), validation_ids, test_ids)
     sets, set_checks = extra_set_scores(scorer, spec, data, tokens.max_length)
