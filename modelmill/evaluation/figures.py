@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
+from typing import Any
 
 CONFUSION_MATRIX = "confusion_matrix.png"
 TRAINING_CURVE = "training_curve.png"
@@ -26,8 +27,8 @@ def _pyplot():
     return plt
 
 
-def confusion_matrix_png(confusion: list[list[int]], labels: list[str], path: Path, title: str) -> Path:
-    """Counts in the cells, true labels down, predicted labels across."""
+def confusion_matrix_figure(confusion: list[list[int]], labels: list[str], title: str) -> Any:
+    """A matplotlib figure: counts in the cells, true labels down, predicted labels across."""
     plt = _pyplot()
     size = max(3.6, 0.6 * len(labels) + 2.4)
     figure, axes = plt.subplots(figsize=(size, size * 0.85), dpi=100)
@@ -43,8 +44,14 @@ def confusion_matrix_png(confusion: list[list[int]], labels: list[str], path: Pa
     axes.set_ylabel("True label")
     axes.set_title(title)
     figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    return figure
+
+
+def confusion_matrix_png(confusion: list[list[int]], labels: list[str], path: Path, title: str) -> Path:
+    """The confusion matrix figure saved as a PNG at `path`."""
+    figure = confusion_matrix_figure(confusion, labels, title)
     figure.savefig(path, bbox_inches="tight")
-    plt.close(figure)
+    _pyplot().close(figure)
     return path
 
 

@@ -152,6 +152,17 @@ def test_gaps_beyond_the_declared_tolerance_warn_and_small_ones_do_not():
     assert fit_warnings([scores(0.9), scores(0.85), scores(0.83)], spec) == []
 
 
+def test_the_confusion_matrix_figure_labels_its_axes_and_writes_the_counts_in_the_cells():
+    from modelmill.evaluation.figures import confusion_matrix_figure
+
+    figure = confusion_matrix_figure([[5, 1], [2, 7]], LABELS, "Test split")
+    axes = figure.axes[0]
+    assert (axes.get_xlabel(), axes.get_ylabel()) == ("Predicted label", "True label")
+    assert [tick.get_text() for tick in axes.get_xticklabels()] == LABELS
+    assert sorted(text.get_text() for text in axes.texts) == ["1", "2", "5", "7"]
+    figure.clf()
+
+
 def test_figures_are_pngs_and_no_curve_is_drawn_without_validation_history(tmp_path: Path):
     confusion = confusion_matrix_png([[5, 1], [2, 7]], LABELS, tmp_path / "cm.png", "Test split")
     assert confusion.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
