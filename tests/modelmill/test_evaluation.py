@@ -160,7 +160,9 @@ def test_the_confusion_matrix_figure_labels_its_axes_and_writes_the_counts_in_th
     assert (axes.get_xlabel(), axes.get_ylabel()) == ("Predicted label", "True label")
     assert [tick.get_text() for tick in axes.get_xticklabels()] == LABELS
     assert sorted(text.get_text() for text in axes.texts) == ["1", "2", "5", "7"]
-    figure.clf()
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
 
 
 def test_figures_are_pngs_and_no_curve_is_drawn_without_validation_history(tmp_path: Path):
