@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from modelmill.evaluation.gates import is_baseline_gate
 from modelmill.evaluation.tables import evaluation_sections
 from modelmill.manifests import EvaluationReport, PushResult, RunSummary
 from modelmill.promotion import comparison_table
@@ -15,7 +16,7 @@ UNGATED = (
 
 def gate_note(report: EvaluationReport) -> list[str]:
     """A warning line when no declared threshold checked the metrics (the baseline gate is not declared)."""
-    declared = [check for check in report.checks if not check.scope.startswith("beats the ")]
+    declared = [check for check in report.checks if not is_baseline_gate(check)]
     return [] if declared else [UNGATED]
 
 

@@ -13,7 +13,7 @@ from modelmill.challenge import challenge
 from modelmill.errors import ConfigError, ThresholdsNotMet
 from modelmill.evaluation.assess import assess
 from modelmill.evaluation.figures import data_uri, saved_figures
-from modelmill.evaluation.gates import accuracy_paradox
+from modelmill.evaluation.gates import accuracy_paradox, baseline_scope
 from modelmill.evaluation.tables import evaluation_sections, gates_table
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, TokenizedManifest
 from modelmill.promotion import comparison_table
@@ -26,7 +26,7 @@ def failure_message(report: EvaluationReport) -> str:
     lines = ["Model is below its thresholds; nothing will be pushed.", metrics_table(report), "",
              evaluation_sections(report), "", "Failed gates:", "", gates_table(report.failures)]
     majority = next((b for b in report.baselines if b.name == "majority"), None)
-    if majority is not None and any(c.scope == "beats the majority baseline" for c in report.failures):
+    if majority is not None and any(c.scope == baseline_scope("majority") for c in report.failures):
         lines += ["", accuracy_paradox(report.fit[-1], majority, report.labels)]
     return "\n".join(lines)
 

@@ -18,6 +18,7 @@ from modelmill.evaluation.gates import (
     check_slices,
     check_thresholds,
     fit_warnings,
+    set_scope,
 )
 from modelmill.evaluation.slicing import slice_scores, slice_values
 from modelmill.manifests import (
@@ -108,8 +109,8 @@ def extra_set_scores(
         rows = tokenize_splits(read_evaluation_set(name, extra, data), tokenizer, data, max_length)
         scores = scorer.predict_and_score(name, rows)
         sets.append(scores)
-        checks += check_thresholds(scores.metrics, extra.thresholds, f"set {name}")
-        checks += check_classes(scores.per_class, extra.class_thresholds, f"set {name}")
+        checks += check_thresholds(scores.metrics, extra.thresholds, set_scope(name))
+        checks += check_classes(scores.per_class, extra.class_thresholds, set_scope(name))
     return sets, checks
 
 

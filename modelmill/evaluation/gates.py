@@ -15,6 +15,32 @@ from modelmill.spec import (
 )
 
 
+BASELINE_PREFIX = "beats the "
+
+
+def baseline_scope(name: str) -> str:
+    """Where a baseline gate is measured: 'beats the majority baseline'."""
+    return f"{BASELINE_PREFIX}{name} baseline"
+
+
+def is_baseline_gate(check: MetricCheck) -> bool:
+    return check.scope.startswith(BASELINE_PREFIX)
+
+
+def set_scope(name: str) -> str:
+    """Where an extra evaluation set's gates are measured: 'set frozen_v1'."""
+    return f"set {name}"
+
+
+def is_set_gate(check: MetricCheck) -> bool:
+    return check.scope.startswith(set_scope(""))
+
+
+def slice_scope(piece: SliceScores) -> str:
+    """Where a slice's minimums are measured: 'slice source=web'."""
+    return f"slice {piece.slicing}={piece.value}"
+
+
 def require_known_classes(spec: EvaluateSpec, labels: list[str]) -> None:
     """Every class `evaluate` names must be a label of the data (checked once the labels are known)."""
     problems = unknown_classes(spec, labels)
@@ -49,7 +75,7 @@ def check_baselines(model: Scores, baselines: list[BaselineScores], must_beat: l
     """The model's macro F1 must be strictly above each required baseline's."""
     return [
         MetricCheck(metric=MACRO_F1, value=model.metrics[MACRO_F1], above=baseline.scores.metrics[MACRO_F1],
-                    scope=f"beats the {baseline.name} baseline")
+                    scope=baseline_scope(baseline.name))
         for baseline in baselines if baseline.name in must_beat
     ]
 
@@ -57,7 +83,7 @@ def check_baselines(model: Scores, baselines: list[BaselineScores], must_beat: l
 def check_slices(slices: list[SliceScores], spec: SliceSpec) -> list[MetricCheck]:
     """Every gated slice against the slicing's minimums."""
     return [
-        MetricCheck(metric=name, value=piece.metrics[name], min=minimum, scope=f"slice {piece.slicing}={piece.value}")
+        MetricCheck(metric=name, value=piece.metrics[name], min=minimum, scope=slice_scope(piece))
         for piece in slices if piece.gated
         for name, minimum in spec.min.items()
     ]

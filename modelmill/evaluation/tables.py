@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from modelmill.evaluation.gates import baseline_scope, is_baseline_gate, is_set_gate, slice_scope
 from modelmill.manifests import EvaluationReport, MetricCheck, Scores
 from modelmill.spec import MACRO_F1, PER_CLASS_METRICS
 from modelmill.text_cells import shorten
@@ -50,12 +51,12 @@ def confusion_table(labels: list[str], confusion: list[list[int]]) -> str:
 
 def baselines_table(report: EvaluationReport) -> str:
     """The model beside each baseline on the test split, with the baseline gates."""
-    gates = {check.scope: check for check in report.checks if check.scope.startswith("beats the ")}
+    gates = {check.scope: check for check in report.checks if is_baseline_gate(check)}
     names = ["accuracy", MACRO_F1]
     lines = ["| model | " + " | ".join(names) + " | required |", "| --- |" + " --- |" * (len(names) + 1)]
     lines.append("| **this model** | " + " | ".join(_cell(report.metrics.get(n)) for n in names) + " | |")
     for baseline in report.baselines:
-        gate = gates.get(f"beats the {baseline.name} baseline")
+        gate = gates.get(baseline_scope(baseline.name))
         required = "not required" if gate is None else f"model must beat it: {_status(gate)}"
         values = " | ".join(_cell(baseline.scores.metrics.get(n)) for n in names)
         lines.append(f"| {baseline.name}: {baseline.description} | {values} | {required} |")
@@ -79,7 +80,7 @@ def slices_table(report: EvaluationReport, names: list[str]) -> str:
     lines = ["| slice | examples | " + " | ".join(names) + " | minimum | status |",
              "| --- | --- |" + " --- |" * (len(names) + 2)]
     for piece in report.slices:
-        gated = checks.get(f"slice {piece.slicing}={piece.value}", [])
+        gated = checks.get(slice_scope(piece), [])
         bounds = "; ".join(f"{c.metric} {c.bounds}" for c in gated) or ("-" if piece.gated else "too few to gate")
         values = " | ".join(_cell(piece.metrics.get(n)) for n in names)
         where = _escaped(f"{piece.slicing} = {piece.value}")
@@ -138,7 +139,7 @@ def evaluation_sections(
         parts += [f"{level} Extra evaluation sets", "", scores_table(report.sets, names), ""]
     if report.slices:
         parts += [f"{level} Slices of the test split", "", slices_table(report, names), ""]
-    set_gates = [c for c in report.checks if c.scope.startswith("set ")]
+    set_gates = [c for c in report.checks if is_set_gate(c)]
     if set_gates:
         parts += [f"{level} Gates of the extra sets", "", gates_table(set_gates), ""]
     if examples and report.mistakes:
