@@ -28,7 +28,9 @@ def split_files(spec: PipelineSpec) -> dict[str, Path]:
     return {"train": data.file} if data.file is not None else {}
 
 
-def check_file(where: str, path: Path, spec: PipelineSpec, fmt: Any) -> tuple[list[str], Any]:
+def check_file(
+    where: str, path: Path, spec: PipelineSpec, fmt: Any, null_labels_allowed: bool = False
+) -> tuple[list[str], Any]:
     """Problems with one file holding the data's columns (`fmt` has its `format`), and the file read (or None)."""
     from modelmill.data.files import file_format, read_file
     from modelmill.data.labels import blank_rows, describe_rows
@@ -44,8 +46,10 @@ def check_file(where: str, path: Path, spec: PipelineSpec, fmt: Any) -> tuple[li
             problems.append(f"{path}: no column '{column}' ({where}.data.{role}); columns are {part.column_names}")
             continue
         rows = blank_rows(part[column])
-        if rows and not (role == "label_column" and data.drop_null_labels and fmt is data):
-            problems.append(f"{path}: column '{column}' ({where}.data.{role}) is null or empty in {describe_rows(rows)}")
+        if rows and not (role == "label_column" and null_labels_allowed):
+            problems.append(
+                f"{path}: column '{column}' ({where}.data.{role}) is null or empty in {describe_rows(rows)}"
+            )
     return problems, part
 
 
@@ -56,7 +60,7 @@ def check_data(where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, lis
 
     problems, columns, labels = [], {}, spec.data.labels
     for split, path in split_files(spec).items():
-        found, part = check_file(where, path, spec, spec.data)
+        found, part = check_file(where, path, spec, spec.data, null_labels_allowed=spec.data.drop_null_labels)
         problems += found
         if part is not None:
             columns[split] = part.column_names

@@ -157,8 +157,9 @@ def assess(
         )
         scorer.cutoff = (positive, decision.cutoff)
         if not decision.reached:
-            checks.append(MetricCheck(metric=decision.rule.split(" ")[0], value=decision.validation_value,
-                                      min=spec.decision_threshold.target, scope="decision threshold on validation"))
+            wanted = spec.decision_threshold
+            checks.append(MetricCheck(metric=f"{wanted.metric}[{wanted.positive}]", value=decision.validation_value,
+                                      min=wanted.target, scope="decision threshold on validation"))
     test_probabilities, test_ids = scorer.probabilities(tokenized["test"])
     test_predictions = labels_at(test_probabilities, scorer.cutoff)
     test = scorer.scores("test", test_predictions, test_ids)
