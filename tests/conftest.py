@@ -36,6 +36,11 @@ POSITIVE = ["great", "excellent", "wonderful", "lovely", "superb", "fantastic", 
 NEGATIVE = ["awful", "terrible", "horrible", "dreadful", "poor", "bad", "boring", "broken"]
 THINGS = ["film", "phone", "meal", "book", "hotel", "game"]
 
+# Training settings at which the tiny model learns the review task (test accuracy >= 0.92) from each of 30 initial
+# weights and 2 training seeds tried; at 8 epochs of 2e-3 it failed from 3 of 12, which is how a machine whose
+# floating point differs could turn a passing test red.
+LEARNS_THE_TASK = {"epochs": 12, "learning_rate": 3e-3}
+
 
 def review_rows(seed: int, count: int) -> list[dict[str, str]]:
     """Short reviews whose sentiment word decides the label; deterministic for a seed."""
@@ -63,6 +68,7 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer BERT encoder from `BertConfig` (no classification head: fine-tuning adds a new one, as with a
     real pretrained model) plus a WordPiece tokenizer trained on the test vocabulary."""
+    import torch
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
@@ -86,6 +92,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         vocab_size=len(fast), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
         intermediate_size=64, max_position_embeddings=64, pad_token_id=fast.pad_token_id,
     )
+    torch.manual_seed(0)  # the same base weights in every session
     BertModel(config).save_pretrained(folder)
     return folder
 
@@ -118,8 +125,8 @@ def review_data(review_files: dict[str, Path], tmp_path: Path) -> tuple[Any, Any
 def pipeline_dict(model_dir: Path, files: dict[str, Path], hub_url: str = "http://127.0.0.1:9") -> dict[str, Any]:
     """A small, valid pipeline section for tests: 2 epochs of a tiny model, no retry delay.
 
-    The tiny model learns the task only at some settings (8 epochs at 2e-3 does), so the majority-baseline gate,
-    on by default, is off here; the tests of that gate delete `evaluate.baselines`.
+    Two epochs do not teach the tiny model the task (`LEARNS_THE_TASK` does), so the majority-baseline gate, on by
+    default, is off here; the tests of that gate delete `evaluate.baselines`.
     """
     return {
         "description": "test pipeline",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import pipeline_dict, review_rows, write_csv
+from tests.conftest import LEARNS_THE_TASK, pipeline_dict, review_rows, write_csv
 from tests.flows.conftest import run_artifacts
 
 
@@ -19,7 +19,7 @@ def test_a_run_reports_per_class_confusion_baselines_fit_sets_slices_and_its_cut
                                      for i, row in enumerate(review_rows(3, 12))])
     frozen = write_csv(tmp_path / "frozen.csv", review_rows(7, 10))
     spec = pipeline_dict(tiny_model_dir, review_files)
-    spec["train"].update(epochs=8, learning_rate=2e-3)  # the tiny model learns the task
+    spec["train"].update(LEARNS_THE_TASK)
     del spec["evaluate"]["baselines"]  # the default gate: beat the majority class
     spec["evaluate"].update(
         class_thresholds={"positive": {"recall": {"min": 0.0}}},

@@ -3,7 +3,7 @@ promoted and leaves the Hub as it was, and repeating the first run publishes not
 
 from __future__ import annotations
 
-from tests.conftest import pipeline_dict
+from tests.conftest import LEARNS_THE_TASK, pipeline_dict
 from tests.flows.conftest import STAGES
 
 
@@ -12,7 +12,7 @@ def test_a_worse_retrain_is_not_promoted_and_the_hub_keeps_its_release(prefect, 
     spec = pipeline_dict(tiny_model_dir, review_files, hub.url)
     spec["evaluate"]["promote"] = {"metric": "accuracy", "guards": [{"metric": "recall", "class": "positive",
                                                                      "tolerance": 0.5}]}
-    spec["train"].update(epochs=8, learning_rate=2e-3)  # enough for the tiny model to learn the task
+    spec["train"].update(LEARNS_THE_TASK)
     # a first run with nothing published: promoted, one commit tagged v1
     first, stages = run(spec)
     assert first.is_completed() and first.name == "Completed", first.message
@@ -70,7 +70,7 @@ def test_the_cli_exits_3_and_the_team_hears_when_a_retrain_is_not_promoted(prefe
             name="ml-team", url=hook.url, json_data={"subject": "{{subject}}", "body": "{{body}}"}
         ).save("ml-team", overwrite=True)
         spec = pipeline_dict(tiny_model_dir, review_files, hub.url)
-        spec["train"].update(epochs=8, learning_rate=2e-3)
+        spec["train"].update(LEARNS_THE_TASK)
         spec["evaluate"]["promote"] = {"metric": "accuracy"}
         spec["notify"] = {"block": "custom-webhook/ml-team", "on": ["failed", "not_promoted"]}
         path = str(write_pipelines({"tiny": spec}))
