@@ -93,6 +93,9 @@ class ModelManifest(BaseModel):
     )
 
 
+TEST_SCOPE = "test"  # where the averaged and per-class thresholds are measured
+
+
 class MetricCheck(BaseModel):
     """One metric against its threshold, where it was measured (`scope`): test, a set, a slice, a baseline."""
 
@@ -101,7 +104,7 @@ class MetricCheck(BaseModel):
     min: float | None = None
     max: float | None = None
     above: float | None = Field(None, description="Must be strictly above this (beating a baseline).")
-    scope: str = "test"
+    scope: str = TEST_SCOPE
 
     @property
     def bounds(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelmill.evaluation.gates import is_baseline_gate
+from modelmill.evaluation.gates import is_baseline_gate, is_test_gate
 from modelmill.evaluation.tables import evaluation_sections
 from modelmill.manifests import EvaluationReport, PushResult, RunSummary
 from modelmill.promotion import comparison_table
@@ -22,7 +22,7 @@ def gate_note(report: EvaluationReport) -> list[str]:
 
 def metrics_table(report: EvaluationReport) -> str:
     """Markdown table of every test metric, its threshold and whether it passed."""
-    checks = {check.metric: check for check in report.checks if check.scope == "test"}
+    checks = {check.metric: check for check in report.checks if is_test_gate(check)}
     rows = ["| metric | value | threshold | status |", "| --- | --- | --- | --- |"]
     for name, value in report.metrics.items():
         check = checks.get(name)

@@ -21,6 +21,7 @@ from modelmill.reporting import gate_note, metrics_table
 from modelmill.retry import retry_if_transient
 from modelmill.spec import EvaluateSpec, PushSpec
 
+
 def failure_message(report: EvaluationReport) -> str:
     """Why the model is refused: the failed gates, and the accuracy paradox in words when it applies."""
     lines = ["Model is below its thresholds; nothing will be pushed.", metrics_table(report), "",

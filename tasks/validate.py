@@ -127,9 +127,9 @@ def describe_result(result: RuleResult) -> list[str]:
     return [f"  - {line}"] + [f"      row {row.pop('#')}: {row}" for row in rows]
 
 
-def describe_failures(report: ValidationReport) -> str:
-    """A readable summary of the failed rules (critical first, then warnings)."""
-    lines = [f"Data validation failed: {report.summary()}"]
+def describe_failures(report: ValidationReport, heading: str = "Data validation failed") -> str:
+    """A readable summary of the failed rules (critical first, then warnings) under `heading`."""
+    lines = [f"{heading}: {report.summary()}"]
     for result in report.failures + report.warnings:
         lines += describe_result(result)
     if report.data_docs is not None:
@@ -162,6 +162,6 @@ def validate_data(data: DataManifest, spec: ValidationSpec, pipeline: str) -> Va
         raise DataValidationFailed(describe_failures(report))
     logger = get_run_logger()
     if report.warnings:
-        logger.warning("%s", describe_failures(report).replace("Data validation failed", "Data rule warnings", 1))
+        logger.warning("%s", describe_failures(report, heading="Data rule warnings"))
     logger.info("Data validation: %s", report.summary())
     return report

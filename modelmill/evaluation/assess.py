@@ -33,7 +33,7 @@ from modelmill.manifests import (
     TokenizedManifest,
 )
 from modelmill.scoring import Cutoff, labels_at, predict_probabilities, score
-from modelmill.spec import EvaluateSpec
+from modelmill.spec import SPLITS, EvaluateSpec
 
 
 class Scorer:
@@ -84,7 +84,7 @@ def baseline_scores(
     test_ids: np.ndarray,
 ) -> list[BaselineScores]:
     """The majority class and TF-IDF + logistic regression, trained on train, scored on test."""
-    texts = {split: raw[split][data.text_column] for split in ("train", "validation", "test")}
+    texts = {split: raw[split][data.text_column] for split in SPLITS}
     always, label = majority(train_ids)
     tfidf, c = classical(texts["train"], train_ids, texts["validation"], validation_ids)
     return [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from modelmill.errors import ConfigError
-from modelmill.manifests import BaselineScores, MetricCheck, Scores, SliceScores
+from modelmill.manifests import TEST_SCOPE, BaselineScores, MetricCheck, Scores, SliceScores
 from modelmill.spec import (
     MACRO_F1,
     ClassThresholds,
@@ -13,6 +13,11 @@ from modelmill.spec import (
     Threshold,
     unknown_classes,
 )
+
+
+def is_test_gate(check: MetricCheck) -> bool:
+    """A threshold on the test split (averaged or per class), as opposed to a baseline, set, slice or cut-off gate."""
+    return check.scope == TEST_SCOPE
 
 
 BASELINE_PREFIX = "beats the "
@@ -49,7 +54,7 @@ def require_known_classes(spec: EvaluateSpec, labels: list[str]) -> None:
 
 
 def check_thresholds(
-    metrics: dict[str, float], thresholds: dict[str, Threshold], scope: str = "test"
+    metrics: dict[str, float], thresholds: dict[str, Threshold], scope: str = TEST_SCOPE
 ) -> list[MetricCheck]:
     """One check per threshold, observed value against the bounds."""
     missing = sorted(set(thresholds) - set(metrics))
@@ -61,7 +66,7 @@ def check_thresholds(
     ]
 
 
-def check_classes(per_class: dict[str, float], thresholds: ClassThresholds, scope: str = "test") -> list[MetricCheck]:
+def check_classes(per_class: dict[str, float], thresholds: ClassThresholds, scope: str = TEST_SCOPE) -> list[MetricCheck]:
     """One check per class threshold, e.g. `recall[spam] >= 0.9`."""
     return [
         MetricCheck(metric=f"{metric}[{label}]", value=per_class[f"{metric}[{label}]"], min=bound.min,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from modelmill.evaluation.gates import baseline_scope, is_baseline_gate, is_set_gate, slice_scope
+from modelmill.evaluation.gates import baseline_scope, is_baseline_gate, is_set_gate, is_test_gate, slice_scope
 from modelmill.manifests import EvaluationReport, MetricCheck, Scores
 from modelmill.spec import MACRO_F1, PER_CLASS_METRICS
 from modelmill.text_cells import shorten
@@ -30,7 +30,7 @@ def _escaped(text: object) -> str:
 
 def per_class_table(report: EvaluationReport) -> str:
     """Precision, recall, F1 and support of every class, with the class thresholds on the test split."""
-    checks = {check.metric: check for check in report.checks if check.scope == "test"}
+    checks = {check.metric: check for check in report.checks if is_test_gate(check)}
     lines = ["| class | precision | recall | f1 | support | threshold | status |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for label in report.labels:
