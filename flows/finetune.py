@@ -1,21 +1,29 @@
-"""The fine-tuning flow: load -> validate -> tokenize -> train -> evaluate -> push."""
+"""The fine-tuning flow: load -> validate -> tokenize -> train -> evaluate -> (challenge the published model) ->
+push."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from prefect import flow
+from prefect.logging import get_run_logger
 from prefect.states import Completed
 from pydantic import Field
 
 from modelmill.evaluation.gates import require_known_classes
-from modelmill.manifests import RunSummary
+from modelmill.hub.errors import HeadMoved
+from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, PushResult, RunSummary
+from modelmill.manifests import TokenizedManifest, ValidationReport
 from modelmill.observe import notify
 from modelmill.observe.lifecycle import announce_promotion, current_run_name, finish_run, start_run
 from modelmill.observe.stages import StageLog
 from modelmill.overrides import RunOverrides
 from modelmill.runs import ResolvedRun
+from modelmill.secrets import push_credentials
+from modelmill.settings import get_settings
+from tasks.challenge import challenge_champion
 from tasks.evaluate import evaluate_model
+from tasks.hub_head import read_hub_head
 from tasks.load_data import load_data
 from tasks.push import push_model
 from tasks.tokenize import tokenize
@@ -23,7 +31,13 @@ from tasks.train import train
 from tasks.validate import validate_data
 
 
-@flow(name="finetune", validate_parameters=True, on_failure=[notify.on_failure], on_crashed=[notify.on_crashed])
+HEAD_MOVES = 3  # how many times a release is decided again because main moved before its commit landed
+
+
+@flow(
+    name="finetune", validate_parameters=True, on_failure=[notify.on_failure], on_crashed=[notify.on_crashed],
+    result_storage=get_settings().results,  # a failed run's result too: under the home, never PREFECT_HOME
+)
 def finetune(
     pipeline: str,
     pipelines_file: str = "pipelines.yaml",
@@ -69,7 +83,7 @@ def finetune(
 
 
 def run_stages(run: ResolvedRun, stage: StageLog) -> RunSummary:
-    """The six stages, one call each; a stage's failure ends the run with its error."""
+    """The stages, one call each; a stage's failure ends the run with its error."""
     spec, name = run.spec, run.pipeline
     data = stage(load_data, spec.data)
     require_known_classes(spec.evaluate, data.labels)  # data.labels may come from the data: fail before training
@@ -77,15 +91,36 @@ def run_stages(run: ResolvedRun, stage: StageLog) -> RunSummary:
     tokens = stage(tokenize, data, spec.tokenizer, spec.model)
     retrain = {"refresh_cache": True} if run.overrides.force_retrain else None
     model = stage(train, tokens, spec.model, spec.train, name, options=retrain)
-    evaluation = stage(evaluate_model, model, tokens, spec.evaluate, name, data, spec.push)
+    evaluation = stage(evaluate_model, model, tokens, spec.evaluate, name, data)
+    evaluation, pushed = release(run, stage, model, tokens, data, validation, evaluation)
     summary = RunSummary(
         pipeline=name, run_name=current_run_name(), spec_hash=run.spec_hash, note=run.overrides.note,
-        evaluation=evaluation, model_path=model.path,
+        evaluation=evaluation, model_path=model.path, push=pushed,
     )
-    if summary.promoted:
-        pushed = stage(
-            push_model, name, spec.description, spec.push, model, evaluation, data, validation,
-            run.overrides.dry_run, run.spec_hash,
-        )
-        summary = summary.model_copy(update={"push": pushed})
     return summary.model_copy(update={"stages": dict(stage.states)})
+
+
+def release(
+    run: ResolvedRun, stage: StageLog, model: ModelManifest, tokens: TokenizedManifest, data: DataManifest,
+    validation: ValidationReport, evaluation: EvaluationReport,
+) -> tuple[EvaluationReport, PushResult | None]:
+    """Read the Hub's head, decide against it (with evaluate.promote), push on it; when main moved before the
+    commit landed, read it and decide again. Returns the evaluation with its promotion, and the push (None when
+    not promoted)."""
+    spec, name, dry_run = run.spec, run.pipeline, run.overrides.dry_run
+    publishes = not dry_run and push_credentials(spec.push.token_secret_block)[0] is not None
+    for _ in range(HEAD_MOVES):
+        head = stage(read_hub_head, spec.push) if spec.evaluate.promote or publishes else None
+        if spec.evaluate.promote is not None:
+            promotion = stage(challenge_champion, model, tokens, data, spec.evaluate, evaluation, spec.push, head, name)
+            evaluation = evaluation.model_copy(update={"promotion": promotion})
+            if not promotion.promoted:
+                return evaluation, None
+        try:
+            return evaluation, stage(
+                push_model, name, spec.description, spec.push, model, evaluation, data, validation, dry_run,
+                run.spec_hash, head,
+            )
+        except HeadMoved as moved:
+            get_run_logger().warning("%s", moved)
+    raise HeadMoved(f"{spec.push.repo_id}: main moved {HEAD_MOVES} times while this run was releasing; run it again")

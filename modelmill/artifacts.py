@@ -104,6 +104,23 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     scratch.rename(final)
 
 
+def _link_or_copy(source: str | Path, target: str | Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another filesystem, or links not supported: a copy
+        shutil.copy2(source, target)
+
+
+def link_tree(source: Path, target: Path, skip: tuple[str, ...] = ()) -> None:
+    """`target` made of hard links to the files of `source` (a file or a folder), copies where a link cannot be
+    made: a published output is never rewritten, so a link costs no disk. To change a linked file, replace it."""
+    if source.is_file():
+        _link_or_copy(source, target)
+        return
+    shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*skip),
+                    copy_function=_link_or_copy)
+
+
 def prefect_artifact_key(pipeline: str, kind: str) -> str:
     """A Prefect artifact key (lowercase letters, digits and dashes only)."""
     return f"{pipeline}-{kind}".lower().replace("_", "-")

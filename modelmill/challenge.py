@@ -7,14 +7,17 @@ from pathlib import Path
 
 import datasets
 import numpy as np
+from huggingface_hub import HfApi
 
 from modelmill.hub.champion import Champion, fetch_champion
+from modelmill.hub.head import HubHead
 from modelmill.manifests import DataManifest
 from modelmill.promotion import Promotion, decide
 from modelmill.scoring import compute_metrics, per_class_metrics, predict
-from modelmill.secrets import push_credentials
-from modelmill.spec import EvaluateSpec, PushSpec
+from modelmill.spec import EvaluateSpec
 from modelmill.tokenizing import tokenize_splits
+
+OFFLINE = "not compared: HF_HUB_OFFLINE is set, the published model is unread"
 
 
 def champion_scores(
@@ -29,33 +32,31 @@ def champion_scores(
     predicted, references = predict(champion.folder, test, spec.batch_size)
     predictions = np.array([by_name[champion.labels[i]] for i in predicted])  # champion ids -> our ids, by name
     return {
-        **compute_metrics(spec.metrics, predictions, references, spec.average, len(labels)),
+        **compute_metrics(spec.metrics, predictions, references, spec.average, len(labels), spec.trust_remote_code),
         **per_class_metrics(predictions, references, labels),
     }
 
 
 def challenge(
-    spec: EvaluateSpec, push: PushSpec, labels: list[str], challenger: dict[str, float], data: DataManifest,
-    max_length: int,
+    spec: EvaluateSpec, api: HfApi | None, head: HubHead | None, labels: list[str], challenger: dict[str, float],
+    data: DataManifest, max_length: int,
 ) -> Promotion:
-    """Promotion of the new model (`challenger` holds its averaged and per-class metrics) over `main`."""
-    from huggingface_hub import constants
-
+    """Promotion of the new model (`challenger` holds its averaged and per-class metrics) over the model at `head`
+    (None: offline, nothing compared). The decision records `head`: a release commits on it or decides again."""
     assert spec.promote is not None
-    if constants.HF_HUB_OFFLINE:
-        return Promotion(promoted=True, reason="not compared: HF_HUB_OFFLINE is set, the published model is unread")
-    token, _ = push_credentials(push.token_secret_block)
+    if head is None or api is None:
+        return Promotion(promoted=True, reason=OFFLINE)
     with tempfile.TemporaryDirectory(prefix="modelmill-champion-") as scratch:
-        champion = fetch_champion(push, token, Path(scratch))
+        champion = fetch_champion(api, head, Path(scratch))
         if champion is None:
-            return Promotion(promoted=True, reason=f"no model is published at {push.repo_id} yet")
+            return Promotion(promoted=True, reason=f"no model is published at {head.repo_id} yet", head=head)
         if sorted(champion.labels) != sorted(labels):
             allowed = spec.promote.on_label_change == "promote"
             return Promotion(
-                promoted=allowed, champion_revision=champion.revision,
+                promoted=allowed, champion_revision=champion.revision, head=head,
                 reason=f"the published model has labels {champion.labels}, this one {labels}: they cannot be "
                 + ("compared; promoted as evaluate.promote.on_label_change says" if allowed
                    else "compared; set evaluate.promote.on_label_change: promote to replace it"),
             )
         scores = champion_scores(champion, data, labels, spec, max_length)
-    return decide(spec.promote, challenger, scores, champion.revision)
+    return decide(spec.promote, challenger, scores, champion.revision).model_copy(update={"head": head})

@@ -118,7 +118,7 @@ def cmd_releases(args: argparse.Namespace) -> int:
     print(f"Releases of {repo_id} ({api.endpoint}):")
     for release in releases:
         metrics = ", ".join(f"{name} {value:.4f}" for name, value in release.metrics.items())
-        head = "  <- head" if release.is_head else ""
+        head = f"  <- {release.head}" if release.head else ""
         print(f"  {release.tag:<5} {release.date}  {release.commit_oid[:8]}  {metrics}{head}")
     return 0
 
@@ -129,7 +129,12 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
     from modelmill.hub.releases import rollback
 
+    from modelmill.errors import ConfigError
+
     api, repo_id = _hub_for(args, need_token=True)
+    if not args.yes and not sys.stdin.isatty():
+        raise ConfigError(f"rollback of {repo_id} to {args.tag} needs a confirmation and there is no terminal to ask "
+                          "in: pass --yes")
     if not args.yes:
         answer = input(f"Republish release {args.tag} of {repo_id} as its new head? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
@@ -205,7 +210,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # telemetry only when the user turns it on
+    from modelmill.runtime.telemetry import switch_off_telemetry
+
+    switch_off_telemetry()  # before any library reads its settings
     from modelmill.errors import ModelmillError
 
     if not args.debug:

@@ -61,7 +61,6 @@ def start_server(port: int, log: Path) -> subprocess.Popen:
         "PREFECT__SERVER_EPHEMERAL": "1",
         "PREFECT__SERVER_FINAL": "1",
     }
-    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     with log.open("ab") as sink:
         return subprocess.Popen(
             [

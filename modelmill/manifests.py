@@ -209,7 +209,9 @@ class PushResult(BaseModel):
     commit_url: str | None = None
     commit_oid: str | None = None
     tag: str | None = Field(None, description="The release tag (v1, v2, ...) of the pushed commit.")
-    new_commit: bool = Field(False, description="False when the Hub already held this exact content.")
+    made_commit: bool = Field(False, description="This run made the commit (False: the Hub already held it).")
+    made_tag: bool = Field(False, description="This run made the tag (False: the release existed before).")
+    outcome: str = Field("", description="What this push did, in one line.")
 
 
 class RunSummary(BaseModel):

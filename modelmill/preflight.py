@@ -144,7 +144,7 @@ def check_metrics(where: str, spec: PipelineSpec) -> list[str]:
     problems = []
     for index, name in enumerate(spec.evaluate.metrics):
         try:
-            load_metric(name)
+            load_metric(name, spec.evaluate.trust_remote_code)
         except Exception as exc:  # evaluate raises FileNotFoundError, ImportError, ConnectionError...
             problems.append(f"{where}.evaluate.metrics[{index}]: metric '{name}' cannot be loaded: {first_line(exc)}")
     return problems

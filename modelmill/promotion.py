@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from modelmill.hub.head import HubHead
 from modelmill.spec import PromoteSpec
 
 
@@ -27,6 +28,9 @@ class Promotion(BaseModel):
     promoted: bool
     reason: str
     champion_revision: str | None = None
+    head: HubHead | None = Field(
+        None, description="main as it was when decided: a release commits on it, or decides again."
+    )
     rows: list[Comparison] = Field(default_factory=list)
 
 
@@ -56,10 +60,14 @@ def decide(
             )
         )
     failed = [row.name for row in rows if not row.passed]
-    reason = (
-        f"better than the published model ({champion_revision[:8]})" if not failed
-        else f"not better than the published model ({champion_revision[:8]}): {', '.join(failed)}"
-    )
+    published = f"the published model ({champion_revision[:8]})"
+    if failed:
+        reason = f"not better than {published}: {', '.join(failed)}"
+    elif rows[0].delta < -1e-12:  # a drop that a negative min_improvement allows
+        reason = (f"worse than {published} by {-rows[0].delta:.4f} on {spec.metric}, allowed by "
+                  f"evaluate.promote.min_improvement {spec.min_improvement:g}")
+    else:
+        reason = f"better than {published} by {rows[0].delta:.4f} on {spec.metric}"
     return Promotion(promoted=not failed, reason=reason, champion_revision=champion_revision, rows=rows)
 
 

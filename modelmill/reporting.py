@@ -43,14 +43,12 @@ def stages_table(stages: dict[str, str]) -> str:
 
 
 def push_outcome(push: PushResult | None) -> str:
-    """One line: where the model went, or where the dry run left its files."""
+    """One line: what the push did, or where the dry run left its files."""
     if push is None:
         return "not promoted: nothing was pushed, the published model stays"
     if push.dry_run:
         return f"dry run: the {len(push.files)} files for {push.repo_id} are in {push.folder}"
-    if not push.new_commit:
-        return f"{push.repo_id} already holds this exact model ({push.tag}): no commit, no tag"
-    return f"{push.repo_id} {push.tag} at {push.endpoint}: {push.commit_url}"
+    return push.outcome
 
 
 def run_summary(summary: RunSummary) -> str:

@@ -26,7 +26,7 @@ def _network_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
+def error_chain(exc: BaseException) -> list[BaseException]:
     """`exc` and the errors it wraps (`raise ... from`, or raised while handling): a failed LFS upload arrives
     as a RuntimeError around the network error."""
     seen: list[BaseException] = []
@@ -40,7 +40,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
 def is_transient_error(exc: BaseException) -> bool:
     """True for network failures, timeouts, HTTP 408/425/429/5xx and `TransientError`, also when wrapped in
     another error; False for modelmill's permanent errors and everything else."""
-    for error in _chain(exc):
+    for error in error_chain(exc):
         if isinstance(error, TransientError):
             return True
         if isinstance(error, PermanentError):

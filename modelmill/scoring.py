@@ -74,15 +74,17 @@ def predict(model_dir: Path, split: datasets.Dataset, batch_size: int) -> tuple[
 
 
 def compute_metrics(
-    names: list[str], predictions: np.ndarray, references: np.ndarray, average: str, num_labels: int
+    names: list[str], predictions: np.ndarray, references: np.ndarray, average: str, num_labels: int,
+    trust_remote_code: bool = False,
 ) -> dict[str, float]:
-    """Each named metric on the predictions; precision/recall/f1 use `average`."""
+    """Each named metric on the predictions; precision/recall/f1 use `average`; metrics that are not shipped only
+    with `trust_remote_code`."""
     if average == "binary" and num_labels != 2:
         raise ConfigError(f"evaluate.average: 'binary' needs 2 labels, the data has {num_labels}; use macro")
     metrics: dict[str, float] = {}
     for name in names:
         kwargs: dict[str, Any] = {"average": average} if name in AVERAGED else {}
-        result = load_metric(name).compute(predictions=predictions, references=references, **kwargs)
+        result = load_metric(name, trust_remote_code).compute(predictions=predictions, references=references, **kwargs)
         metrics.update({key: float(value) for key, value in result.items() if isinstance(value, (int, float))})
     return metrics
 
@@ -102,13 +104,14 @@ def per_class_metrics(predictions: np.ndarray, references: np.ndarray, labels: l
 
 
 def score(
-    name: str, names: list[str], predictions: np.ndarray, references: np.ndarray, average: str, labels: list[str]
+    name: str, names: list[str], predictions: np.ndarray, references: np.ndarray, average: str, labels: list[str],
+    trust_remote_code: bool = False,
 ) -> Scores:
     """The declared metrics plus macro F1, per-class precision/recall/f1 with support, and the confusion matrix."""
     from sklearn.metrics import confusion_matrix, f1_score
 
     ids = list(range(len(labels)))
-    metrics = compute_metrics(names, predictions, references, average, len(labels))
+    metrics = compute_metrics(names, predictions, references, average, len(labels), trust_remote_code)
     # over the classes present (in truth or prediction), as the averaged metrics are: a slice may hold one class
     metrics[MACRO_F1] = float(f1_score(references, predictions, average="macro", zero_division=0))
     counts = np.bincount(np.asarray(references, dtype=int), minlength=len(labels))

@@ -24,11 +24,16 @@ def hub_token(secret_block: str | None) -> SecretStr | None:
     return SecretStr(str(value)) if value else None
 
 
-def push_credentials(secret_block: str | None) -> tuple[SecretStr | None, str]:
-    """The token to push with, or None and why the push is a dry run (no token, or the Hub is switched off)."""
+def hub_online() -> bool:
+    """False when HF_HUB_OFFLINE switches the Hub off: nothing is read from or sent to it."""
     from huggingface_hub import constants
 
-    if constants.HF_HUB_OFFLINE:
+    return not constants.HF_HUB_OFFLINE
+
+
+def push_credentials(secret_block: str | None) -> tuple[SecretStr | None, str]:
+    """The token to push with, or None and why the push is a dry run (no token, or the Hub is switched off)."""
+    if not hub_online():
         return None, "HF_HUB_OFFLINE is set, so nothing goes to the Hub (unset it to push)"
     token = hub_token(secret_block)
     if token is None:

@@ -19,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from modelmill.metrics import SHIPPED_METRICS
+
 SPLITS = ("train", "validation", "test")
 SEED_RANGE = {"ge": 0, "le": 2**32 - 1}  # what numpy and torch accept
 # TrainingArguments fields that would write or send outside the run's own folder, or resume someone else's state.
@@ -26,7 +28,6 @@ REDIRECTING_ARGUMENTS = frozenset(
     {"output_dir", "logging_dir", "resume_from_checkpoint", "push_to_hub", "hub_model_id", "hub_token",
      "hub_strategy", "hub_private_repo", "hub_always_push", "hub_revision", "report_to"}
 )
-BOUNDED_METRICS = ("accuracy", "precision", "recall", "f1")
 PER_CLASS_METRICS = ("precision", "recall", "f1")
 MACRO_F1 = "macro_f1"  # computed on every evaluated set besides evaluate.metrics: baselines and gaps compare on it
 PIPELINE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -558,12 +559,10 @@ class EvaluateSpec(Section):
 
     @model_validator(mode="after")
     def _custom_metrics_are_opted_in(self) -> EvaluateSpec:
-        from modelmill.metrics import local_metric_path
-
-        custom = [name for name in self.metrics if local_metric_path(name) is None]
+        custom = [name for name in self.metrics if name not in SHIPPED_METRICS]
         if custom and not self.trust_remote_code:
             raise ValueError(
-                f"metrics {custom} are not shipped with modelmill (shipped: {', '.join(BOUNDED_METRICS)}); "
+                f"metrics {custom} are not shipped with modelmill (shipped: {', '.join(SHIPPED_METRICS)}); "
                 "loading them runs their Python code: set evaluate.trust_remote_code: true to allow it"
             )
         return self
@@ -615,7 +614,7 @@ class EvaluateSpec(Section):
 def _check_metric_bound(where: str, name: str, values: list[float | None], metrics: list[str]) -> None:
     if name not in metrics and name != MACRO_F1:
         raise ValueError(f"{where}: '{name}' is not in metrics {metrics} (nor {MACRO_F1}, always computed)")
-    if name in BOUNDED_METRICS or name == MACRO_F1:
+    if name in SHIPPED_METRICS or name == MACRO_F1:  # the shipped metrics are all in [0, 1]
         for value in values:
             if value is not None and not 0 <= value <= 1:
                 raise ValueError(f"{where}: {value} is outside [0, 1] (write 0.85, not 85)")

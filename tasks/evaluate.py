@@ -1,5 +1,5 @@
-"""Stage 5: evaluate the model as a reviewer would (per class, baselines, fit, sets, slices), gate the push on
-the declared thresholds, then compare it with the published model."""
+"""Stage 5: evaluate the model as a reviewer would (per class, baselines, fit, sets, slices) and gate the push on
+the declared thresholds."""
 
 from __future__ import annotations
 
@@ -9,17 +9,15 @@ from prefect.logging import get_run_logger
 
 from modelmill.artifacts import files_fingerprint, new_output_dir, stable_hash
 from modelmill.caching import LocalFilesContent, stage_policy
-from modelmill.challenge import challenge
-from modelmill.errors import ConfigError, ThresholdsNotMet
+from modelmill.errors import ThresholdsNotMet
 from modelmill.evaluation.assess import assess
 from modelmill.evaluation.figures import data_uri, saved_figures
 from modelmill.evaluation.gates import accuracy_paradox, baseline_scope
 from modelmill.evaluation.tables import evaluation_sections, gates_table
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, TokenizedManifest
-from modelmill.promotion import comparison_table
 from modelmill.reporting import gate_note, metrics_table
 from modelmill.retry import retry_if_transient
-from modelmill.spec import EvaluateSpec, PushSpec
+from modelmill.spec import EvaluateSpec
 
 
 def failure_message(report: EvaluationReport) -> str:
@@ -53,11 +51,9 @@ def evaluate_model(
     spec: EvaluateSpec,
     pipeline: str,
     data: DataManifest,
-    push: PushSpec | None = None,
 ) -> EvaluationReport:
-    """Score the model; below a gate the flow fails and nothing is pushed. With `evaluate.promote`, the published
-    model is scored on the same split and the report says who stays."""
-    key = stable_hash("evaluate", model.key, spec, push, files_fingerprint(spec.local_files()))
+    """Score the model; below a gate the flow fails and nothing is pushed."""
+    key = stable_hash("evaluate", model.key, spec, files_fingerprint(spec.local_files()))
     report = assess(model, tokens, data, spec, key, new_output_dir("evaluate", key))
     create_markdown_artifact(markdown=report_markdown(report), description=f"Evaluation of pipeline '{pipeline}'")
     if report.failures:
@@ -66,15 +62,4 @@ def evaluate_model(
     logger.info("Test metrics (%d examples):\n%s", report.num_examples, metrics_table(report))
     for note in [*gate_note(report), *report.warnings]:
         logger.warning(note)
-    if spec.promote is None or push is None:
-        return report
-    challenger = {**report.metrics, **report.per_class}
-    guards = [guard.name for guard in spec.promote.guards if guard.name not in challenger]
-    if guards:
-        raise ConfigError(f"evaluate.promote.guards: no metric {guards} (labels are {model.labels})")
-    promotion = challenge(spec, push, model.labels, challenger, data, tokens.max_length)
-    comparison = comparison_table(promotion)
-    create_markdown_artifact(markdown=f"## Champion vs challenger\n\n{comparison}",
-                             description=f"Promotion decision of pipeline '{pipeline}'")
-    logger.info("Champion vs challenger:\n%s", comparison)
-    return report.model_copy(update={"promotion": promotion})
+    return report

@@ -1,21 +1,21 @@
-"""Stage 6: upload model, tokenizer and model card to the Hub in one commit (a dry run without a token)."""
+"""Stage 7: upload model, tokenizer and model card to the Hub in one commit (a dry run without a token)."""
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-from prefect import task
+from prefect import runtime, task
 from prefect.logging import get_run_logger
 
-from modelmill.artifacts import atomic_dir, files_fingerprint, new_output_dir, stable_hash
+from modelmill.artifacts import atomic_dir, files_fingerprint, link_tree, new_output_dir, stable_hash
 from modelmill.caching import HubTokenPresence, stage_policy
+from modelmill.evaluation.figures import saved_figures
 from modelmill.hub.client import hub_api
+from modelmill.hub.head import HubHead
+from modelmill.hub.model_card import FIGURES_FOLDER, decision_config, render_model_card
 from modelmill.hub.releases import publish_release
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, PushResult, ValidationReport
-from modelmill.evaluation.figures import saved_figures
-from modelmill.hub.model_card import FIGURES_FOLDER, decision_config, render_model_card
 from modelmill.reporting import metrics_table
 from modelmill.retry import retry_if_transient
 from modelmill.secrets import push_credentials
@@ -25,19 +25,32 @@ NOT_UPLOADED = ("training_args.bin",)  # a pickle of local training state: not f
 
 
 def stage_upload(model: ModelManifest, card: str, folder: Path, evaluation: EvaluationReport) -> list[str]:
-    """Copy the model folder, its evaluation figures and README.md into `folder`, with the decision threshold (if
-    any) in config.json; return the relative file names."""
-    shutil.copytree(model.path, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*NOT_UPLOADED))
+    """Fill `folder` with the model (hard links to the trained files: no copy of the weights), its evaluation
+    figures and README.md, with the decision threshold (if any) in config.json; return the relative file names."""
+    link_tree(model.path, folder, skip=NOT_UPLOADED)
     if cutoff := decision_config(evaluation):
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        (folder / "config.json").write_text(
-            json.dumps({**config, "decision_threshold": cutoff}, indent=2) + "\n", encoding="utf-8"
-        )
+        config = folder / "config.json"
+        values = json.loads(config.read_text(encoding="utf-8"))
+        config.unlink()  # a link to the trained model's own file: write a new one, never through the link
+        config.write_text(json.dumps({**values, "decision_threshold": cutoff}, indent=2) + "\n", encoding="utf-8")
     for source in saved_figures(evaluation.figures).values():  # where the card's image links point
         (folder / FIGURES_FOLDER).mkdir(exist_ok=True)
-        shutil.copyfile(source, folder / FIGURES_FOLDER / source.name)
+        link_tree(source, folder / FIGURES_FOLDER / source.name)
+    (folder / "README.md").unlink(missing_ok=True)
     (folder / "README.md").write_text(card, encoding="utf-8")
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
+
+
+def is_model_file(name: str) -> bool:
+    """Whether an uploaded file is part of the model a release identifies (weights, config with its decision
+    threshold, tokenizer), not its card or figures: a re-run whose card only words things differently is no new
+    release."""
+    return name != "README.md" and not name.startswith(f"{FIGURES_FOLDER}/")
+
+
+def run_id() -> str:
+    """The flow run (else the task run) this push belongs to: its commits say so, and a retry recognises them."""
+    return str(runtime.flow_run.id or runtime.task_run.id or "")
 
 
 @task(
@@ -56,9 +69,11 @@ def push_model(
     validation: ValidationReport,
     dry_run: bool = False,
     spec_hash: str = "",
+    head: HubHead | None = None,
 ) -> PushResult:
-    """Push the model that passed its thresholds; without a token (or with `dry_run`), write what would be
-    pushed and stop there."""
+    """Push the model that passed its thresholds, as one commit on `head` (the head its promotion was decided
+    against; HeadMoved when main moved since); without a token (or with `dry_run`), write what would be pushed
+    and stop there."""
     logger = get_run_logger()
     card = render_model_card(
         pipeline=pipeline,
@@ -71,26 +86,24 @@ def push_model(
         validation=validation,
         spec_hash=spec_hash,
     )
-    folder = new_output_dir("push", stable_hash("push", model, evaluation.key, spec))
+    folder = new_output_dir("push", stable_hash("push", model.key, evaluation, spec))
     with atomic_dir(folder) as scratch:
         files = stage_upload(model, card, scratch, evaluation)
     result = PushResult(repo_id=spec.repo_id, endpoint=spec.endpoint, dry_run=True, folder=folder, files=files)
     token, reason = (None, "Dry run asked for") if dry_run else push_credentials(spec.token_secret_block)
     if token is None:
-        logger.warning(
-            "%s: nothing was pushed. The %d files that would go to %s are in %s", reason, len(files), spec.repo_id,
-            folder,
-        )
-        return result
-    release_id = files_fingerprint([folder / name for name in files])
+        outcome = f"{reason}: nothing was pushed; the {len(files)} files for {spec.repo_id} are in {folder}"
+        logger.warning("%s", outcome)
+        return result.model_copy(update={"outcome": outcome})
+    release_id = files_fingerprint([folder / name for name in files if is_model_file(name)])
     release = publish_release(
-        hub_api(spec, token), spec.repo_id, folder, release_id, spec.commit_message, spec.private
+        hub_api(spec, token), spec.repo_id, folder, release_id, spec.commit_message, spec.private,
+        decided_on=head, run_id=run_id(),
     )
-    if release.new_commit or release.new_tag:
-        logger.info("Released %s of %s (%d files): %s", release.tag, spec.repo_id, len(files), release.commit_url)
-    else:
-        logger.info("%s already holds this exact model as %s: no commit, no tag", spec.repo_id, release.tag)
+    outcome = release.describe(spec.repo_id)
+    logger.info("%s (%d files)", outcome, len(files))
     return result.model_copy(
         update={"dry_run": False, "commit_url": release.commit_url, "commit_oid": release.commit_oid,
-                "tag": release.tag, "new_commit": release.new_commit}
+                "tag": release.tag, "made_commit": release.made_commit, "made_tag": release.made_tag,
+                "outcome": outcome}
     )

@@ -19,6 +19,7 @@ os.environ.update(
         "HF_HUB_DISABLE_PROGRESS_BARS": "1",
         "TRANSFORMERS_VERBOSITY": "error",
         "MODELMILL_HOME": str(_STATE / "modelmill"),
+        "PREFECT_HOME": str(_STATE / "prefect-home"),
         "PREFECT_LOCAL_STORAGE_PATH": str(_STATE / "prefect-results"),
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",

@@ -4,9 +4,10 @@ It implements what a push, a release and a download use: create repo, `validate-
 each file's oid, so unchanged files are skipped), the git-LFS batch API with a basic PUT transfer, NDJSON
 commits kept as snapshots, refs (branches, converts, tags), create/delete tag, the commit listing, and tree,
 model info and `resolve` downloads at any revision (branch, tag or commit). It is an LFS-only server (no Xet
-storage), so clients must run with HF_HUB_DISABLE_XET=1. Faults can be injected per method and path: an error
-status, an error after the request took effect (a lost response), a dropped connection, or a hang. It listens
-on 127.0.0.1 only.
+storage), so clients must run with HF_HUB_DISABLE_XET=1. Like the Hub, a new repo starts with an initial commit
+(`.gitattributes`), and a commit whose `parentCommit` is no longer the head is refused with 412. Faults can be
+injected per method and path: an error status, an error after the request took effect (a lost response), a dropped
+connection, a hang, or a request applied late (after the client gave up). It listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx", ".h5", ".msgpack")
+INITIAL_COMMIT = "initial commit"
+GITATTRIBUTES = b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n*.bin filter=lfs diff=lfs merge=lfs -text\n"
 REPO = r"(?P<repo>[\w.-]+/[\w.-]+)"
 
 
@@ -61,6 +64,18 @@ class Repo:
         return self.commits[-1].oid if self.commits else "0" * 40
 
     @property
+    def releases(self) -> list[Commit]:
+        """The commits after the Hub's initial one."""
+        return self.commits[1:]
+
+    def append(self, title: str, message: str, files: dict[str, StoredFile]) -> str:
+        """Add a commit on main; returns its oid."""
+        oid = hashlib.sha1(f"{len(self.commits)}:{title}:{message}:{sorted(files)}".encode()).hexdigest()
+        date = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+        self.commits.append(Commit(oid, title, message, date, files))
+        return oid
+
+    @property
     def files(self) -> dict[str, StoredFile]:
         return self.commits[-1].files if self.commits else {}
 
@@ -78,8 +93,9 @@ class Fault:
     path_pattern: str
     status: int
     remaining: int
-    kind: str = "status"  # status | after (the request takes effect, the answer is an error) | drop | hang
+    kind: str = "status"  # status | after (takes effect, answered with an error) | drop | hang | late
     seconds: float = 0.0
+    done: threading.Event = field(default_factory=threading.Event)
 
 
 class HubState:
@@ -108,6 +124,18 @@ class HubState:
     def hang(self, method: str, path_pattern: str, seconds: float, times: int = 1) -> None:
         """Leave the next matching requests unanswered for `seconds`, then drop them (they take no effect)."""
         self.faults.append(Fault(method, path_pattern, 0, times, kind="hang", seconds=seconds))
+
+    def apply_late(self, method: str, path_pattern: str, seconds: float) -> Fault:
+        """Hold the next matching request for `seconds` (its client times out meanwhile), then apply it as the Hub
+        would at that moment; `fault.done` is set once it was applied (or refused)."""
+        fault = Fault(method, path_pattern, 0, 1, kind="late", seconds=seconds)
+        self.faults.append(fault)
+        return fault
+
+    def before_next(self, method: str, path_pattern: str, action: Any) -> None:
+        """Run `action(state)` just before the next matching request is handled (another publisher, say)."""
+        self.faults.append(Fault(method, path_pattern, 0, 1, kind="before"))
+        self.faults[-1].action = action  # type: ignore[attr-defined]
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
@@ -164,13 +192,27 @@ class HubHandler(BaseHTTPRequestHandler):
             time.sleep(fault.seconds)
             self.close_connection = True
             return None
+        if fault is not None and fault.kind == "before":
+            fault.action(self.state)  # type: ignore[attr-defined]
+        if fault is not None and fault.kind == "late":  # the client gave up long ago; the Hub applies it anyway
+            time.sleep(fault.seconds)
+            try:
+                self._route(method, path)
+            except OSError:  # the client closed the connection: nobody reads the answer
+                pass
+            finally:
+                fault.done.set()
+            return None
+        if fault is not None and fault.kind == "after":
+            self._route(method, path, swallow=True)
+            return self._error(fault.status, f"injected fault {fault.status} after the request took effect")
+        self._route(method, path)
+
+    def _route(self, method: str, path: str, swallow: bool = False) -> None:
         for route_method, pattern, handler in ROUTES:
             match = re.fullmatch(pattern, path)
             if route_method == method and match:
-                if fault is not None and fault.kind == "after":
-                    self._swallow(handler, match.groupdict())
-                    return self._error(fault.status, f"injected fault {fault.status} after the request took effect")
-                return handler(self, **match.groupdict())
+                return self._swallow(handler, match.groupdict()) if swallow else handler(self, **match.groupdict())
         self._error(404, f"no route for {method} {path}")
 
     def _swallow(self, handler: Any, kwargs: dict[str, Any]) -> None:
@@ -215,7 +257,8 @@ class HubHandler(BaseHTTPRequestHandler):
         url = f"{self.base_url}/{repo_id}"
         if repo_id in self.state.repos:
             return self._json(409, {"error": "You already created this model repo", "url": url})
-        self.state.repos[repo_id] = Repo(private=payload.get("visibility", "private") == "private")
+        repo = self.state.repos[repo_id] = Repo(private=payload.get("visibility", "private") == "private")
+        repo.append(INITIAL_COMMIT, "", {".gitattributes": StoredFile(GITATTRIBUTES, lfs=False)})
         self._json(200, {"url": url, "name": repo_id})
 
     def validate_yaml(self) -> None:
@@ -279,6 +322,9 @@ class HubHandler(BaseHTTPRequestHandler):
             value = item["value"]
             if item["key"] == "header":
                 summary, description = value.get("summary", ""), value.get("description", "")
+                parent = value.get("parentCommit")
+                if parent and parent != target.head:
+                    return self._error(412, "A commit has happened since. Please refresh and try again.")
             elif item["key"] == "file":
                 staged[value["path"]] = StoredFile(base64.b64decode(value["content"]), lfs=False)
             elif item["key"] == "lfsFile":
@@ -288,9 +334,7 @@ class HubHandler(BaseHTTPRequestHandler):
                 staged[value["path"]] = StoredFile(blob, lfs=True)
             elif item["key"] == "deletedFile":
                 staged.pop(value["path"], None)
-        oid = hashlib.sha1(f"{repo}:{len(target.commits)}:{summary}".encode()).hexdigest()
-        date = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
-        target.commits.append(Commit(oid, summary, description, date, staged))
+        oid = target.append(summary, description, staged)
         self._json(200, {"success": True, "commitOid": oid, "commitUrl": f"{self.base_url}/{repo}/commit/{oid}"})
 
     def _commit_at(self, repo: str, revision: str | None) -> Commit | None:

@@ -47,7 +47,8 @@ class Scorer:
         return predict_probabilities(self.model.path, split, self.spec.batch_size)
 
     def scores(self, name: str, predictions: np.ndarray, references: np.ndarray) -> Scores:
-        return score(name, self.spec.metrics, predictions, references, self.spec.average, self.labels)
+        return score(name, self.spec.metrics, predictions, references, self.spec.average, self.labels,
+                     self.spec.trust_remote_code)
 
     def predict_and_score(self, name: str, split: datasets.Dataset) -> Scores:
         probabilities, references = self.probabilities(split)

@@ -49,6 +49,9 @@ def use_timeouts() -> None:
 
 
 def hub_api(spec: PushSpec, token: SecretStr | None) -> HfApi:
-    """The client for `spec.endpoint`, with timeouts on."""
+    """The client for `spec.endpoint`, with timeouts on and no request to any other host."""
+    from huggingface_hub import constants
+
+    constants.HF_HUB_DISABLE_TELEMETRY = True  # else its first request fetches a registry from the public Hub
     use_timeouts()
     return HfApi(endpoint=spec.endpoint, token=token.get_secret_value() if token else None)

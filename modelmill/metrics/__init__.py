@@ -9,19 +9,32 @@ from pathlib import Path
 from typing import Any
 
 LOCAL_METRICS = Path(__file__).parent
+SHIPPED_METRICS = ("accuracy", "precision", "recall", "f1")
 
 
 def local_metric_path(name: str) -> Path | None:
-    """The folder of the shipped module for `name`, if there is one."""
-    folder = LOCAL_METRICS / name
-    return folder if (folder / f"{name}.py").is_file() else None
+    """The folder of the shipped module for `name`: only the shipped names themselves, matched exactly (a path
+    that merely ends in one, or climbs out with `..`, is someone else's code)."""
+    return LOCAL_METRICS / name if name in SHIPPED_METRICS else None
+
+
+def custom_metric_refusal(name: str) -> str:
+    return (
+        f"metric '{name}' is not shipped with modelmill (shipped: {', '.join(SHIPPED_METRICS)}); loading it runs its "
+        "Python code: set evaluate.trust_remote_code: true to allow it"
+    )
 
 
 @lru_cache(maxsize=None)
-def load_metric(name: str) -> Any:
-    """A shipped module for the name if there is one, else a local module folder, else a Hub id (loaded once per
-    process: slices and sets score many times)."""
+def load_metric(name: str, trust_remote_code: bool = False) -> Any:
+    """A shipped module by its name; any other metric (a local module folder, a Hub id) only with
+    `trust_remote_code`, since loading it imports and runs its code. Loaded once per process."""
+    from modelmill.errors import ConfigError
+
+    shipped = local_metric_path(name)
+    if shipped is None and not trust_remote_code:
+        raise ConfigError(custom_metric_refusal(name))
     import evaluate
 
-    local = local_metric_path(name) or (Path(name) if Path(name).is_dir() else None)
+    local = shipped or (Path(name) if Path(name).is_dir() else None)
     return evaluate.load(str(local) if local else name)

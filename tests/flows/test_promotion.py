@@ -3,6 +3,10 @@ promoted and leaves the Hub as it was, and repeating the first run publishes not
 
 from __future__ import annotations
 
+import copy
+
+from modelmill.promotion import decide
+from modelmill.spec import PromoteSpec
 from tests.conftest import LEARNS_THE_TASK, pipeline_dict
 from tests.flows.conftest import STAGES
 
@@ -19,12 +23,12 @@ def test_a_worse_retrain_is_not_promoted_and_the_hub_keeps_its_release(prefect, 
     summary = first.result()
     assert summary.promoted and "no model is published" in summary.evaluation.promotion.reason
     repo = hub.state.repos["tests/tiny-sentiment"]
-    assert (len(repo.commits), list(repo.tags)) == (1, ["v1"]) and summary.push.tag == "v1"
+    assert (len(repo.releases), list(repo.tags)) == (1, ["v1"]) and summary.push.tag == "v1"
     assert summary.evaluation.metrics["accuracy"] >= 0.75, "the first model must be worth defending"
     # a retrain made worse on purpose (a learning rate too small to learn anything)
     worse, stages = run(spec, learning_rate=1e-9)
     assert worse.is_completed() and worse.name == "Not promoted", worse
-    assert "push" not in stages and stages["evaluate"] == "Completed"
+    assert "push" not in stages and stages["evaluate"] == stages["challenge"] == "Completed"
     result = worse.result()
     promotion = result.evaluation.promotion
     assert not promotion.promoted and promotion.champion_revision == repo.tags["v1"]
@@ -32,11 +36,17 @@ def test_a_worse_retrain_is_not_promoted_and_the_hub_keeps_its_release(prefect, 
     assert decisive.challenger < decisive.champion and not decisive.passed
     assert decisive.champion == summary.evaluation.metrics["accuracy"], "the champion scored on the same split"
     assert result.push is None
-    assert (len(repo.commits), list(repo.tags)) == (1, ["v1"]), "the Hub is unchanged"
-    # the same inputs as the first run again: nothing new is committed or tagged
+    assert (len(repo.releases), list(repo.tags)) == (1, ["v1"]), "the Hub is unchanged"
+    # the same inputs as the first run again: main moved since its decision (v1 is there now), so it decides again,
+    # against itself, and finds its exact model released: nothing new is committed or tagged
     again, stages = run(spec)
-    assert again.is_completed() and stages == {stage: "Cached" for stage in STAGES}
-    assert (len(repo.commits), list(repo.tags)) == (1, ["v1"])
+    assert again.is_completed() and stages["train"] == stages["evaluate"] == "Cached"
+    assert stages["challenge"] == stages["push"] == "Completed"
+    assert (len(repo.releases), list(repo.tags)) == (1, ["v1"])
+    assert again.result().push.outcome == "tests/tiny-sentiment already holds this exact model as v1: no commit, no tag"
+    # and with main unchanged since, the decision and the push are cache hits
+    _, stages = run(spec)
+    assert stages == {**{stage: "Cached" for stage in STAGES}, "challenge": "Cached", "hub_head": "Completed"}
 
 
 def test_a_published_model_with_other_labels_is_never_silently_compared(prefect, run, hub, hub_token, tiny_model_dir,
@@ -83,4 +93,61 @@ def test_the_cli_exits_3_and_the_team_hears_when_a_retrain_is_not_promoted(prefe
     assert "NOT PROMOTED" in out and "| accuracy |" in out and "nothing was pushed" in out
     assert message["subject"] == "modelmill: pipeline 'tiny' not promoted"
     assert "| metric | champion | challenger | delta | rule | status |" in message["body"]
-    assert len(hub.state.repos["tests/tiny-sentiment"].commits) == 1
+    assert len(hub.state.repos["tests/tiny-sentiment"].releases) == 1
+
+
+def test_a_cached_decision_against_an_older_head_never_publishes_a_worse_model(prefect, run, hub, hub_token,
+                                                                                 tiny_model_dir, review_files):
+    good = pipeline_dict(tiny_model_dir, review_files, hub.url)
+    good["evaluate"]["promote"] = {"metric": "f1"}
+    good["train"].update(LEARNS_THE_TASK)
+    worse = copy.deepcopy(good)
+    worse["train"].update(max_steps=1, learning_rate=1e-9)
+    repo_id = "tests/tiny-sentiment"
+    # given a worse model promoted while nothing was published, whose push failed on 503s
+    hub.state.fail_next("POST", r"/commit/", 503, times=3)
+    failed, stages = run(worse)
+    assert failed.is_failed() and stages["push"] == "Failed"
+    # and a better model released as v1 since
+    released, _ = run(good)
+    assert released.result().push.tag == "v1"
+    repo = hub.state.repos[repo_id]
+    better_head = repo.head
+    # when the worse pipeline runs again (its evaluation is cached)
+    again, stages = run(worse)
+    # then its decision is taken again against the head as it is now, and it is not promoted
+    assert stages["evaluate"] == "Cached" and stages["challenge"] == "Completed" and "push" not in stages
+    assert again.name == "Not promoted", again.message
+    assert again.result().evaluation.promotion.champion_revision == better_head
+    assert repo.head == better_head and (len(repo.releases), list(repo.tags)) == (1, ["v1"])
+
+
+def test_a_release_whose_head_moved_before_its_commit_is_decided_again_on_the_new_head(prefect, run, hub, hub_token,
+                                                                                          tiny_model_dir, review_files):
+    spec = pipeline_dict(tiny_model_dir, review_files, hub.url)
+    spec["train"].update(LEARNS_THE_TASK)
+    spec["evaluate"]["promote"] = {"metric": "f1", "min_improvement": -1}
+    run(spec)
+    repo = hub.state.repos["tests/tiny-sentiment"]
+    # given another publisher whose release lands between this run's decision and its commit
+    hub.state.before_next("POST", r"/commit/", lambda state: repo.append("another publisher", "", dict(repo.files)))
+    state, stages = run(spec, seed=7)
+    # then the commit on the old head was refused, the run decided again against the new head and released on it
+    assert state.name == "Completed", state.message
+    promotion = state.result().evaluation.promotion
+    theirs = next(commit.oid for commit in repo.releases if commit.title == "another publisher")
+    assert promotion.champion_revision == theirs and promotion.head.oid == theirs
+    assert [commit.title for commit in repo.releases][-2:] == ["another publisher", "modelmill: fine-tuned model"]
+    assert repo.tags["v2"] == repo.head and state.result().push.made_commit
+
+
+def test_the_reason_says_how_the_new_model_compares_and_what_allowed_it():
+    champion = {"f1": 0.90}
+    better = decide(PromoteSpec(metric="f1"), {"f1": 0.93}, champion, "abcdef1234")
+    assert better.reason == "better than the published model (abcdef12) by 0.0300 on f1"
+    allowed = decide(PromoteSpec(metric="f1", min_improvement=-0.05), {"f1": 0.88}, champion, "abcdef1234")
+    assert allowed.promoted and allowed.reason == (
+        "worse than the published model (abcdef12) by 0.0200 on f1, allowed by evaluate.promote.min_improvement -0.05"
+    )
+    refused = decide(PromoteSpec(metric="f1", min_improvement=-0.01), {"f1": 0.88}, champion, "abcdef1234")
+    assert not refused.promoted and refused.reason == "not better than the published model (abcdef12): f1"

@@ -41,13 +41,33 @@ def test_releases_lists_tags_with_date_commit_and_metrics(two_releases, capsys):
 def test_rollback_republishes_a_release_as_a_new_head_after_confirming(two_releases, hub, hub_token, tmp_path,
                                                                         monkeypatch, capsys):
     repo = hub.state.repos["tests/tiny-sentiment"]
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
     monkeypatch.setattr("builtins.input", lambda prompt: "n")
-    assert main(["rollback", "tiny", "v1", "-f", str(two_releases)]) == 1 and len(repo.commits) == 2
+    assert main(["rollback", "tiny", "v1", "-f", str(two_releases)]) == 1 and len(repo.releases) == 2
+    assert "Nothing changed" in capsys.readouterr().out
     assert main(["rollback", "tiny", "v1", "--yes", "-f", str(two_releases)]) == 0
-    assert len(repo.commits) == 3 and sorted(repo.tags) == ["v1", "v2"], "a new commit, no new tag"
+    assert len(repo.releases) == 3 and sorted(repo.tags) == ["v1", "v2"], "a new commit, no new tag"
     head = Path(hf_hub_download("tests/tiny-sentiment", "model.safetensors", endpoint=hub.url, token=hub_token,
                                 cache_dir=tmp_path / "dl"))
     assert head.read_bytes() == b"first weights"
     assert "Rolled back to v1" in repo.files["README.md"].content.decode()
     assert main(["rollback", "tiny", "v9", "--yes", "-f", str(two_releases)]) == 1
     assert "has no release 'v9'" in capsys.readouterr().err
+
+
+def test_rollback_without_a_terminal_or_yes_refuses_cleanly(two_releases, hub, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    monkeypatch.setattr("builtins.input", lambda prompt: pytest.fail("nobody is there to answer"))
+    assert main(["rollback", "tiny", "v1", "-f", str(two_releases)]) == 1
+    err = capsys.readouterr().err
+    assert "needs a confirmation and there is no terminal to ask in: pass --yes" in err and "Traceback" not in err
+    assert len(hub.state.repos["tests/tiny-sentiment"].releases) == 2
+
+
+def test_releases_marks_the_release_a_rollback_brought_back_as_the_head(two_releases, monkeypatch, capsys):
+    assert main(["rollback", "tiny", "v1", "--yes", "-f", str(two_releases)]) == 0
+    capsys.readouterr()
+    assert main(["releases", "tiny", "-f", str(two_releases)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[0] == "v2" and "<- head" not in lines[1]
+    assert lines[2].split()[0] == "v1" and "<- head (rolled back, commit " in lines[2]

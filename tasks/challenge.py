@@ -1,0 +1,46 @@
+"""Stage 6 (with `evaluate.promote`): score the published model on the same test split and decide who stays."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+from prefect.logging import get_run_logger
+
+from modelmill.caching import STAGE
+from modelmill.challenge import challenge
+from modelmill.errors import ConfigError
+from modelmill.hub.client import hub_api
+from modelmill.hub.head import HubHead
+from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, TokenizedManifest
+from modelmill.promotion import Promotion, comparison_table
+from modelmill.retry import retry_if_transient
+from modelmill.secrets import push_credentials
+from modelmill.spec import EvaluateSpec, PushSpec
+
+
+@task(name="challenge", cache_policy=STAGE, persist_result=True, retry_condition_fn=retry_if_transient)
+def challenge_champion(
+    model: ModelManifest,
+    tokens: TokenizedManifest,
+    data: DataManifest,
+    spec: EvaluateSpec,
+    report: EvaluationReport,
+    push: PushSpec,
+    head: HubHead | None,
+    pipeline: str,
+) -> Promotion:
+    """Compare the new model with the one published at `head` (its cache key: a decision holds for that head
+    only, and a moved head decides again)."""
+    challenger = {**report.metrics, **report.per_class}
+    assert spec.promote is not None
+    missing = [guard.name for guard in spec.promote.guards if guard.name not in challenger]
+    if missing:
+        raise ConfigError(f"evaluate.promote.guards: no metric {missing} (labels are {model.labels})")
+    token, _ = push_credentials(push.token_secret_block)
+    api = hub_api(push, token) if head is not None else None
+    promotion = challenge(spec, api, head, model.labels, challenger, data, tokens.max_length)
+    comparison = comparison_table(promotion)
+    create_markdown_artifact(markdown=f"## Champion vs challenger\n\n{comparison}",
+                             description=f"Promotion decision of pipeline '{pipeline}'")
+    get_run_logger().info("Champion vs challenger:\n%s", comparison)
+    return promotion

@@ -1,0 +1,115 @@
+"""No Hub token at rest: every way a push (or a read of the Hub) can fail is driven with a canary token, then the
+home, PREFECT_HOME, Prefect's results and database (pickles decoded) and the logs are searched for it."""
+
+from __future__ import annotations
+
+import base64
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LEARNS_THE_TASK, pipeline_dict
+from tests.secret_scan import files_holding, holds
+
+CANARY = "hf_CanaryToken7f3c9a1b2d4e6f80"
+
+FAILURES = {
+    "401": lambda hub: hub.state.fail_next("POST", r"/commit/", 401, times=10),
+    "404": lambda hub: hub.state.fail_next("POST", r"/commit/", 404, times=10),
+    "5xx after retries": lambda hub: hub.state.fail_next("POST", r"/commit/", 503, times=10),
+    "timeout": lambda hub: hub.state.hang("POST", r"/commit/", seconds=3, times=10),
+    "dropped connection": lambda hub: hub.state.drop_connection("POST", r"/commit/", times=10),
+    "lost answer": lambda hub: hub.state.lose_response("POST", r"/commit/", 502),
+    "head unreadable": lambda hub: hub.state.fail_next("GET", r"/commits/", 401, times=10),
+}
+
+
+def state_folders() -> list[Path]:
+    """Everything this test session's runs wrote: the home, PREFECT_HOME, Prefect's storage and database."""
+    from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL
+
+    database = Path(PREFECT_API_DATABASE_CONNECTION_URL.value().split("///", 1)[1]).parent
+    folders = [Path(os.environ[name]) for name in ("MODELMILL_HOME", "PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH")]
+    return [*folders, database]
+
+
+@pytest.fixture
+def canary(hub, monkeypatch) -> str:
+    """The loopback Hub accepts the canary token, which the run gets from HF_TOKEN."""
+    hub.state.token = CANARY
+    monkeypatch.setenv("HF_TOKEN", CANARY)
+    monkeypatch.setenv("MODELMILL_HUB_TIMEOUT", "1")
+    return CANARY
+
+
+def test_the_scan_finds_a_token_inside_a_pickled_client_error():
+    """The search below can fail: a pickled Hub client error, base64-encoded as Prefect stores results, gives the
+    token away."""
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
+
+    request = httpx2.Request("POST", "http://127.0.0.1/api", headers={"Authorization": f"Bearer {CANARY}"})
+    error = HfHubHTTPError("503", response=httpx2.Response(503, request=request))
+    assert holds(b'{"data": "' + base64.b64encode(pickle.dumps(error)) + b'"}', CANARY)
+    assert holds(base64.encodebytes(pickle.dumps(error)), CANARY), "base64 broken into lines, as Prefect writes it"
+    escaped = base64.encodebytes(pickle.dumps(error)).replace(b"\n", b"\\n")
+    assert holds(b'{"result": "' + escaped + b'"}', CANARY), "and inside a JSON string"
+
+
+@pytest.mark.parametrize("failure", list(FAILURES))
+def test_no_failure_path_leaves_the_token_on_disk_or_in_the_logs(prefect, run, hub, canary, tiny_model_dir,
+                                                                   review_files, capfd, failure):
+    spec = pipeline_dict(tiny_model_dir, review_files, hub.url)
+    FAILURES[failure](hub)
+    state, stages = run(spec)
+    if failure == "lost answer":
+        assert state.is_completed() and state.result().push.made_commit
+    else:
+        assert state.is_failed(), state
+        assert canary not in (state.message or "")
+    out, err = capfd.readouterr()
+    assert canary not in out + err
+    assert files_holding(canary, *state_folders()) == []
+
+
+def test_a_token_from_a_secret_block_stays_off_disk_when_the_champion_cannot_be_read(
+    prefect, run, hub, canary, tiny_model_dir, review_files, monkeypatch, capfd
+):
+    from prefect.blocks.system import Secret
+
+    spec = pipeline_dict(tiny_model_dir, review_files, hub.url)
+    spec["train"].update(LEARNS_THE_TASK)
+    spec["evaluate"]["promote"] = {"metric": "f1"}
+    assert run(spec)[0].is_completed()
+    # given the token in a Secret block only, and a published model that cannot be downloaded
+    monkeypatch.delenv("HF_TOKEN")
+    Secret(value=CANARY).save("canary-token", overwrite=True)
+    spec["push"]["token_secret_block"] = "canary-token"
+    hub.state.fail_next("GET", r"/resolve/", 500, times=30)
+    state, stages = run(spec, seed=3)
+    assert state.is_failed() and stages["challenge"] == "Failed", stages
+    out, err = capfd.readouterr()
+    assert CANARY not in out + err
+    secret_blocks = [path for path in files_holding(CANARY, *state_folders()) if path.suffix == ".db"]
+    assert files_holding(CANARY, *state_folders()) == secret_blocks, "only Prefect's block store holds it"
+
+
+def test_a_cli_run_whose_push_fails_leaves_the_token_nowhere(hub, canary, tiny_model_dir, review_files,
+                                                             write_pipelines, tmp_path):
+    # given `modelmill run` with its temporary server, its own PREFECT_HOME and home, and a Hub answering 503
+    path = write_pipelines({"tiny": pipeline_dict(tiny_model_dir, review_files, hub.url)})
+    hub.state.fail_next("POST", r"/commit/", 503, times=10)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    env.update(HF_HUB_OFFLINE="0", PREFECT_HOME=str(tmp_path / "prefect-home"), MODELMILL_HOME=str(tmp_path / "home"))
+    done = subprocess.run([sys.executable, "-m", "modelmill.cli", "run", "tiny", "-f", str(path)], env=env,
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    # then it fails with the Hub's reason, and the token is in no file and no line it printed
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "HubUnavailable" in done.stderr and "HTTP 503" in done.stderr
+    assert CANARY not in done.stdout + done.stderr
+    assert list((tmp_path / "home" / "prefect-results").iterdir()), "the failed run's results are under the home"
+    assert files_holding(CANARY, tmp_path) == []
