@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-# Before any library reads its settings: offline, LFS-only Hub protocol, isolated state.
+# Before any library reads its settings: offline, LFS-only Hub protocol, isolated state, loopback only.
 _STATE = Path(tempfile.mkdtemp(prefix="modelmill-tests-"))
+_GUARD = Path(__file__).parent / "network_guard"
 os.environ.update(
     {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(_GUARD), os.environ.get("PYTHONPATH")])),
+        "MODELMILL_TEST_NETWORK_LOG": str(_STATE / "network.log"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # the test harness's own server
         "HF_HUB_OFFLINE": "1",
         "HF_DATASETS_OFFLINE": "1",
         "HF_HUB_DISABLE_XET": "1",
@@ -27,6 +32,8 @@ os.environ.update(
 )
 for _secret in ("HF_TOKEN", "MODELMILL_HF_TOKEN"):
     os.environ.pop(_secret, None)
+_spec = importlib.util.spec_from_file_location("modelmill_network_guard", _GUARD / "sitecustomize.py")
+_spec.loader.exec_module(importlib.util.module_from_spec(_spec))  # this process too: processes it starts load it
 
 import pytest  # noqa: E402
 import yaml  # noqa: E402
@@ -63,6 +70,19 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+@pytest.fixture(autouse=True)
+def loopback_only() -> Iterator[None]:
+    """Fail the test during which any process of the suite tried to reach a host that is not loopback."""
+    log = Path(os.environ["MODELMILL_TEST_NETWORK_LOG"])
+    before = log.stat().st_size if log.exists() else 0
+    yield
+    if log.exists() and log.stat().st_size > before:
+        with log.open("rb") as handle:
+            handle.seek(before)
+            attempts = handle.read().decode(errors="replace")
+        pytest.fail(f"a process tried to leave loopback:\n{attempts}")
 
 
 @pytest.fixture(scope="session")

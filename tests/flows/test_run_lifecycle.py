@@ -39,10 +39,10 @@ def test_a_cached_run_still_publishes_its_spec_and_summary_under_a_meaningful_na
     assert RUN_NAME.match(flow_run_name(state)) and summary.run_name == flow_run_name(state)
     assert flow_run_name(state).endswith(summary.spec_hash[:6])
     # and it published the spec it used and a summary listing each stage as Cached, with metrics and push
-    markdown = {artifact.key: artifact.data for artifact in run_artifacts(state)}
-    (spec_md,) = [text for text in markdown.values() if text.startswith("## Spec of pipeline `tiny`")]
+    markdown = [artifact for artifact in run_artifacts(state) if artifact.type == "markdown"]
+    (spec_md,) = [artifact.data for artifact in markdown if artifact.data.startswith("## Spec of pipeline `tiny`")]
     assert summary.spec_hash in spec_md and "learning_rate: 0.005" in spec_md and "nightly check" in spec_md
-    summary_md = markdown["tiny-cli-summary"]
+    (summary_md,) = [artifact.data for artifact in markdown if artifact.key == "tiny-cli-summary"]
     assert "| train | Cached |" in summary_md and "| accuracy |" in summary_md and "dry run" in summary_md
 
 
