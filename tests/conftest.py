@@ -182,11 +182,13 @@ def write_pipelines(tmp_path: Path) -> Callable[[dict[str, Any]], Path]:
 def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackHub]:
     """A loopback Hub-compatible server on 127.0.0.1 with fault injection (`hub.state.fail_next`).
 
-    Hub offline mode is lifted while it runs: pushes go to its 127.0.0.1 endpoint and nowhere else.
+    Hub offline mode is lifted while it runs: pushes go to its 127.0.0.1 endpoint and nowhere else (the tests' own
+    clients too: their telemetry, which fetches a registry from the public Hub, is off as modelmill's is).
     """
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
     with LoopbackHub() as server:
         yield server
 
