@@ -3,12 +3,9 @@ push."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from prefect import flow
 from prefect.logging import get_run_logger
 from prefect.states import Completed
-from pydantic import Field
 
 from modelmill.evaluation.gates import require_known_classes
 from modelmill.hub.errors import HeadMoved
@@ -21,6 +18,7 @@ from modelmill.overrides import RunOverrides
 from modelmill.runs import ResolvedRun
 from modelmill.secrets import push_credentials
 from modelmill.settings import get_settings
+from modelmill.spec import BatchSize, Epochs, LearningRate, MaxSteps, Seed
 from tasks.challenge import challenge_champion
 from tasks.evaluate import evaluate_model
 from tasks.hub_head import read_hub_head
@@ -41,11 +39,11 @@ HEAD_MOVES = 3  # how many times a release is decided again because main moved b
 def finetune(
     pipeline: str,
     pipelines_file: str = "pipelines.yaml",
-    epochs: Annotated[float | None, Field(gt=0)] = None,
-    learning_rate: Annotated[float | None, Field(gt=0)] = None,
-    batch_size: Annotated[int | None, Field(ge=1)] = None,
-    max_steps: Annotated[int | None, Field(ge=-1)] = None,
-    seed: Annotated[int | None, Field(ge=0)] = None,
+    epochs: Epochs | None = None,
+    learning_rate: LearningRate | None = None,
+    batch_size: BatchSize | None = None,
+    max_steps: MaxSteps | None = None,
+    seed: Seed | None = None,
     force_retrain: bool = False,
     dry_run: bool = False,
     note: str = "",

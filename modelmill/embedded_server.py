@@ -19,6 +19,7 @@ import httpx
 from modelmill.errors import ModelmillError
 
 DEFAULT_STARTUP_TIMEOUT = 120.0
+MAX_STARTUP_TIMEOUT = 3_600.0
 PR_SET_PDEATHSIG = 1
 
 
@@ -41,12 +42,17 @@ def _free_port() -> int:
 
 
 def startup_timeout() -> float:
-    """MODELMILL_SERVER_STARTUP_TIMEOUT (seconds), default 120: a busy machine can take a while."""
+    """MODELMILL_SERVER_STARTUP_TIMEOUT (seconds, up to an hour), default 120: a busy machine can take a while."""
     raw = os.environ.get("MODELMILL_SERVER_STARTUP_TIMEOUT", "")
     try:
-        return float(raw) if raw else DEFAULT_STARTUP_TIMEOUT
+        value = float(raw) if raw else DEFAULT_STARTUP_TIMEOUT
     except ValueError:
-        raise ServerStartError(f"MODELMILL_SERVER_STARTUP_TIMEOUT={raw!r} is not a number of seconds") from None
+        value = -1.0
+    if not 0 < value <= MAX_STARTUP_TIMEOUT:
+        raise ServerStartError(
+            f"MODELMILL_SERVER_STARTUP_TIMEOUT={raw!r} must be a number of seconds in (0, {MAX_STARTUP_TIMEOUT:.0f}]"
+        )
+    return value
 
 
 def start_server(port: int, log: Path) -> subprocess.Popen:

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelmill.errors import ConfigError
-from modelmill.spec import PipelineSpec
+from modelmill.spec import BatchSize, Epochs, LearningRate, MaxSteps, PipelineSpec, Seed
 
 TRAIN_FIELDS = ("epochs", "learning_rate", "batch_size", "max_steps", "seed")
 CLI_KEYS = {f"train.{name}": name for name in TRAIN_FIELDS} | {
@@ -22,11 +22,11 @@ class RunOverrides(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    epochs: float | None = Field(None, gt=0)
-    learning_rate: float | None = Field(None, gt=0)
-    batch_size: int | None = Field(None, ge=1)
-    max_steps: int | None = Field(None, ge=-1)
-    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    epochs: Epochs | None = None
+    learning_rate: LearningRate | None = None
+    batch_size: BatchSize | None = None
+    max_steps: MaxSteps | None = None
+    seed: Seed | None = None
     force_retrain: bool = False
     dry_run: bool = False
     note: str = Field("", max_length=500)

@@ -1,5 +1,6 @@
-"""Checks that run before any work (`modelmill check`, and `modelmill run` before Prefect starts): data files,
-columns and empty values, model and tokenizer, `max_length`, metric modules, and the columns GX rules name.
+"""Checks that run before any work (`modelmill check`, and `modelmill run` before Prefect starts): the data files
+(everything the load stage would refuse, said the same way), training arguments, model and tokenizer,
+`max_length`, metric modules, and the columns GX rules name.
 
 Each problem is one line naming the file, YAML path, column or row, and what to do.
 """
@@ -9,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from modelmill.data.facts import SplitFacts
 from modelmill.errors import ModelmillError, PreflightFailed
-from modelmill.spec import SPLITS, PipelineSpec
+from modelmill.spec import PipelineSpec
 
 COLUMN_KWARGS = ("column", "column_A", "column_B")
 UNBOUNDED = 1_000_000  # tokenizers without a limit report a huge model_max_length
@@ -21,62 +23,73 @@ def first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def split_files(spec: PipelineSpec) -> dict[str, Path]:
-    data = spec.data
-    if data.files is not None:
-        return {split: getattr(data.files, split) for split in SPLITS}
-    return {"train": data.file} if data.file is not None else {}
-
-
-def check_file(
-    where: str, path: Path, spec: PipelineSpec, fmt: Any, null_labels_allowed: bool = False
-) -> tuple[list[str], Any]:
-    """Problems with one file holding the data's columns (`fmt` has its `format`), and the file read (or None)."""
+def read_split(path: Path, split: str, spec: PipelineSpec, fmt: Any) -> tuple[list[str], SplitFacts | None]:
+    """The facts of one file, read as the load stage reads it (a batch of rows at a time), or why it cannot be
+    read."""
+    from modelmill.data.facts import gather
     from modelmill.data.files import file_format, read_file
-    from modelmill.data.labels import blank_rows, describe_rows
 
-    data = spec.data
     try:
         part = read_file(path, file_format(fmt, path))
     except ModelmillError as exc:
         return [str(exc)], None
-    problems = []
-    for role, column in (("text_column", data.text_column), ("label_column", data.label_column)):
-        if column not in part.column_names:
-            problems.append(f"{path}: no column '{column}' ({where}.data.{role}); columns are {part.column_names}")
-            continue
-        rows = blank_rows(part[column])
-        if rows and not (role == "label_column" and null_labels_allowed):
-            problems.append(
-                f"{path}: column '{column}' ({where}.data.{role}) is null or empty in {describe_rows(rows)}"
-            )
-    return problems, part
+    return [], gather(part, split, str(path), spec.data.text_column, spec.data.label_column)
 
 
 def check_data(where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, list[str]]]:
-    """Problems with the local data and extra evaluation files, the columns read from each split's file, and the
-    classes `evaluate` names (against data.labels, or the train file's labels when they are not declared)."""
+    """What the load stage would refuse in the local data files (the very sentences it would raise), problems of
+    the extra evaluation sets, the classes `evaluate` names (against the labels), and the columns of each split."""
+    from modelmill.data.labels import column_problems, data_problems, row_problems, split_sources
     from modelmill.spec import unknown_classes
 
-    problems, columns, labels = [], {}, spec.data.labels
-    for split, path in split_files(spec).items():
-        found, part = check_file(where, path, spec, spec.data, null_labels_allowed=spec.data.drop_null_labels)
+    if spec.data.hub is not None:
+        return [], {}
+    problems: list[str] = []
+    splits: list[SplitFacts] = []
+    for split, source in split_sources(spec.data).items():
+        found, facts = read_split(Path(source), split, spec, spec.data)
         problems += found
-        if part is not None:
-            columns[split] = part.column_names
-            if split == "train" and labels is None and spec.data.label_column in part.column_names:
-                labels = sorted({str(value) for value in part.unique(spec.data.label_column)})
+        splits += [facts] if facts is not None else []
+    labels = spec.data.labels
+    if not problems:
+        labels, _, found = data_problems(splits, spec.data)
+        problems += found
+    else:  # a file could not be read: what the others show
+        problems += [p for facts in splits for p in column_problems(facts, spec.data)
+                     + row_problems(facts, spec.data, spec.data.drop_null_labels)]
     for name, extra in spec.evaluate.sets.items():
-        found, _ = check_file(where, extra.file, spec, extra)
-        problems += [f"{problem} ({where}.evaluate.sets.{name})" for problem in found]
-    if labels is not None:
+        context = f" ({where}.evaluate.sets.{name})"
+        found, facts = read_split(extra.file, "test", spec, extra)
+        problems += [problem + context for problem in found]
+        if facts is not None:
+            problems += column_problems(facts, spec.data, context) + row_problems(facts, spec.data, where=context)
+    if labels:
         problems += [f"{where}.{problem} (labels of the data)" for problem in unknown_classes(spec.evaluate, labels)]
-    test_columns = columns.get("test", columns.get("train")) if spec.data.file is None else columns.get("train")
+    columns = {facts.split: facts.columns for facts in splits}
+    test_columns = columns.get("test", columns.get("train"))
     for index, slicing in enumerate(spec.evaluate.slices):
         if slicing.column is not None and test_columns is not None and slicing.column not in test_columns:
             problems.append(f"{where}.evaluate.slices[{index}].column: '{slicing.column}' is not a column of the test "
                             f"split (columns: {test_columns})")
     return problems, columns
+
+
+def check_training(where: str, spec: PipelineSpec) -> list[str]:
+    """The `TrainingArguments` the train section resolves to must build (pass-through settings included): a setting
+    the train stage would refuse is found now, not after loading, validating and tokenizing."""
+    import tempfile
+
+    from modelmill.training.arguments import training_arguments
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="modelmill-check-") as scratch:
+            training_arguments(spec.train, Path(scratch))
+    except ModelmillError as exc:
+        return [f"{where}.{first_line(exc)}"]
+    except Exception as exc:  # TrainingArguments raises ValueError, TypeError, ImportError...
+        return [f"{where}.train.training_arguments: TrainingArguments refuses these settings: "
+                f"{type(exc).__name__}: {first_line(exc)}"]
+    return []
 
 
 def check_rule_columns(where: str, spec: PipelineSpec, columns: dict[str, list[str]]) -> list[str]:
@@ -155,6 +168,7 @@ def preflight(name: str, spec: PipelineSpec) -> list[str]:
     where = f"pipelines.{name}"
     problems, columns = check_data(where, spec)
     problems += check_rule_columns(where, spec, columns)
+    problems += check_training(where, spec)
     problems += check_model(where, spec)
     problems += check_metrics(where, spec)
     return problems

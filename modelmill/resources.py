@@ -18,7 +18,10 @@ def resolve_model_ref(ref: str) -> str:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError(f"model '{ref}': Python package '{package}' is not installed (pip install it)")
-    path = Path(next(iter(spec.submodule_search_locations))) / folder
+    root = Path(next(iter(spec.submodule_search_locations)))
+    path = root / folder
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise ConfigError(f"model '{ref}': '{folder}' is not a folder inside package '{package}'")
     if not path.is_dir():
         raise ConfigError(f"model '{ref}': package '{package}' has no folder '{folder}' ({path})")
     return str(path)

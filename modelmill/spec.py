@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -23,6 +23,25 @@ from modelmill.metrics import SHIPPED_METRICS
 
 SPLITS = ("train", "validation", "test")
 SEED_RANGE = {"ge": 0, "le": 2**32 - 1}  # what numpy and torch accept
+# Upper bounds: a value past them is a typo or an attack (1e30 steps, 9.2e18 epochs, a retry delay of 30 000 years),
+# never a plan; each is far above what a fine-tuning run uses.
+MAX_EPOCHS = 1_000
+MAX_STEPS = 10_000_000
+MAX_BATCH = 65_536
+MAX_ACCUMULATION = 4_096
+MAX_LEARNING_RATE = 10.0
+MAX_ROWS = 10_000_000  # rows sampled, shown or counted by a setting
+MAX_DELAY_SECONDS = 3_600.0
+MAX_TEXT = 10_000  # characters in any text value: names, paths, descriptions
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MULTILINE = frozenset({"description", "commit_message"})  # the only values that may span lines
+
+# The train fields a run may override (the UI form, `--set`): bounded here once, for the YAML and the overrides.
+Epochs = Annotated[float, Field(gt=0, le=MAX_EPOCHS)]
+LearningRate = Annotated[float, Field(gt=0, le=MAX_LEARNING_RATE)]
+BatchSize = Annotated[int, Field(ge=1, le=MAX_BATCH)]
+MaxSteps = Annotated[int, Field(ge=-1, le=MAX_STEPS)]
+Seed = Annotated[int, Field(**SEED_RANGE)]
 # TrainingArguments fields that would write or send outside the run's own folder, or resume someone else's state.
 REDIRECTING_ARGUMENTS = frozenset(
     {"output_dir", "logging_dir", "resume_from_checkpoint", "push_to_hub", "hub_model_id", "hub_token",
@@ -30,7 +49,7 @@ REDIRECTING_ARGUMENTS = frozenset(
 )
 PER_CLASS_METRICS = ("precision", "recall", "f1")
 MACRO_F1 = "macro_f1"  # computed on every evaluated set besides evaluate.metrics: baselines and gaps compare on it
-PIPELINE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+PIPELINE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # it names deployments, artifacts and runs
 
 
 NUMBER_TEXT = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
@@ -46,12 +65,33 @@ def _accept_numbers_written_as_text(schema: dict[str, Any]) -> None:
                 option["anyOf"] = [{"type": "number", **bounds}, {"type": "string", "pattern": NUMBER_TEXT}]
 
 
+def _is_number(annotation: Any) -> bool:
+    """Whether a field holds a number (int or float, optional or constrained), not a boolean."""
+    if annotation in (int, float):
+        return True
+    return any(_is_number(arg) for arg in get_args(annotation) if arg is not type(None))
+
+
 class Section(BaseModel):
     """Base of every section: unknown keys are errors and specs are immutable."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, allow_inf_nan=False, json_schema_extra=_accept_numbers_written_as_text
+        extra="forbid", frozen=True, allow_inf_nan=False, json_schema_extra=_accept_numbers_written_as_text,
+        str_max_length=MAX_TEXT,
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_values(cls, value: Any, info: ValidationInfo) -> Any:
+        """`epochs: yes` is YAML for true, which pydantic would take as 1: a number must be written as one. A text
+        may not hold control characters (a NUL in a path fails deep inside a library)."""
+        if isinstance(value, bool) and info.field_name and _is_number(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"{str(value).lower()} is a boolean; write a number")
+        if isinstance(value, str) and CONTROL.search(value):
+            raise ValueError("control characters (such as NUL) are not allowed in a value")
+        if isinstance(value, str) and "\n" in value and info.field_name not in MULTILINE:
+            raise ValueError("a line break is not allowed in this value")
+        return value
 
 
 def _resolve(path: Path | None, info: ValidationInfo) -> Path | None:
@@ -279,11 +319,11 @@ class TextMatchCheck(Check):
 
 class BalanceCheck(Check):
     min_share: float = Field(0.05, ge=0, lt=1, description="Smallest share of a split any class may have.")
-    min_examples: int = Field(5, ge=0, description="Fewest examples of a class in any split.")
+    min_examples: int = Field(5, ge=0, le=MAX_ROWS, description="Fewest examples of a class in any split.")
 
 
 class ShiftCheck(Check):
-    max_kl: float = Field(0.1, gt=0, description="Largest KL divergence of test's label distribution from train's.")
+    max_kl: float = Field(0.1, gt=0, le=100, description="Largest KL divergence of test's label distribution from train's.")
 
 
 class BuiltinChecks(Section):
@@ -305,7 +345,7 @@ class ValidationSpec(Section):
         default_factory=list, description="Rule files (paths relative to this file), beside the inline rules."
     )
     splits: list[Literal["train", "validation", "test"]] = Field(default_factory=lambda: list(SPLITS))
-    sample_rows: int = Field(5, ge=0, description="Offending rows shown per failed rule.")
+    sample_rows: int = Field(5, ge=0, le=1_000, description="Offending rows shown per failed rule.")
     checks: BuiltinChecks = Field(default_factory=BuiltinChecks)
 
     def all_rules(self) -> list[tuple[str, ExpectationRule]]:
@@ -319,6 +359,22 @@ class ValidationSpec(Section):
 # --------------------------------------------------------------------------- model + tokenizer
 
 
+def _inside_its_package(value: str | None) -> str | None:
+    """A model reference is a Hub id, a local folder, or `pkg:<package>/<folder>` naming a folder inside that
+    package (no `..`, no absolute folder); never a URL."""
+    if value is not None and "://" in value:
+        raise ValueError(f"{value!r} is a URL; give a Hub id (org/name), a local folder or pkg:<package>/<folder>")
+    if value is None or not value.startswith("pkg:"):
+        return value
+    package, _, folder = value.removeprefix("pkg:").partition("/")
+    parts = Path(folder).parts
+    if not all(part.isidentifier() for part in package.split(".")) or not folder or Path(folder).is_absolute() or ".." in parts:
+        raise ValueError(
+            f"{value!r} must be pkg:<python package>/<folder inside it> (no '..', no absolute folder)"
+        )
+    return value
+
+
 class ModelSpec(Section):
     """The pretrained model to fine-tune.
 
@@ -327,12 +383,16 @@ class ModelSpec(Section):
     """
 
     name_or_path: str = Field(min_length=1, pattern=r"\S")
-    revision: str | None = Field(None, min_length=1)
+    revision: str | None = Field(None, min_length=1, pattern=r"\S")
     trust_remote_code: bool = False
+
+    _package_folder = field_validator("name_or_path")(lambda value: _inside_its_package(value))
 
 
 class TokenizerSpec(Section):
     """Tokenizer settings; the tokenizer defaults to the model's own."""
+
+    _package_folder = field_validator("name_or_path")(lambda value: _inside_its_package(value))
 
     name_or_path: str | None = Field(None, min_length=1, pattern=r"\S")
     max_length: int = Field(128, ge=8, le=8192)
@@ -344,20 +404,20 @@ class TokenizerSpec(Section):
 class TrainSpec(Section):
     """Fine-tuning settings passed to `transformers.TrainingArguments`."""
 
-    epochs: float = Field(3.0, gt=0)
-    learning_rate: float = Field(5e-5, gt=0)
-    batch_size: int = Field(16, ge=1)
-    eval_batch_size: int = Field(64, ge=1)
-    gradient_accumulation_steps: int = Field(1, ge=1)
-    weight_decay: float = Field(0.0, ge=0)
+    epochs: Epochs = 3.0
+    learning_rate: LearningRate = 5e-5
+    batch_size: BatchSize = 16
+    eval_batch_size: int = Field(64, ge=1, le=MAX_BATCH)
+    gradient_accumulation_steps: int = Field(1, ge=1, le=MAX_ACCUMULATION)
+    weight_decay: float = Field(0.0, ge=0, le=10)
     warmup_ratio: float = Field(0.0, ge=0, lt=1)
     lr_scheduler_type: str = "linear"
-    max_steps: int = Field(-1, ge=-1, description="Stop after this many optimizer steps (-1: train all epochs).")
-    seed: int = Field(42, **SEED_RANGE)
+    max_steps: MaxSteps = Field(-1, description="Stop after this many optimizer steps (-1: train all epochs).")
+    seed: Seed = 42
     eval_strategy: Literal["epoch", "steps"] = "epoch"
-    eval_steps: int | None = Field(None, ge=1)
-    logging_steps: int = Field(10, ge=1)
-    early_stopping_patience: int | None = Field(None, ge=1)
+    eval_steps: int | None = Field(None, ge=1, le=MAX_STEPS)
+    logging_steps: int = Field(10, ge=1, le=MAX_STEPS)
+    early_stopping_patience: int | None = Field(None, ge=1, le=1_000)
     metric_for_best_model: Literal["loss", "accuracy"] = Field(
         "loss", description="Validation metric that picks the best checkpoint."
     )
@@ -395,7 +455,7 @@ class TrainSpec(Section):
 
         names = [kind.value for kind in SchedulerType]
         if value not in names:
-            raise ValueError(f"unknown scheduler '{value}'; one of {', '.join(names)}")
+            raise ValueError(f"unknown scheduler {value!r}; one of {', '.join(names)}")
         return value
 
 
@@ -473,18 +533,18 @@ class SliceSpec(Section):
 
     column: str | None = Field(None, min_length=1, description="Slice the test split by each value of this column.")
     length_buckets: list[int] | None = Field(
-        None, min_length=1, description="Slice by text length in characters at these edges, e.g. [50, 150]."
+        None, min_length=1, max_length=100, description="Slice by text length in characters at these edges, e.g. [50, 150]."
     )
     min: dict[str, float] = Field(default_factory=dict, description="Lowest value of a metric in every slice.")
-    min_examples: int = Field(20, ge=1, description="Smaller slices are reported but not gated (too noisy).")
+    min_examples: int = Field(20, ge=1, le=MAX_ROWS, description="Smaller slices are reported but not gated (too noisy).")
 
     @model_validator(mode="after")
     def _one_way_to_slice(self) -> SliceSpec:
         if (self.column is None) == (self.length_buckets is None):
             raise ValueError("give exactly one of `column` or `length_buckets`")
         edges = self.length_buckets or []
-        if any(b <= a for a, b in zip(edges, edges[1:])) or any(edge <= 0 for edge in edges):
-            raise ValueError(f"length_buckets {edges} must be positive and increasing")
+        if any(b <= a for a, b in zip(edges, edges[1:])) or any(not 0 < edge <= MAX_ROWS for edge in edges):
+            raise ValueError(f"length_buckets {edges} must be increasing, each in 1..{MAX_ROWS}")
         return self
 
     @property
@@ -504,7 +564,7 @@ class BaselineSpec(Section):
 class OverfittingSpec(Section):
     """Train (a fixed-size sample), validation and test scored side by side; gaps beyond these warn."""
 
-    train_sample: int = Field(1000, ge=1, description="Train rows scored (a seeded sample, to stay cheap).")
+    train_sample: int = Field(1000, ge=1, le=MAX_ROWS, description="Train rows scored (a seeded sample, to stay cheap).")
     max_train_validation_gap: float = Field(0.10, ge=0, le=1, description="On macro F1.")
     max_validation_test_gap: float = Field(0.05, ge=0, le=1, description="On macro F1.")
 
@@ -532,7 +592,7 @@ class EvaluateSpec(Section):
     slices: list[SliceSpec] = Field(default_factory=list, description="Test-split metrics per slice.")
     decision_threshold: DecisionThresholdSpec | None = None
     promote: PromoteSpec | None = Field(None, description="Compare with the model published at push.repo_id.")
-    batch_size: int = Field(64, ge=1, description="Batch size for predicting the test split.")
+    batch_size: int = Field(64, ge=1, le=MAX_BATCH, description="Batch size for predicting the test split.")
     trust_remote_code: bool = Field(
         False,
         description="Allow metrics other than the shipped ones (a local module folder or a Hub metric id): "
@@ -651,7 +711,7 @@ class PushSpec(Section):
         part = r"[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9_])?"
         if not re.fullmatch(f"{part}/{part}", value) or ".." in value or "--" in value:
             raise ValueError(
-                f"'{value}' is not a Hub repo id: write '<namespace>/<name>' with letters, digits, '-', '_' and "
+                f"{value!r} is not a Hub repo id: write '<namespace>/<name>' with letters, digits, '-', '_' and "
                 "'.', each part starting and ending with a letter or digit, without '..' or '--'"
             )
         return value
@@ -663,7 +723,7 @@ class PushSpec(Section):
 
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"'{value}' is not an http(s) URL (e.g. https://huggingface.co)")
+            raise ValueError(f"{value!r} is not an http(s) URL (e.g. https://huggingface.co)")
         return value.rstrip("/")
 
 
@@ -681,7 +741,7 @@ class ScheduleSpec(Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone '{value}' (an IANA name such as UTC or Europe/Paris)") from None
+            raise ValueError(f"unknown timezone {value!r} (an IANA name such as UTC or Europe/Paris)") from None
         return value
 
     @field_validator("cron")
@@ -692,7 +752,7 @@ class ScheduleSpec(Section):
         try:
             CronSchedule(cron=value)
         except ValueError:
-            raise ValueError(f"'{value}' is not a valid cron expression (e.g. '0 3 * * 1')") from None
+            raise ValueError(f"{value!r} is not a valid cron expression (e.g. '0 3 * * 1')") from None
         return value
 
 
@@ -724,8 +784,8 @@ class RetrySpec(Section):
     """Retries of transient failures (network, 429, 5xx) for every stage."""
 
     max_retries: int = Field(2, ge=0, le=10)
-    delay_seconds: float = Field(10.0, ge=0, description="First delay; doubles on each retry.")
-    jitter_factor: float = Field(0.2, ge=0)
+    delay_seconds: float = Field(10.0, ge=0, le=MAX_DELAY_SECONDS, description="First delay; doubles on each retry.")
+    jitter_factor: float = Field(0.2, ge=0, le=10)
 
 
 # --------------------------------------------------------------------------- pipeline + file
@@ -777,5 +837,5 @@ class PipelinesFile(Section):
     def _names_are_slugs(cls, value: dict[str, PipelineSpec]) -> dict[str, PipelineSpec]:
         for name in value:
             if not PIPELINE_NAME.match(name):
-                raise ValueError(f"pipeline name '{name}' must match {PIPELINE_NAME.pattern}")
+                raise ValueError(f"pipeline name {name!r} must match {PIPELINE_NAME.pattern}")
         return value

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from modelmill.errors import ConfigError
+from modelmill.text_cells import shorten
 from modelmill.spec import PipelineSpec, PipelinesFile, RuleFile
 from modelmill.yaml_loader import load_yaml_file
 
@@ -26,13 +27,13 @@ def _describe(error: dict[str, Any]) -> str:
     # Pydantic puts validator/union branch names into loc; keep only what the user wrote.
     loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith(("function-", "tagged-union"))))
     where = yaml_path(loc) or "(top level)"
-    message = error["msg"].removeprefix("Value error, ")
+    message = error["msg"].removeprefix("Value error, ").replace("\n", "\\n")  # one line per problem
     if error["type"] == "extra_forbidden":
         message = "unknown key (check the spelling; unknown keys are not allowed)"
     elif error["type"] == "missing":
         message = "required key is missing"
     elif "input" in error and not isinstance(error["input"], (dict, list)):
-        message += f" (got {error['input']!r})"
+        message += f" (got {shorten(repr(error['input']))})"
     return f"  {where}: {message}"
 
 

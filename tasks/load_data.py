@@ -12,7 +12,8 @@ from modelmill.artifacts import atomic_dir, files_fingerprint, new_output_dir, s
 from modelmill.caching import LocalFilesContent, stage_policy
 from modelmill.data.files import file_format, read_file
 from modelmill.data.splits import grouped_split
-from modelmill.data.labels import refuse_bad_texts, refuse_missing_classes, without_null_labels
+from modelmill.data.facts import gather
+from modelmill.data.labels import class_problems, data_problems, split_sources, without_blank_labels
 from modelmill.errors import DataError
 from modelmill.manifests import DataManifest
 from modelmill.retry import retry_if_transient
@@ -41,66 +42,6 @@ def read_hub(spec: DataSpec) -> datasets.DatasetDict:
     if missing:
         raise DataError(f"Hub dataset '{spec.hub.id}' has no split(s) {missing}; it has {list(loaded)}")
     return datasets.DatasetDict({split: loaded[split] for split in SPLITS})
-
-
-def check_columns(dataset: datasets.DatasetDict, spec: DataSpec, sources: dict[str, str]) -> None:
-    for split, part in dataset.items():
-        for role, column in (("text_column", spec.text_column), ("label_column", spec.label_column)):
-            if column not in part.column_names:
-                raise DataError(
-                    f"{sources[split]}: split '{split}' has no column '{column}' (data.{role}); "
-                    f"columns are {part.column_names}"
-                )
-
-
-def clean_rows(dataset: datasets.DatasetDict, spec: DataSpec, sources: dict[str, str]) -> datasets.DatasetDict:
-    """Refuse null or empty texts; refuse null labels, or drop them when `data.drop_null_labels` says so."""
-    cleaned = {}
-    for split, part in dataset.items():
-        part, dropped = without_null_labels(part, spec.label_column, sources[split], spec.drop_null_labels)
-        if dropped:
-            get_logger("modelmill.data").warning(
-                "%s: dropped %d row(s) with a null label (data.drop_null_labels)", sources[split], dropped
-            )
-        refuse_bad_texts(part, spec.text_column, sources[split])
-        cleaned[split] = part
-    return datasets.DatasetDict(cleaned)
-
-
-def label_ids(dataset: datasets.DatasetDict, spec: DataSpec, source: str) -> tuple[list[str], dict[str, int]]:
-    """Label names in id order, and the id of every raw label value (keyed by its string form).
-
-    Names in the data map to their position in `data.labels` (or in the sorted distinct names).
-    Integers in the data are ids already; `data.labels` then only names them.
-    """
-    train = dataset["train"]
-    feature = train.features[spec.label_column]
-    if isinstance(feature, datasets.ClassLabel):
-        names = spec.labels or feature.names
-        return list(names), {str(i): i for i in range(len(names))}
-    values = set(train.unique(spec.label_column))
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        ids = sorted(values)
-        if spec.labels is not None:
-            return list(spec.labels), {str(i): i for i in range(len(spec.labels))}
-        if ids != list(range(len(ids))):
-            raise DataError(
-                f"{source}: integer labels {ids} in column '{spec.label_column}' are not 0..n-1; "
-                "give data.labels or use label names"
-            )
-        return [str(i) for i in ids], {str(i): i for i in ids}
-    names = list(spec.labels) if spec.labels is not None else sorted(map(str, values))
-    return names, {name: i for i, name in enumerate(names)}
-
-
-def check_labels(dataset: datasets.DatasetDict, spec: DataSpec, mapping: dict[str, int], source: str) -> None:
-    for split, part in dataset.items():
-        unknown = sorted({str(v) for v in part.unique(spec.label_column)} - set(mapping))
-        if unknown:
-            raise DataError(
-                f"{source}: split '{split}', column '{spec.label_column}' has labels {unknown[:10]} "
-                f"outside the label set {sorted(mapping)} (data.labels)"
-            )
 
 
 def split_by_ratios(
@@ -132,25 +73,20 @@ def split_by_ratios(
 
 def read_data(spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str, int], str]:
     """Splits with every column as read, label names, raw label -> id, and a description of the source."""
+    sources = split_sources(spec)
     if spec.hub is not None:
-        source = f"hub:{spec.hub.id}"
-        dataset = read_hub(spec)
-        sources = {split: f"{source} ({split})" for split in SPLITS}
-    elif spec.files is not None:
-        source = ", ".join(str(p) for p in spec.local_files())
-        sources = {split: str(getattr(spec.files, split)) for split in SPLITS}
-        dataset = read_files(spec, {split: getattr(spec.files, split) for split in SPLITS})
+        source, dataset = f"hub:{spec.hub.id}", read_hub(spec)
     else:
-        assert spec.file is not None
-        source = str(spec.file)
-        sources = {split: source for split in SPLITS}
-        dataset = read_files(spec, {"train": spec.file})
-    check_columns(dataset, spec, sources)
-    dataset = clean_rows(dataset, spec, sources)
-    labels, mapping = label_ids(dataset, spec, source)
-    check_labels(dataset, spec, mapping, source)
-    if len(labels) < 2:
-        raise DataError(f"{source}: column '{spec.label_column}' has a single label {labels}; need two or more")
+        source = ", ".join(str(p) for p in spec.local_files())
+        files = {split: Path(name) for split, name in sources.items()}
+        dataset = read_files(spec, files)
+    facts = [gather(dataset[split], split, sources[split], spec.text_column, spec.label_column) for split in dataset]
+    labels, mapping, problems = data_problems(facts, spec)
+    if problems:
+        raise DataError(problems[0])
+    if spec.drop_null_labels:
+        dataset = datasets.DatasetDict({split: drop_null_labels(part, spec, sources[split])
+                                        for split, part in dataset.items()})
     if spec.file is not None and spec.ratios.group_duplicates:
         ids = [mapping[str(value)] for value in dataset["train"][spec.label_column]]
         grouped = grouped_split(dataset["train"], spec.ratios, spec.text_column, ids)
@@ -161,9 +97,22 @@ def read_data(spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str
         dataset = grouped.parts
     elif spec.file is not None:
         dataset = split_by_ratios(dataset["train"], spec.ratios, spec.label_column, mapping)
-    present = {split: {mapping[str(v)] for v in part.unique(spec.label_column)} for split, part in dataset.items()}
-    refuse_missing_classes(present, labels, source)
+    if spec.file is not None:
+        present = {split: {mapping[str(v)] for v in part.unique(spec.label_column)} for split, part in dataset.items()}
+        problems = class_problems(present, labels, {split: source for split in SPLITS})
+        if problems:
+            raise DataError(problems[0])
     return dataset, labels, mapping, source
+
+
+def drop_null_labels(part: datasets.Dataset, spec: DataSpec, source: str) -> datasets.Dataset:
+    """`part` without its rows whose label is null or empty, as `data.drop_null_labels` asks; counted in the log."""
+    kept = without_blank_labels(part, spec.label_column)
+    if kept.num_rows < part.num_rows:
+        get_logger("modelmill.data").warning(
+            "%s: dropped %d row(s) with a null label (data.drop_null_labels)", source, part.num_rows - kept.num_rows
+        )
+    return kept
 
 
 @task(

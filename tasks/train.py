@@ -9,7 +9,6 @@ from typing import Any
 
 import datasets
 import numpy as np
-import torch
 from prefect import task
 from prefect.logging import get_run_logger
 from transformers import (
@@ -19,61 +18,18 @@ from transformers import (
     PrinterCallback,
     Trainer,
     TrainerCallback,
-    TrainingArguments,
     set_seed,
 )
 
 from modelmill.artifacts import atomic_dir, new_output_dir, stable_hash, stage_dir
 from modelmill.caching import STAGE, module_source_hash
 from modelmill.checkpoints import last_complete_checkpoint
-from modelmill.errors import ConfigError
 from modelmill.loading import load_classifier, load_tokenizer
 from modelmill.manifests import ModelManifest, TokenizedManifest
 from modelmill.observe.progress import TrainingProgress
 from modelmill.retry import retry_if_transient
 from modelmill.spec import ModelSpec, TrainSpec
-
-
-def precision_flags(precision: str) -> dict[str, bool]:
-    """`bf16`/`fp16` flags: auto picks bf16 on a GPU that supports it, fp16 on others, fp32 on CPU."""
-    cuda = torch.cuda.is_available()
-    if precision == "auto":
-        bf16 = cuda and torch.cuda.is_bf16_supported()
-        return {"bf16": bf16, "fp16": cuda and not bf16}
-    if precision != "fp32" and not cuda:
-        raise ConfigError(f"train.precision: {precision} needs a CUDA GPU and none is visible; use auto or fp32")
-    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
-
-
-def training_arguments(spec: TrainSpec, output_dir: Path) -> TrainingArguments:
-    """`TrainingArguments` from the YAML section; `training_arguments` entries override the rest."""
-    values: dict[str, Any] = {
-        "output_dir": str(output_dir),
-        "num_train_epochs": spec.epochs,
-        "max_steps": spec.max_steps,
-        "learning_rate": spec.learning_rate,
-        "per_device_train_batch_size": spec.batch_size,
-        "per_device_eval_batch_size": spec.eval_batch_size,
-        "gradient_accumulation_steps": spec.gradient_accumulation_steps,
-        "weight_decay": spec.weight_decay,
-        "warmup_steps": spec.warmup_ratio,
-        "lr_scheduler_type": spec.lr_scheduler_type,
-        "seed": spec.seed,
-        "eval_strategy": spec.eval_strategy,
-        "save_strategy": spec.eval_strategy,
-        "eval_steps": spec.eval_steps,
-        "save_steps": spec.eval_steps,
-        "logging_steps": spec.logging_steps,
-        "load_best_model_at_end": True,
-        "metric_for_best_model": spec.metric_for_best_model,
-        "save_total_limit": 2,
-        "report_to": "none",
-        "disable_tqdm": True,  # one bar per stage, drawn by TrainingProgress
-        "dataloader_pin_memory": torch.cuda.is_available(),
-        **precision_flags(spec.precision),
-        **spec.training_arguments,
-    }
-    return TrainingArguments(**{k: v for k, v in values.items() if v is not None})
+from modelmill.training.arguments import precision_flags, training_arguments
 
 
 def eval_accuracy(prediction: EvalPrediction) -> dict[str, float]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import datasets
 
-from modelmill.encoding import utf8_error
+from modelmill.encoding import NEWLINE, file_chunks, text_problem
 from modelmill.errors import DataError
 from modelmill.spec import DataSpec, EvaluationSet
 
@@ -35,30 +36,39 @@ def root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-def check_text_file(path: Path) -> None:
-    """A CSV or JSON Lines file must exist, not be empty, and be UTF-8; say where the first bad byte is."""
+def check_text_file(path: Path, needs_rows: bool) -> None:
+    """A CSV or JSON Lines file must exist, be UTF-8 text, and not be empty (a CSV: a header and a row); read as a
+    stream, so that an 8 GiB file costs a megabyte of memory."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    data = path.read_bytes()
-    if not data.strip():
-        raise DataError(f"{path}: the file is empty")
-    if where := utf8_error(data):
+    lines = 0
+    pending = False  # the line the last chunk ended in has content
+
+    def counted(chunks: Iterator[bytes]) -> Iterator[bytes]:
+        nonlocal lines, pending
+        for chunk in chunks:
+            if lines < 2:
+                for segment in chunk.split(NEWLINE)[:-1]:
+                    lines += pending or bool(segment.strip())
+                    pending = False
+                pending = pending or bool(chunk.rsplit(NEWLINE, 1)[-1].strip())
+            yield chunk
+
+    if where := text_problem(counted(file_chunks(path))):
         raise DataError(
             f"{path}: not UTF-8 (expected UTF-8): {where}; re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
         )
-
-
-def check_csv_has_rows(path: Path) -> None:
-    if len(path.read_bytes().strip().splitlines()) < 2:
+    lines += pending
+    if lines == 0:
+        raise DataError(f"{path}: the file is empty")
+    if needs_rows and lines < 2:
         raise DataError(f"{path}: the file has a header but no data rows")
 
 
 def read_file(path: Path, file_format: str) -> datasets.Dataset:
     """One file as a `Dataset`; a DataError names the file and why it cannot be read."""
     if file_format in TEXT_FORMATS:
-        check_text_file(path)
-    if file_format == "csv":
-        check_csv_has_rows(path)
+        check_text_file(path, needs_rows=file_format == "csv")
     elif not path.is_file():
         raise DataError(f"{path}: file not found")
     try:

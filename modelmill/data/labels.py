@@ -1,66 +1,169 @@
-"""Checks on texts and labels that stop a silently wrong model: nulls, empty texts, missing classes."""
+"""The refusals that stop a silently wrong model, from the facts of each split: missing columns, null or empty or
+non-text cells, labels outside the label set or written two ways, a single class. `modelmill check` lists them all
+before any work; the load stage raises the first; each is the same sentence in both."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from typing import TYPE_CHECKING, Protocol
 
-import datasets
+from modelmill.data.facts import BATCH_ROWS, MAX_LABELS, SplitFacts, blank_rows
+from modelmill.spec import SPLITS, DataSpec
 
-from modelmill.errors import DataError
+if TYPE_CHECKING:
+    import datasets
 
-SHOWN_ROWS = 5
+ROLES = ("text_column", "label_column")
 
 
-def blank_rows(values: Iterable[object]) -> list[int]:
-    """1-based row numbers (header excluded) of null, empty or whitespace-only values."""
+class Columns(Protocol):
+    """Where text and label are: a `DataSpec`, or the `DataManifest` of data already loaded."""
+
+    text_column: str
+    label_column: str
+
+
+def column_problems(facts: SplitFacts, spec: Columns, where: str = "") -> list[str]:
+    """A column the spec names that the file does not have."""
     return [
-        number
-        for number, value in enumerate(values, start=1)
-        if value is None or (isinstance(value, str) and not value.strip())
+        f"{facts.source}: no column '{getattr(spec, role)}' (data.{role}){where}; columns are {facts.columns}"
+        for role in ROLES if getattr(spec, role) not in facts.columns
     ]
 
 
-def describe_rows(rows: list[int]) -> str:
-    shown = ", ".join(map(str, rows[:SHOWN_ROWS]))
-    return f"{len(rows)} row(s) ({shown}{', …' if len(rows) > SHOWN_ROWS else ''}; 1-based, header excluded)"
+def row_problems(facts: SplitFacts, spec: Columns, drop_null_labels: bool = False, where: str = "") -> list[str]:
+    """Texts that are not text, or null or empty; labels that are lists, or null (unless they are to be dropped)."""
+    problems = []
+    text, label = spec.text_column, spec.label_column
+    if facts.text_type is not None:
+        problems.append(f"{facts.source}: column '{text}' (data.text_column){where} holds {facts.text_type}, not "
+                        "text; every row needs one string")
+    elif facts.blank_texts.count:
+        problems.append(f"{facts.source}: column '{text}' (data.text_column){where} is null or empty in "
+                        f"{facts.blank_texts.describe()}; fix or remove those rows")
+    if facts.label_type is not None:
+        problems.append(f"{facts.source}: column '{label}' (data.label_column){where} holds {facts.label_type}; a "
+                        "label is one plain value per row, of one type")
+    elif facts.blank_labels.count and not drop_null_labels:
+        problems.append(f"{facts.source}: column '{label}' (data.label_column){where} is null or empty in "
+                        f"{facts.blank_labels.describe()}; fix them, or set data.drop_null_labels: true to train "
+                        "without those rows")
+    if facts.too_many_labels:
+        problems.append(f"{facts.source}: column '{label}' (data.label_column){where} has more than {MAX_LABELS} "
+                        "distinct labels: is it the column that holds the label?")
+    return problems
 
 
-def refuse_bad_texts(part: datasets.Dataset, column: str, source: str) -> None:
-    """Null or empty texts are an error: the model would learn from nothing."""
-    rows = blank_rows(part[column])
-    if rows:
-        raise DataError(
-            f"{source}: column '{column}' (data.text_column) is null or empty in {describe_rows(rows)}; "
-            "fix or remove those rows"
-        )
+def label_ids(train: SplitFacts, spec: DataSpec) -> tuple[list[str], dict[str, int], list[str]]:
+    """Label names in id order, the id of every raw label value (keyed by its string form), and problems.
+
+    Names in the data map to their position in `data.labels` (or in the sorted distinct names). Integers in the
+    data are ids already; `data.labels` then only names them.
+    """
+    declared = list(spec.labels) if spec.labels is not None else None
+    if train.label_names is not None:
+        names = declared or train.label_names
+        return names, {str(i): i for i in range(len(names))}, []
+    values = set(train.labels)
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        ids = sorted(values)
+        if declared is not None:
+            return declared, {str(i): i for i in range(len(declared))}, []
+        if ids != list(range(len(ids))):
+            return [], {}, [f"{train.source}: integer labels {ids[:10]} in column '{spec.label_column}' are not "
+                            "0..n-1; give data.labels or use label names"]
+        return [str(i) for i in ids], {str(i): i for i in ids}, []
+    names = declared if declared is not None else sorted(map(str, values))
+    return names, {name: i for i, name in enumerate(names)}, []
 
 
-def without_null_labels(part: datasets.Dataset, column: str, source: str, drop: bool) -> tuple[datasets.Dataset, int]:
-    """`part` without rows whose label is null when `drop` (and how many went); otherwise such rows are an error."""
-    rows = blank_rows(part[column])
-    if not rows:
-        return part, 0
-    if not drop:
-        raise DataError(
-            f"{source}: column '{column}' (data.label_column) is null or empty in {describe_rows(rows)}; fix them, "
-            "or set data.drop_null_labels: true to train without those rows"
-        )
-    keep = sorted(set(range(part.num_rows)) - {row - 1 for row in rows})
-    return part.select(keep), len(rows)
+def variant_problems(splits: list[SplitFacts], column: str) -> list[str]:
+    """Label values that differ only in case or surrounding spaces ('Positive', 'positive '): one class, written
+    two ways, would silently become two."""
+    spellings: dict[str, set[str]] = {}
+    for facts in splits:
+        for value in facts.labels:
+            if isinstance(value, str):
+                spellings.setdefault(value.strip().casefold(), set()).add(value)
+    return [
+        f"{next(f.source for f in splits if set(f.labels) & variants)}: column '{column}' has labels that differ "
+        f"only in case or spaces: {sorted(variants)}; write each class one way"
+        for variants in spellings.values() if len(variants) > 1
+    ]
 
 
-def refuse_missing_classes(ids: dict[str, set[int]], labels: list[str], source: str) -> None:
-    """Every class must be in train, and every split must hold at least two classes."""
-    absent = [labels[i] for i in range(len(labels)) if i not in ids.get("train", set())]
-    if absent:
-        raise DataError(
-            f"{source}: classes {absent} of data.labels never occur in the train split; the model cannot learn "
-            "them: add examples or remove them from data.labels"
-        )
-    for split, present in ids.items():
-        if len(present) < 2:
-            only = [labels[i] for i in sorted(present)]
-            raise DataError(
-                f"{source}: split '{split}' holds a single class {only}; a model or a metric on it means nothing: "
-                "give every split at least two classes"
+def label_problems(splits: list[SplitFacts], spec: DataSpec) -> tuple[list[str], dict[str, int], list[str]]:
+    """The label set from the train split (the first of `splits`), and every problem with the labels of all."""
+    problems = variant_problems(splits, spec.label_column)
+    labels, mapping, unusable = label_ids(splits[0], spec)
+    problems += unusable
+    if unusable:
+        return labels, mapping, problems
+    for facts in splits:
+        unknown = sorted({str(value) for value in facts.labels} - set(mapping))
+        if unknown:
+            problems.append(
+                f"{facts.source}: split '{facts.split}', column '{spec.label_column}' has labels {unknown[:10]} "
+                f"outside the label set {sorted(mapping)} (data.labels)"
             )
+    if len(labels) < 2:
+        problems.append(f"{splits[0].source}: column '{spec.label_column}' has a single label {labels}; need two "
+                        "or more")
+    return labels, mapping, problems
+
+
+def class_problems(present: dict[str, set[int]], labels: list[str], sources: dict[str, str]) -> list[str]:
+    """Every class must be in train, and every split must hold at least two classes."""
+    problems = []
+    absent = [labels[i] for i in range(len(labels)) if i not in present.get("train", set())]
+    if absent:
+        problems.append(
+            f"{sources['train']}: classes {absent} of data.labels never occur in the train split; the model cannot "
+            "learn them: add examples or remove them from data.labels"
+        )
+    for split, ids in present.items():
+        if len(ids) < 2:
+            only = [labels[i] for i in sorted(ids)]
+            problems.append(
+                f"{sources[split]}: split '{split}' holds a single class {only}; a model or a metric on it means "
+                "nothing: give every split at least two classes"
+            )
+    return problems
+
+
+def present_classes(facts: SplitFacts, mapping: dict[str, int]) -> set[int]:
+    return {mapping[str(value)] for value in facts.labels if str(value) in mapping}
+
+
+def without_blank_labels(part: datasets.Dataset, column: str) -> datasets.Dataset:
+    """`part` without the rows whose label is null or empty."""
+    blank: set[int] = set()
+    offset = 0
+    for batch in part.data.to_batches(max_chunksize=BATCH_ROWS):
+        blank.update(row - 1 for row in blank_rows(batch.column(column), offset))
+        offset += batch.num_rows
+    return part.select([row for row in range(part.num_rows) if row not in blank])
+
+
+def split_sources(spec: DataSpec) -> dict[str, str]:
+    """What each split is read from, as messages name it: a file, or the Hub dataset and split (a single `file`
+    is read as `train` and split later)."""
+    if spec.hub is not None:
+        return {split: f"hub:{spec.hub.id} ({split})" for split in SPLITS}
+    if spec.files is not None:
+        return {split: str(getattr(spec.files, split)) for split in SPLITS}
+    return {"train": str(spec.file)}
+
+
+def data_problems(splits: list[SplitFacts], spec: DataSpec) -> tuple[list[str], dict[str, int], list[str]]:
+    """Label names, raw label -> id, and every reason to refuse the splits as read: columns, cells, labels, and
+    (for one file per split) the classes of each split. A single file's splits are checked once it is split."""
+    problems = [problem for split in splits for problem in column_problems(split, spec)]
+    if problems:
+        return [], {}, problems
+    problems = [problem for split in splits for problem in row_problems(split, spec, spec.drop_null_labels)]
+    labels, mapping, found = label_problems(splits, spec)
+    problems += found
+    if not problems and spec.file is None:
+        present = {split.split: present_classes(split, mapping) for split in splits}
+        problems += class_problems(present, labels, {split.split: split.source for split in splits})
+    return labels, mapping, problems

@@ -12,19 +12,20 @@ from modelmill.errors import ConfigError
 from modelmill.spec import PushSpec
 
 DEFAULT_TIMEOUT = 60.0
+MAX_TIMEOUT = 3_600.0
 _configured: float | None = None
 _lock = threading.Lock()
 
 
 def hub_timeout() -> float:
-    """MODELMILL_HUB_TIMEOUT: seconds to wait for a Hub answer (connect: at most 10 s). Default 60."""
+    """MODELMILL_HUB_TIMEOUT: seconds to wait for a Hub answer (connect: at most 10 s), up to an hour. Default 60."""
     raw = os.environ.get("MODELMILL_HUB_TIMEOUT", "")
     try:
         value = float(raw) if raw else DEFAULT_TIMEOUT
     except ValueError:
         raise ConfigError(f"MODELMILL_HUB_TIMEOUT={raw!r} is not a number of seconds") from None
-    if value <= 0:
-        raise ConfigError(f"MODELMILL_HUB_TIMEOUT={raw!r} must be positive")
+    if not 0 < value <= MAX_TIMEOUT:
+        raise ConfigError(f"MODELMILL_HUB_TIMEOUT={raw!r} must be a number of seconds in (0, {MAX_TIMEOUT:.0f}]")
     return value
 
 

@@ -197,7 +197,7 @@ def test_an_extra_set_with_an_unknown_label_or_a_missing_column_names_its_file(t
     with pytest.raises(DataError, match=r"frozen.csv \(evaluate.sets.frozen\): column 'label' has labels \['scam'\]"):
         read_evaluation_set("frozen", EvaluationSet(file=unknown), evaluation_data())
     no_label = write_csv(tmp_path / "nolabel.csv", [{"text": "hi", "category": "ham"}])
-    with pytest.raises(DataError, match=r"nolabel.csv: no column 'label' \(evaluate.sets.frozen; data.label_column\)"):
+    with pytest.raises(DataError, match=r"nolabel.csv: no column 'label' \(data.label_column\) \(evaluate.sets.frozen\)"):
         read_evaluation_set("frozen", EvaluationSet(file=no_label), evaluation_data())
 
 

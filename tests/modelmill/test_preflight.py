@@ -32,8 +32,8 @@ def test_check_lists_every_problem_with_its_file_yaml_path_column_or_row(
     # then each problem is one line that says where it is
     expected = [
         r"train.csv: not UTF-8 (expected UTF-8): byte 0xef at offset 13, line 2",
-        "validation.csv: column 'text' (pipelines.tiny.data.text_column) is null or empty in 1 row(s) (1;",
-        "test.csv: no column 'text' (pipelines.tiny.data.text_column); columns are ['review', 'label']",
+        "validation.csv: column 'text' (data.text_column) is null or empty in 1 row(s) (1;",
+        "test.csv: no column 'text' (data.text_column); columns are ['review', 'label']",
         "pipelines.tiny.validation.expectations[2] (expect_column_values_to_not_be_null): column 'source' is not in",
         "pipelines.tiny.tokenizer.max_length: 128 is more than",
         "accepts (64 tokens); use at most 64",
@@ -85,9 +85,41 @@ def test_check_finds_evaluation_problems_before_any_work(write_pipelines, tiny_m
     assert main(["check", "-f", str(path)]) == 1
     err = capsys.readouterr().err
     for text in [
-        "frozen.csv: no column 'label' (pipelines.tiny.data.label_column); columns are ['text', 'category'] "
-        "(pipelines.tiny.evaluate.sets.frozen)",
+        "frozen.csv: no column 'label' (data.label_column) (pipelines.tiny.evaluate.sets.frozen); columns are "
+        "['text', 'category']",
         "pipelines.tiny.evaluate.class_thresholds.postive: 'postive' is not one of the labels ['negative', 'positive']",
         "pipelines.tiny.evaluate.slices[0].column: 'source' is not a column of the test split",
     ]:
         assert text in err, f"{text!r} not in:\n{err}"
+
+
+def test_check_builds_the_training_arguments_so_a_setting_train_would_refuse_is_found_now(
+    write_pipelines, tiny_model_dir, review_files, capsys
+):
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    spec["train"]["training_arguments"] = {"optim": "no_such_optimizer"}
+    assert main(["check", "-f", str(write_pipelines({"tiny": spec}))]) == 1
+    err = capsys.readouterr().err
+    assert "pipelines.tiny.train.training_arguments: TrainingArguments refuses these settings: ValueError:" in err
+    assert "no_such_optimizer" in err
+
+
+def test_check_reads_a_large_data_file_as_a_stream(tmp_path):
+    import tracemalloc
+
+    from modelmill.data.files import check_text_file
+
+    big = tmp_path / "big.csv"
+    row = b"a long enough review text that repeats itself many times over,positive\n"
+    with big.open("wb") as handle:
+        handle.write(b"text,label\n")
+        for _ in range(64):
+            handle.write(row * ((1 << 20) // len(row) + 1))
+    assert big.stat().st_size > 64 << 20
+    tracemalloc.start()
+    try:
+        check_text_file(big, needs_rows=True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, f"checking a {big.stat().st_size >> 20} MiB file took {peak >> 20} MiB"

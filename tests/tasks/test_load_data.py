@@ -132,7 +132,7 @@ def broken_files(review_files: dict[str, Path], split: str, content: bytes) -> d
          r"train\.csv: not UTF-8 \(expected UTF-8\): byte 0xe9 at offset 14, line 2"),
         ("validation", b"", r"validation\.csv: the file is empty"),
         ("test", b"text,label\n", r"test\.csv: the file has a header but no data rows"),
-        ("test", b"text\nfine\n", r"test\.csv: split 'test' has no column 'label' \(data\.label_column\)"),
+        ("test", b"text\nfine\n", r"test\.csv: no column 'label' \(data\.label_column\)"),
         ("train", b"text,label\na,positive\nb,negative,extra\n",
          r"train\.csv: cannot read as csv \(data\.format\): .*Expected 2 fields in line 3, saw 3"),
         ("validation", b"text,label\n,positive\nok,negative\n",

@@ -135,3 +135,11 @@ def test_offline_mode_with_a_token_is_an_immediate_dry_run_not_a_retried_network
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     result = push_model(spec=PushSpec(repo_id="team/offline", endpoint=hub.url), **push_inputs)
     assert result.dry_run and hub.state.requests == []
+
+
+def test_the_upload_folder_links_the_trained_files_instead_of_copying_them(prefect, push_inputs):
+    result = push_model(spec=PushSpec(repo_id="team/linked", endpoint="http://127.0.0.1:9"), **push_inputs)
+    weights = result.folder / "model.safetensors"
+    trained = push_inputs["model"].path / "model.safetensors"
+    assert weights.stat().st_ino == trained.stat().st_ino and weights.stat().st_nlink >= 2, "no copy of the weights"
+    assert (result.folder / "README.md").stat().st_nlink == 1

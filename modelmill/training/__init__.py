@@ -1,0 +1,1 @@
+"""Training: the `TrainingArguments` a spec resolves to, and (as it grows) launching one process, torchrun or Ray."""

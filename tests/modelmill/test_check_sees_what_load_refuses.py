@@ -1,0 +1,107 @@
+"""`modelmill check` refuses every data file the load stage would refuse, with the very sentence the load stage
+raises: each bad file goes through both."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelmill.errors import DataError
+from modelmill.preflight import check_data
+from modelmill.spec import PipelineSpec
+from tasks.load_data import read_data
+from tests.conftest import review_rows, write_csv
+
+
+def jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def relabel(rows: list[dict[str, Any]], **labels: Any) -> list[dict[str, Any]]:
+    """`rows` with the label of row N replaced, as in relabel(rows, r0="neutral")."""
+    rows = [dict(row) for row in rows]
+    for key, label in labels.items():
+        rows[int(key[1:])]["label"] = label
+    return rows
+
+
+def csv_splits(tmp_path: Path, train=None, validation=None, test=None) -> dict[str, Path]:
+    rows = {"train": train or review_rows(1, 24), "validation": validation or review_rows(2, 8),
+            "test": test or review_rows(3, 8)}
+    return {split: write_csv(tmp_path / f"{split}.csv", part) for split, part in rows.items()}
+
+
+def raw(tmp_path: Path, split: str, content: bytes, **others: Any) -> dict[str, Path]:
+    files = csv_splits(tmp_path, **others)
+    files[split].write_bytes(content)
+    return files
+
+
+def json_splits(tmp_path: Path, train: list[dict[str, Any]]) -> dict[str, Path]:
+    return {"train": jsonl(tmp_path / "train.jsonl", train),
+            "validation": jsonl(tmp_path / "validation.jsonl", review_rows(2, 8)),
+            "test": jsonl(tmp_path / "test.jsonl", review_rows(3, 8))}
+
+
+LABELS = ["negative", "positive"]
+CASES = {
+    "a label outside the label set": (
+        lambda tmp: csv_splits(tmp, test=relabel(review_rows(3, 8), r0="neutral")), LABELS,
+        "has labels ['neutral'] outside the label set"),
+    "labels differing only in case or spaces": (
+        lambda tmp: csv_splits(tmp, train=relabel(review_rows(1, 24), r0="Positive", r2="positive ")), None,
+        "has labels that differ only in case or spaces: ['Positive', 'positive', 'positive ']"),
+    "labels of mixed types": (
+        lambda tmp: json_splits(tmp, relabel(review_rows(1, 24), r0=1)), None,
+        "column 'label' (data.label_column) holds values of mixed types (numbers and text, say)"),
+    "a single class": (
+        lambda tmp: csv_splits(tmp, *[relabel(review_rows(s, n), **{f"r{i}": "positive" for i in range(n)})
+                                      for s, n in ((1, 24), (2, 8), (3, 8))]), None,
+        "has a single label ['positive']; need two or more"),
+    "a list where text belongs": (
+        lambda tmp: json_splits(tmp, [{"text": [row["text"]], "label": row["label"]} for row in review_rows(1, 24)]),
+        None, "column 'text' (data.text_column) holds lists, not text"),
+    "an empty text": (
+        lambda tmp: raw(tmp, "validation", b"text,label\n,positive\nok,negative\n"), LABELS,
+        "column 'text' (data.text_column) is null or empty in 1 row(s) (1;"),
+    "an empty label": (
+        lambda tmp: raw(tmp, "validation", b"text,label\nfine,positive\nok,\n"), LABELS,
+        "column 'label' (data.label_column) is null or empty in 1 row(s) (2;"),
+    "a missing column": (
+        lambda tmp: raw(tmp, "test", b"review,label\nfine,positive\nbad,negative\n"), LABELS,
+        "no column 'text' (data.text_column); columns are ['review', 'label']"),
+    "a split with one class": (
+        lambda tmp: raw(tmp, "test", b"text,label\na,positive\nb,positive\n"), LABELS,
+        "split 'test' holds a single class ['positive']"),
+    "integer labels that are not ids": (
+        lambda tmp: csv_splits(tmp, *[relabel(review_rows(s, n), **{f"r{i}": 1 + i % 2 for i in range(n)})
+                                      for s, n in ((1, 24), (2, 8), (3, 8))]), None,
+        "integer labels [1, 2] in column 'label' are not 0..n-1"),
+    "a class never in train": (
+        lambda tmp: csv_splits(tmp), [*LABELS, "neutral"], "classes ['neutral'] of data.labels never occur"),
+    "UTF-16": (
+        lambda tmp: raw(tmp, "train", "text,label\nfine,positive\n".encode("utf-16")), LABELS,
+        "not UTF-8 (expected UTF-8): it is UTF-16"),
+    "a NUL byte": (
+        lambda tmp: raw(tmp, "train", b"text,label\nfi\x00ne,positive\n"), LABELS, "a NUL byte at offset 13, line 2"),
+    "a header only": (lambda tmp: raw(tmp, "test", b"text,label\n"), LABELS, "the file has a header but no data rows"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_check_refuses_what_load_refuses_with_the_same_sentence(tmp_path, tiny_model_dir, case):
+    build, labels, reason = CASES[case]
+    files = build(tmp_path)
+    data = {"files": {split: str(path) for split, path in files.items()}, **({"labels": labels} if labels else {})}
+    spec = PipelineSpec.model_validate({"data": data, "model": {"name_or_path": str(tiny_model_dir)},
+                                        "push": {"repo_id": "tests/refusals"}})
+    with pytest.raises(DataError) as refused:
+        read_data(spec.data)
+    loaded = str(refused.value)
+    assert reason in loaded, loaded
+    problems, _ = check_data("pipelines.tiny", spec)
+    assert loaded in problems, f"check said {problems}, load said {loaded!r}"
