@@ -67,7 +67,7 @@ def finetune(
         force_retrain=force_retrain, dry_run=dry_run, note=note,
     )
     run = start_run(pipeline, pipelines_file, overrides)
-    stages = StageLog(run.spec.retries)
+    stages = StageLog(run.spec.retries, run.record)
     try:
         summary = run_stages(run, stages)
     except BaseException as exc:

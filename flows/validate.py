@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from modelmill.manifests import ValidationReport
-from modelmill.observe.lifecycle import start_run
+from modelmill.observe.lifecycle import complete_record, start_run
 from modelmill.overrides import RunOverrides
 from modelmill.observe.stages import StageLog
 from tasks.load_data import load_data
@@ -21,6 +21,12 @@ def validate_pipeline(pipeline: str, pipelines_file: str = "pipelines.yaml") -> 
         pipelines_file: The pipelines file, read when the run starts (relative to the project folder).
     """
     run = start_run(pipeline, pipelines_file, RunOverrides())
-    stage = StageLog(run.spec.retries)
-    data = stage(load_data, run.spec.data)
-    return stage(validate_data, data, run.spec.validation, pipeline)
+    stage = StageLog(run.spec.retries, run.record)
+    try:
+        data = stage(load_data, run.spec.data)
+        report = stage(validate_data, data, run.spec.validation, pipeline)
+    except BaseException as exc:
+        complete_record(run, stage, error=f"{type(exc).__name__}: {exc}")
+        raise
+    complete_record(run, stage)
+    return report

@@ -57,7 +57,7 @@ def new_output_dir(stage: str, key: str) -> Path:
     return stage_dir(stage, key) / f"{stamp}-{uuid.uuid4().hex[:8]}"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -72,15 +72,22 @@ def scratch_name(name: str) -> str:
     return f".{name}{SCRATCH_MARK}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-def sweep_dead_scratch(folder: Path) -> list[Path]:
-    """Remove scratch entries in `folder` left by killed processes of this host; return what was removed."""
+def dead_scratch(folder: Path) -> list[Path]:
+    """Scratch entries in `folder` left by killed processes of this host."""
     host = socket.gethostname()
-    removed = []
+    dead = []
     for entry in folder.glob(f".*{SCRATCH_MARK}{host}-*") if folder.is_dir() else []:
         pid = entry.name.rsplit(SCRATCH_MARK + host + "-", 1)[1].split("-", 1)[0]
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
-            removed.append(entry)
+        if pid.isdigit() and not pid_alive(int(pid)):
+            dead.append(entry)
+    return dead
+
+
+def sweep_dead_scratch(folder: Path) -> list[Path]:
+    """Remove scratch entries in `folder` left by killed processes of this host; return what was removed."""
+    removed = dead_scratch(folder)
+    for entry in removed:
+        shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
     return removed
 
 

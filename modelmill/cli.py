@@ -146,6 +146,21 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gc(args: argparse.Namespace) -> int:
+    from modelmill.settings import get_settings
+    from modelmill.storage.gc import collect
+
+    home = get_settings().home.resolve()
+    result = collect(args.keep_last, args.checkpoint_days, args.dry_run)
+    verb = "Would remove" if args.dry_run else "Removed"
+    for path, size in result.remove:
+        print(f"  {verb.split()[-1].lower()} {path.relative_to(home)} ({size / 2**20:.1f} MiB)")
+    print(f"{verb} {len(result.remove)} item(s), {result.freed / 2**20:.1f} MiB, from {home}; kept "
+          f"{len(result.keep)} artifact folder(s) that the last {args.keep_last} runs of each pipeline, the releases "
+          "and the running runs use.")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from modelmill.spec_file import load_pipelines
 
@@ -164,6 +179,21 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def bounded(kind: type, low: float, high: float):
+    """An argparse type: a `kind` number in [low, high]."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is not in [{low}, {high}]")
+        return value
+
+    return parse
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="modelmill", description="Declarative fine-tuning pipelines on Prefect.")
     root.add_argument(
@@ -175,7 +205,7 @@ def parser() -> argparse.ArgumentParser:
     def add(name: str, handler, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
-        if name != "schema":
+        if name not in ("schema", "gc"):
             sub.add_argument("-f", "--file", default=DEFAULT_FILE, help="pipelines file (default: %(default)s)")
         return sub
 
@@ -200,6 +230,13 @@ def parser() -> argparse.ArgumentParser:
     rollback.add_argument("pipeline")
     rollback.add_argument("tag", help="the release to bring back, e.g. v3")
     rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    gc = add("gc", cmd_gc, "Remove the artifacts and cache records no kept run uses (MODELMILL_HOME).")
+    gc.add_argument("--keep-last", type=bounded(int, 0, 10_000), default=5, metavar="N",
+                    help="keep what the last N runs of each pipeline use (default: %(default)s); released models "
+                    "and running runs are always kept")
+    gc.add_argument("--checkpoint-days", type=bounded(float, 0, 3_650), default=7.0, metavar="DAYS",
+                    help="keep training checkpoints of unfinished runs this long (default: %(default)s)")
+    gc.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
     add("schema", cmd_schema, "Print the JSON schema of pipelines.yaml.")
     add("serve", cmd_serve, "Serve one scheduled Prefect deployment per pipeline from this process.")
     add("deploy", cmd_deploy, "Create one scheduled deployment per pipeline on a Prefect work pool.").add_argument(

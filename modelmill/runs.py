@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelmill.artifacts import stable_hash
 from modelmill.overrides import RunOverrides
 from modelmill.spec import PipelineSpec
 from modelmill.spec_file import load_pipeline
+
+if TYPE_CHECKING:
+    from modelmill.storage.run_records import RunRecord
 
 OPERATIONAL = ("schedule", "notify", "retries")
 
@@ -21,6 +25,7 @@ class ResolvedRun:
     file: Path
     spec: PipelineSpec
     overrides: RunOverrides
+    record: RunRecord | None = None  # the run's record under the home, once it runs
 
     @property
     def spec_hash(self) -> str:

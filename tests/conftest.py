@@ -15,7 +15,8 @@ _STATE = Path(tempfile.mkdtemp(prefix="modelmill-tests-"))
 _GUARD = Path(__file__).parent / "network_guard"
 os.environ.update(
     {
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(_GUARD), os.environ.get("PYTHONPATH")])),
+        # processes the tests start run this checkout's code, behind the loopback guard
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(_GUARD), str(_GUARD.parents[1]), os.environ.get("PYTHONPATH")])),
         "MODELMILL_TEST_NETWORK_LOG": str(_STATE / "network.log"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # the test harness's own server
         "HF_HUB_OFFLINE": "1",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.context import FlowRunContext
@@ -17,13 +19,17 @@ from modelmill.overrides import RunOverrides
 from modelmill.promotion import comparison_table
 from modelmill.reporting import summary_markdown
 from modelmill.runs import ResolvedRun, resolve_run
+from modelmill.runtime.telemetry import switch_off_telemetry
+from modelmill.storage.run_records import Release, now, start_record, write_record
 
 
 def start_run(pipeline: str, pipelines_file: str, overrides: RunOverrides) -> ResolvedRun:
     """Read the pipelines file now, name the run, record its spec, and note whom to notify."""
+    switch_off_telemetry()
     quiet_library_progress()
     run = resolve_run(pipeline, pipelines_file, overrides)
     context = FlowRunContext.get()
+    run = replace(run, record=start_record(pipeline, context.flow_run.id if context else None))
     if context is not None:
         notify.remember(context.flow_run.id, pipeline, run.spec.notify)
         name_run(context.flow_run, run)
@@ -46,11 +52,27 @@ def name_run(flow_run: FlowRun, run: ResolvedRun) -> None:
 
 
 def finish_run(run: ResolvedRun, stages: StageLog, summary: RunSummary | None = None, error: str | None = None) -> None:
-    """Publish the run summary, cached or not, succeeded or not; a failure to publish is logged, not raised."""
+    """Publish the run summary and complete the run's record, cached or not, succeeded or not; a failure to
+    publish is logged, not raised."""
     try:
         publish_run_summary(run, stages, summary, error)
+        complete_record(run, stages, summary, error)
     except Exception as exc:  # the run's own outcome matters more than its summary artifact
         get_run_logger().warning("Could not publish the run summary: %s", exc)
+
+
+def complete_record(
+    run: ResolvedRun, stages: StageLog, summary: RunSummary | None = None, error: str | None = None
+) -> None:
+    """How the run ended, the artifact folders it used or made, and what it released."""
+    if run.record is None:
+        return
+    push = summary.push if summary is not None else None
+    released = Release(repo_id=push.repo_id, tag=push.tag, commit=push.commit_oid) if push and not push.dry_run else None
+    status = "failed" if error else ("completed" if summary is None or summary.promoted else "not promoted")
+    write_record(run.record.model_copy(update={
+        "finished": now(), "status": status, "artifacts": stages.artifacts, "release": released,
+    }))
 
 
 def publish_run_summary(run: ResolvedRun, stages: StageLog, summary: RunSummary | None, error: str | None) -> None:

@@ -9,18 +9,28 @@ from prefect import Task
 from modelmill.retry import retry_options
 from modelmill.settings import get_settings
 from modelmill.spec import RetrySpec
+from modelmill.storage.run_records import RunRecord, artifact_folder, paths_in, write_record
 
 
 class StageLog:
     """Calls tasks inside a flow with the pipeline's stage options (retries, results under MODELMILL_HOME) and
-    records each final state name, in call order."""
+    records each final state name, in call order, and the artifact folders the results point at."""
 
-    def __init__(self, retries: RetrySpec) -> None:
+    def __init__(self, retries: RetrySpec, record: RunRecord | None = None) -> None:
         self.defaults: dict[str, Any] = {**retry_options(retries), "result_storage": get_settings().results}
         self.states: dict[str, str] = {}
+        self.artifacts: list[str] = []  # output folders the stages' results point at, relative to the artifacts
+        self.record = record  # kept up to date as stages end: `modelmill gc` keeps what a running run uses
 
     def __call__(self, stage: Task, *args: Any, options: dict[str, Any] | None = None) -> Any:
         """Run `stage` with `args` (and extra `with_options(**options)`); return its result or raise its error."""
         state = stage.with_options(**{**self.defaults, **(options or {})})(*args, return_state=True)
         self.states[stage.name] = state.name
-        return state.result()
+        result = state.result()
+        root = get_settings().artifacts
+        found = [folder for path in paths_in(result) if (folder := artifact_folder(path, root)) is not None]
+        new = [folder for folder in dict.fromkeys(found) if folder not in self.artifacts]
+        self.artifacts += new
+        if new and self.record is not None:
+            write_record(self.record.model_copy(update={"artifacts": self.artifacts}))
+        return result
