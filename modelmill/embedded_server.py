@@ -18,6 +18,7 @@ import httpx
 
 from modelmill.errors import ModelmillError
 
+TEMPORARY_API_URL = "MODELMILL_TEMPORARY_API_URL"  # set while a run uses a temporary server: links would die with it
 DEFAULT_STARTUP_TIMEOUT = 120.0
 MAX_STARTUP_TIMEOUT = 3_600.0
 PR_SET_PDEATHSIG = 1
@@ -142,9 +143,11 @@ def prefect_api(state_dir: Path) -> Iterator[str | None]:
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         wait_until_healthy(process, url, startup_timeout(), log)
+        os.environ[TEMPORARY_API_URL] = url
         with temporary_settings(updates={PREFECT_API_URL: url}):
             yield url
     finally:
+        os.environ.pop(TEMPORARY_API_URL, None)
         signal.signal(signal.SIGTERM, previous)
         try:
             flush_prefect_clients()

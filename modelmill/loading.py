@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
+from huggingface_hub import constants
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from modelmill.hub.errors import secret_safe
 from modelmill.resources import resolve_model_ref
 from modelmill.spec import ModelSpec
 
 
 def load_tokenizer(ref: str, model: ModelSpec) -> PreTrainedTokenizerBase:
     """`AutoTokenizer` for `ref`; the model's revision applies when `ref` is the model itself."""
-    return AutoTokenizer.from_pretrained(
-        resolve_model_ref(ref),
-        revision=model.revision if ref == model.name_or_path else None,
-        trust_remote_code=model.trust_remote_code,
-    )
+    with secret_safe(constants.ENDPOINT, ref):
+        return AutoTokenizer.from_pretrained(
+            resolve_model_ref(ref),
+            revision=model.revision if ref == model.name_or_path else None,
+            trust_remote_code=model.trust_remote_code,
+        )
 
 
 def load_classifier(model: ModelSpec, labels: list[str]) -> PreTrainedModel:
     """The pretrained model with a fresh sequence-classification head for `labels`."""
-    return AutoModelForSequenceClassification.from_pretrained(
-        resolve_model_ref(model.name_or_path),
-        revision=model.revision,
-        trust_remote_code=model.trust_remote_code,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-    )
+    with secret_safe(constants.ENDPOINT, model.name_or_path):
+        return AutoModelForSequenceClassification.from_pretrained(
+            resolve_model_ref(model.name_or_path),
+            revision=model.revision,
+            trust_remote_code=model.trust_remote_code,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+        )

@@ -183,6 +183,9 @@ class EvaluationReport(BaseModel):
     confusion: list[list[int]] = Field(default_factory=list, description="Rows: true label; columns: predicted.")
     baselines: list[BaselineScores] = Field(default_factory=list)
     fit: list[Scores] = Field(default_factory=list, description="Train sample, validation and test side by side.")
+    unseen: Scores | None = Field(
+        None, description="Test rows whose text does not occur in train (folded), when some do: leakage-free figures."
+    )
     sets: list[Scores] = Field(default_factory=list, description="Extra evaluation sets.")
     slices: list[SliceScores] = Field(default_factory=list)
     decision: DecisionCutoff | None = None

@@ -317,6 +317,14 @@ class TextMatchCheck(Check):
     normalized: bool = Field(True, description="Also fold case, whitespace and punctuation before comparing.")
 
 
+class OverlapCheck(TextMatchCheck):
+    """Train texts found again in validation or test: above `max_share` of the split it carries `severity`
+    (critical: the test figures would be inflated by what the model memorised), below it a warning."""
+
+    severity: Literal["critical", "warning"] = "critical"
+    max_share: float = Field(0.01, ge=0, le=1, description="Share of a split that may repeat train texts.")
+
+
 class BalanceCheck(Check):
     min_share: float = Field(0.05, ge=0, lt=1, description="Smallest share of a split any class may have.")
     min_examples: int = Field(5, ge=0, le=MAX_ROWS, description="Fewest examples of a class in any split.")
@@ -329,7 +337,7 @@ class ShiftCheck(Check):
 class BuiltinChecks(Section):
     """Checks every pipeline gets, reported like GX rules; switch one off with `enabled: false`."""
 
-    overlap: TextMatchCheck = Field(default_factory=TextMatchCheck, description="Train texts in validation/test.")
+    overlap: OverlapCheck = Field(default_factory=OverlapCheck, description="Train texts in validation/test.")
     duplicates: TextMatchCheck = Field(default_factory=TextMatchCheck, description="A text repeated in a split.")
     empty_text: Check = Field(default_factory=lambda: Check(severity="critical"))
     class_balance: BalanceCheck = Field(default_factory=BalanceCheck)

@@ -15,6 +15,7 @@ from modelmill.data.splits import grouped_split
 from modelmill.data.facts import gather
 from modelmill.data.labels import class_problems, data_problems, split_sources, without_blank_labels
 from modelmill.errors import DataError
+from modelmill.hub.errors import secret_safe
 from modelmill.manifests import DataManifest
 from modelmill.retry import retry_if_transient
 from modelmill.spec import SPLITS, DataSpec, SplitRatios
@@ -37,7 +38,10 @@ def read_files(spec: DataSpec, files: dict[str, Path]) -> datasets.DatasetDict:
 def read_hub(spec: DataSpec) -> datasets.DatasetDict:
     """Load a Hub dataset with its own splits (needs a network)."""
     assert spec.hub is not None
-    loaded = datasets.load_dataset(spec.hub.id, spec.hub.config, revision=spec.hub.revision)
+    from huggingface_hub import constants
+
+    with secret_safe(constants.ENDPOINT, spec.hub.id):
+        loaded = datasets.load_dataset(spec.hub.id, spec.hub.config, revision=spec.hub.revision)
     missing = [split for split in SPLITS if split not in loaded]
     if missing:
         raise DataError(f"Hub dataset '{spec.hub.id}' has no split(s) {missing}; it has {list(loaded)}")

@@ -34,7 +34,8 @@ def test_the_run_form_is_a_small_flat_set_of_described_typed_overrides(monkeypat
         assert field.get("description"), f"form field {name} has no description"
         assert "$ref" not in str(field) and "allOf" not in str(field), f"form field {name} is nested"
     learning_rate = schema.properties["learning_rate"]
-    assert {"type": "number", "exclusiveMinimum": 0} in learning_rate["anyOf"]
+    assert {"type": "number", "exclusiveMinimum": 0, "maximum": 10.0} in learning_rate["anyOf"], "bounded as the YAML"
+    assert {"type": "number", "exclusiveMinimum": 0, "maximum": 1000} in schema.properties["epochs"]["anyOf"]
 
 
 def test_a_pipelines_file_outside_the_project_folder_is_refused(tmp_path, monkeypatch):

@@ -67,8 +67,11 @@ def plain_checks(
             for normalized in modes:
                 rows = overlap_rows(train[text], dataset[split][text], normalized)
                 how = "normalized" if normalized else "exact"
-                results.append(_row_result("modelmill.overlap", f"no {how} text of train in {split}", split,
-                                       checks.overlap.severity, text, rows, dataset[split], shown))
+                allowed = checks.overlap.max_share
+                severity = checks.overlap.severity if len(rows) > allowed * dataset[split].num_rows else "warning"
+                rule = f"at most {allowed:.0%} of {split} repeats a train text ({how})"
+                results.append(_row_result("modelmill.overlap", rule, split, severity, text, rows, dataset[split],
+                                           shown))
     if checks.duplicates.enabled:
         how = "normalized" if checks.duplicates.normalized else "exact"
         for split in splits:

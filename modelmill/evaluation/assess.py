@@ -131,6 +131,14 @@ def scores_per_slice(
     return slices, checks
 
 
+def unseen_rows(train_texts: list[str], test_texts: list[str]) -> np.ndarray:
+    """Test rows whose text (case, spaces and punctuation folded) does not occur in train."""
+    from modelmill.checks.text import overlap_rows
+
+    seen = set(overlap_rows(train_texts, test_texts, normalized=True))
+    return np.array([row for row in range(len(test_texts)) if row not in seen], dtype=int)
+
+
 def save_figures(model: ModelManifest, test: Scores, output: Path) -> None:
     """The confusion matrix and the validation curve, published together in `output`."""
     with atomic_dir(output) as scratch:
@@ -168,6 +176,11 @@ def assess(
     train = scorer.predict_and_score(f"train (sample of {len(rows)})", tokenized["train"].select(rows))
     validation = scorer.scores("validation", labels_at(validation_probabilities, scorer.cutoff), validation_ids)
     baselines = baseline_scores(scorer, raw, data, np.array(tokenized["train"]["labels"]), validation_ids, test_ids)
+    unseen = unseen_rows(raw["train"][data.text_column], raw["test"][data.text_column])
+    clean = None
+    if 0 < len(unseen) < len(test_ids):  # some test texts were seen in training: the figures without them, beside
+        clean = scorer.scores(f"test, rows not in train ({len(unseen)} of {len(test_ids)})", test_predictions[unseen],
+                              test_ids[unseen])
     sets, set_checks = extra_set_scores(scorer, spec, data, tokens.max_length)
     slices, slice_checks = scores_per_slice(scorer, spec, raw["test"], data.text_column, test_predictions, test_ids)
     checks = [
@@ -180,7 +193,7 @@ def assess(
     fit = [train, validation, test]
     return EvaluationReport(
         key=key, metrics=test.metrics, checks=checks, num_examples=test.num_examples, per_class=test.per_class,
-        labels=model.labels, support=test.support, confusion=test.confusion, baselines=baselines, fit=fit,
+        labels=model.labels, support=test.support, confusion=test.confusion, baselines=baselines, fit=fit, unseen=clean,
         sets=sets, slices=slices, decision=decision, figures=output, warnings=fit_warnings(fit, spec.overfitting),
         mistakes=confident_mistakes(raw["test"][data.text_column], test_probabilities, test_predictions, test_ids,
                                     model.labels),

@@ -135,6 +135,12 @@ def evaluation_sections(
         parts += [f"{level} Baselines (same train and test split)", "", baselines_table(report), ""]
     if report.fit:
         parts += [f"{level} Train, validation and test side by side", "", scores_table(report.fit, names), ""]
+    if report.unseen is not None and report.fit:
+        seen = report.fit[-1].num_examples - report.unseen.num_examples
+        parts += [f"{level} Test rows that also occur in train", "",
+                  f"{seen} test text(s) occur in train (case, spaces and punctuation folded): the model may have "
+                  "memorised them. The test metrics with and without them:", "",
+                  scores_table([report.fit[-1], report.unseen], names), ""]
     if report.sets:
         parts += [f"{level} Extra evaluation sets", "", scores_table(report.sets, names), ""]
     if report.slices:

@@ -8,6 +8,7 @@ never the request, the response or the chain of causes.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -101,3 +102,29 @@ def hub_errors(endpoint: str, repo_id: str, token: str | None = None) -> Iterato
         raise
     except Exception as exc:
         raise safe_hub_error(exc, endpoint, repo_id, (token,) if token else ()) from None
+
+
+def holds_an_http_exchange(exc: BaseException) -> bool:
+    """Whether the exception itself (what pickling keeps: its arguments and attributes, not its causes) holds a
+    request or a response, and with them the request's headers."""
+    for name in ("request", "response", "_request"):
+        try:
+            if getattr(exc, name, None) is not None:
+                return True
+        except Exception:  # httpx raises when a request was never attached
+            continue
+    return False
+
+
+@contextmanager
+def secret_safe(endpoint: str, what: str) -> Iterator[None]:
+    """For library calls that may reach the Hub with the environment's token (loading a model, a tokenizer or a
+    dataset by Hub id): an error that holds the HTTP exchange is re-raised without it; any other passes as is."""
+    try:
+        yield
+    except ModelmillError:
+        raise
+    except Exception as exc:
+        if not holds_an_http_exchange(exc):
+            raise
+        raise safe_hub_error(exc, endpoint, what, tuple(filter(None, [os.environ.get("HF_TOKEN")]))) from None

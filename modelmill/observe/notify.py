@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,29 @@ def notify_settings_from_file(pipeline: str, pipelines_file: str | Path) -> Noti
         return None
 
 
-def message(pipeline: str, event: str, run_name: str, detail: str, url: str | None) -> tuple[str, str]:
+def message(pipeline: str, event: str, run_name: str, detail: str, link: str | None) -> tuple[str, str]:
     """Subject and body: the pipeline, what happened, why, and where to look."""
     subject = f"modelmill: pipeline '{pipeline}' {event}"
     lines = [f"Pipeline '{pipeline}' {event} (run {run_name}).", "", detail.strip() or "(no message)"]
-    if url:
-        lines += ["", f"Run: {url}"]
+    if link:
+        lines += ["", link]
     return subject, "\n".join(lines)
+
+
+def run_link() -> str | None:
+    """Where to see the run: its page on the configured server, or, for a temporary server that stops with the
+    run, where its records stay."""
+    from prefect.runtime import flow_run as runtime
+    from prefect.settings import PREFECT_API_URL
+
+    from modelmill.embedded_server import TEMPORARY_API_URL
+
+    temporary = os.environ.get(TEMPORARY_API_URL)
+    if temporary and temporary == PREFECT_API_URL.value():
+        return ("Run: recorded by a temporary Prefect server that stopped with the run; `prefect server start` with "
+                "the same PREFECT_HOME shows it (set PREFECT_API_URL to a running server for links)")
+    url = getattr(runtime, "ui_url", None)
+    return f"Run: {url}" if url else None
 
 
 def send(settings: NotifySpec, subject: str, body: str) -> None:
@@ -54,10 +71,8 @@ def send(settings: NotifySpec, subject: str, body: str) -> None:
 
 
 def announce(settings: NotifySpec, pipeline: str, event: str, run_name: str, detail: str) -> None:
-    """Send the message for `event` ('failed', 'not promoted'…) of a run, with a link to it when there is a UI."""
-    from prefect.runtime import flow_run as runtime
-
-    send(settings, *message(pipeline, event, run_name, detail, getattr(runtime, "ui_url", None)))
+    """Send the message for `event` ('failed', 'not promoted'…) of a run, with where to see it."""
+    send(settings, *message(pipeline, event, run_name, detail, run_link()))
 
 
 def notify_run_end(flow_run: Any, state: Any, event: str) -> None:

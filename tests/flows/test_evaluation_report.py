@@ -86,3 +86,25 @@ def test_a_class_the_data_does_not_have_stops_the_run_before_training(prefect, r
     assert state.is_failed() and "train" not in stages
     with pytest.raises(Exception, match=r"evaluate.class_thresholds.postive: 'postive' is not one of the labels"):
         state.result()
+
+
+def test_leaked_test_rows_stop_the_run_and_once_allowed_the_report_shows_the_metrics_without_them(
+    prefect, run, tiny_model_dir: Path, review_files
+):
+    # given a test split of which a quarter is copied from train (different case and punctuation)
+    train = review_rows(1, 48)
+    test = [{**row, "text": row["text"].upper() + "!"} for row in train[:3]] + review_rows(3, 9)
+    write_csv(review_files["test"], test)
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    # when it runs, the overlap (above 1 % of the split) is critical: nothing is trained
+    state, stages = run(spec, dry_run=True)
+    assert state.is_failed() and "train" not in stages
+    assert "at most 1% of test repeats a train text (normalized)" in state.message
+    # when the share is allowed, the run goes on, and the report gives the test metrics without the leaked rows
+    spec["validation"]["checks"] = {"overlap": {"max_share": 0.5}}
+    state, _ = run(spec, dry_run=True)
+    report = state.result().evaluation
+    assert report.unseen is not None and report.unseen.num_examples == 9
+    assert report.unseen.name == "test, rows not in train (9 of 12)"
+    card = (state.result().push.folder / "README.md").read_text()
+    assert "### Test rows that also occur in train" in card and "| test, rows not in train (9 of 12) | 9 |" in card

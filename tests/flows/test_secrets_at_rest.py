@@ -113,3 +113,19 @@ def test_a_cli_run_whose_push_fails_leaves_the_token_nowhere(hub, canary, tiny_m
     assert CANARY not in done.stdout + done.stderr
     assert list((tmp_path / "home" / "prefect-results").iterdir()), "the failed run's results are under the home"
     assert files_holding(CANARY, tmp_path) == []
+
+
+def test_a_library_error_holding_the_request_is_stored_without_it():
+    """Loading a model, a tokenizer or a dataset by Hub id uses the environment's token; an error that holds the
+    HTTP exchange leaves the loading code without it, any other error as it was."""
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from modelmill.hub.errors import HubRefused, secret_safe
+
+    request = httpx2.Request("GET", "http://127.0.0.1/api/models/x", headers={"Authorization": f"Bearer {CANARY}"})
+    with pytest.raises(HubRefused) as refused, secret_safe("http://127.0.0.1", "acme/gated"):
+        raise HfHubHTTPError("401 gated", response=httpx2.Response(401, request=request))
+    assert not holds(pickle.dumps(refused.value), CANARY) and refused.value.status == 401
+    with pytest.raises(KeyError), secret_safe("http://127.0.0.1", "acme/x"):
+        raise KeyError("not an HTTP error: left as it is")

@@ -44,9 +44,22 @@ def test_overlap_with_train_is_found_exactly_and_after_folding():
     assert clean["test"].success
     leaky = splits(BALANCED, [("MESSAGE 3!", "spam"), ("new two", "ham")], [("message 4", "ham"), ("x", "spam")])
     found = [r for r in run_rules(leaky, ValidationSpec(), DATA).results if r.source == "built-in: overlap"]
-    by = {(r.split, r.rule.split()[1]): r for r in found}
+    by = {(r.split, r.rule.rsplit("(", 1)[1].rstrip(")")): r for r in found}
     assert by[("test", "exact")].unexpected_count == 1 and by[("test", "exact")].sample[0]["row"] == 1
     assert by[("validation", "exact")].success and by[("validation", "normalized")].unexpected_count == 1
+
+
+def test_overlap_above_its_share_is_critical_and_below_it_a_warning():
+    # given a test split of 200 rows where 1 (0.5 %) or 3 (1.5 %) repeat a train text
+    fresh = [(f"unseen text {i}", "spam" if i % 2 else "ham") for i in range(200)]
+    for copies, severity in ((1, "warning"), (3, "critical")):
+        test = BALANCED[:copies] + fresh[copies:]
+        found = results(splits(BALANCED, fresh[:10], test), "overlap")
+        assert not found["test"].success and found["test"].unexpected_count == copies
+        assert found["test"].severity == severity, (copies, found["test"])
+    # and a declared share moves the line
+    found = results(splits(BALANCED, fresh[:10], BALANCED[:3] + fresh[3:]), "overlap", overlap={"max_share": 0.02})
+    assert found["test"].severity == "warning"
 
 
 def test_duplicates_in_a_split():

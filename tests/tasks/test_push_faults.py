@@ -67,6 +67,7 @@ def test_a_tag_whose_answer_was_lost_is_not_created_twice(prefect, hub, hub_toke
     result = push(hub, "team/tag", push_inputs)
     repo = hub.state.repos["team/tag"]
     assert (len(repo.releases), list(repo.tags)) == (1, ["v1"]) and result.tag == "v1"
+    assert result.made_tag and result.outcome.startswith("released team/tag v1: "), "this run made it: it says so"
 
 
 def test_dropped_connections_are_retried_through_the_clients_own_errors(prefect, hub, hub_token, push_inputs, tmp_path):
