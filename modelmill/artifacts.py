@@ -21,17 +21,53 @@ from modelmill.settings import get_settings
 SCRATCH_MARK = ".tmp-"
 
 
-def _jsonable(value: Any) -> Any:
+_FINGERPRINTS: dict[tuple[str, int, int], str] = {}
+
+
+def file_identity(path: Path) -> str:
+    """A file by its name and content, never by where it sits: two checkouts of a project agree. Remembered per
+    path, size and modification time, so a large data file is read once per process."""
+    stat = path.stat()
+    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if memo not in _FINGERPRINTS:
+        _FINGERPRINTS[memo] = files_fingerprint([path])
+    return f"file:{path.name}:{_FINGERPRINTS[memo]}"
+
+
+def portable_path(path: Path) -> str:
+    """What a path means, independent of the folder the project or the home sits in: an output under the home by
+    its place there, a file by its name and content, anything else by its name."""
+    home = get_settings().home.resolve()
+    try:
+        return f"home:{path.resolve().relative_to(home).as_posix()}"
+    except ValueError:
+        pass
+    if path.is_file():
+        return file_identity(path)
+    return f"missing:{path.name}" if not path.exists() else f"folder:{path.name}"
+
+
+def portable(value: Any) -> Any:
+    """`value` as JSON-ready data whose paths are portable (see `portable_path`): what identities are hashed from."""
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        return portable(value.model_dump(mode="python", by_alias=False))
     if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot hash {type(value).__name__}")
+        return portable_path(value)
+    if isinstance(value, dict):
+        return {str(key): portable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [portable(item) for item in value]
+        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "value"):  # an Enum
+        return portable(value.value)
+    return str(value)
 
 
 def stable_hash(*parts: Any, length: int = 16) -> str:
-    """Hex digest of JSON-serialisable parts (pydantic models included), stable across runs."""
-    payload = json.dumps(parts, sort_keys=True, default=_jsonable, separators=(",", ":"))
+    """Hex digest of `parts` (pydantic models included), stable across runs, machines and project folders."""
+    payload = json.dumps(portable(list(parts)), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()[:length]
 
 

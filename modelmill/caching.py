@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prefect.cache_policies import INPUTS, CachePolicy
+from prefect.cache_policies import CachePolicy
 from prefect.context import TaskRunContext
 from prefect.logging import get_logger
 from prefect.utilities.hashing import hash_objects
 from pydantic import BaseModel
 
-from modelmill.artifacts import files_fingerprint
+from modelmill.artifacts import stable_hash
 from modelmill.locks import FlockLockManager
 from modelmill.settings import get_settings
 
@@ -39,16 +39,15 @@ class ModuleSource(CachePolicy):
         return module_source_hash(task_ctx.task.fn)
 
 
-class LocalFilesContent(CachePolicy):
-    """Hash of the bytes of the local files the `spec` input names (`DataSpec` data, `EvaluateSpec` extra sets)."""
+class PortableInputs(CachePolicy):
+    """The task's inputs with every path made portable: a data or rule file by its name and content, an output by
+    its place under the home. Two checkouts of one project in different folders share one cache; an edited data
+    file is a new key."""
 
     def compute_key(
         self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any
     ) -> str | None:
-        paths = inputs["spec"].local_files()
-        missing = [path for path in paths if not path.is_file()]
-        # A missing file cannot be hashed: run the task, which reports it properly.
-        return None if missing else files_fingerprint(paths)
+        return stable_hash(inputs, length=32)
 
 
 class HubTokenPresence(CachePolicy):
@@ -106,8 +105,9 @@ LOCKS = FlockLockManager(lambda: get_settings().locks)
 
 
 def stage_policy(*extra: CachePolicy) -> CachePolicy:
-    """A stage's policy: its inputs (spec section, upstream manifests), its module's source, and `extra`."""
-    inner = INPUTS + ModuleSource()
+    """A stage's policy: its inputs (spec section, upstream manifests, the content of the files they name), its
+    module's source, and `extra`."""
+    inner = PortableInputs() + ModuleSource()
     for policy in extra:
         inner = inner + policy
     return LiveArtifacts(inner=inner, isolation_level="SERIALIZABLE", lock_manager=LOCKS)

@@ -29,8 +29,10 @@ class ResolvedRun:
 
     @property
     def spec_hash(self) -> str:
-        """Hash of what shapes the model and its card; schedule, notify and retries are left out."""
-        return stable_hash(self.spec.model_dump(mode="json", exclude=set(OPERATIONAL)), length=12)
+        """Hash of what shapes the model and its card (files by name and content, never by the folder the project
+        sits in); schedule, notify and retries are left out."""
+        shaping = {name: getattr(self.spec, name) for name in type(self.spec).model_fields if name not in OPERATIONAL}
+        return stable_hash(shaping, length=12)
 
 
 def resolve_run(pipeline: str, pipelines_file: str | Path, overrides: RunOverrides) -> ResolvedRun:

@@ -7,8 +7,8 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 
-from modelmill.artifacts import files_fingerprint, new_output_dir, stable_hash
-from modelmill.caching import LocalFilesContent, stage_policy
+from modelmill.artifacts import new_output_dir, stable_hash
+from modelmill.caching import STAGE
 from modelmill.errors import ThresholdsNotMet
 from modelmill.evaluation.assess import assess
 from modelmill.evaluation.figures import data_uri, saved_figures
@@ -41,7 +41,7 @@ def report_markdown(report: EvaluationReport) -> str:
 
 @task(
     name="evaluate",
-    cache_policy=stage_policy(LocalFilesContent()),
+    cache_policy=STAGE,
     persist_result=True,
     retry_condition_fn=retry_if_transient,
 )
@@ -53,7 +53,7 @@ def evaluate_model(
     data: DataManifest,
 ) -> EvaluationReport:
     """Score the model; below a gate the flow fails and nothing is pushed."""
-    key = stable_hash("evaluate", model.key, spec, files_fingerprint(spec.local_files()))
+    key = stable_hash("evaluate", model.key, spec)  # the extra sets' files by name and content
     report = assess(model, tokens, data, spec, key, new_output_dir("evaluate", key))
     create_markdown_artifact(markdown=report_markdown(report), description=f"Evaluation of pipeline '{pipeline}'")
     if report.failures:

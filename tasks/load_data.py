@@ -9,7 +9,7 @@ from prefect import task
 from prefect.logging import get_logger, get_run_logger
 
 from modelmill.artifacts import atomic_dir, files_fingerprint, new_output_dir, stable_hash
-from modelmill.caching import LocalFilesContent, stage_policy
+from modelmill.caching import STAGE
 from modelmill.data.files import file_format, read_file
 from modelmill.data.splits import grouped_split
 from modelmill.data.facts import gather
@@ -81,7 +81,7 @@ def read_data(spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str
     if spec.hub is not None:
         source, dataset = f"hub:{spec.hub.id}", read_hub(spec)
     else:
-        source = ", ".join(str(p) for p in spec.local_files())
+        source = ", ".join(p.name for p in spec.local_files())  # names: where a checkout sits is not the data
         files = {split: Path(name) for split, name in sources.items()}
         dataset = read_files(spec, files)
     facts = [gather(dataset[split], split, sources[split], spec.text_column, spec.label_column) for split in dataset]
@@ -121,7 +121,7 @@ def drop_null_labels(part: datasets.Dataset, spec: DataSpec, source: str) -> dat
 
 @task(
     name="load_data",
-    cache_policy=stage_policy(LocalFilesContent()),
+    cache_policy=STAGE,
     persist_result=True,
     retry_condition_fn=retry_if_transient,
 )

@@ -73,6 +73,18 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
+SESSION_HOME = Path(os.environ["MODELMILL_HOME"])  # where flow results go (the flow reads the home at import)
+
+
+@pytest.fixture(autouse=True)
+def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test runs against a home of its own: identities are content, so equal inputs in two tests would
+    otherwise share one cache."""
+    home = tmp_path / "modelmill-home"
+    monkeypatch.setenv("MODELMILL_HOME", str(home))
+    return home
+
+
 @pytest.fixture(autouse=True)
 def loopback_only() -> Iterator[None]:
     """Fail the test during which any process of the suite tried to reach a host that is not loopback."""

@@ -15,8 +15,7 @@ from tests.conftest import pipeline_dict
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("MODELMILL_HOME", str(tmp_path / "home"))
+def home(own_home):
     return get_settings().home.resolve()
 
 

@@ -118,3 +118,34 @@ def test_editing_a_rule_file_reruns_validation_and_only_what_depends_on_it(prefe
     assert state.is_completed()
     assert stages == {"load_data": "Cached", "validate_data": "Completed", "tokenize": "Cached", "train": "Cached",
                       "evaluate": "Cached", "push": "Completed"}
+
+
+def test_two_checkouts_of_one_project_in_different_folders_share_one_identity_and_one_cache(
+    prefect, tiny_model_dir, review_files, tmp_path
+):
+    import yaml
+
+    from flows.finetune import finetune
+    from tests.flows.conftest import stage_states
+
+    # given the same project (its pipelines file, a rule file and its data, at the same relative places) in two folders
+    spec = pipeline_dict(tiny_model_dir, {split: f"data/{path.name}" for split, path in review_files.items()})
+    spec["validation"]["suites"] = ["rules/reviews.yaml"]
+    checkouts = []
+    for name in ("alice-checkout", "ci/builds/1234"):
+        root = tmp_path / name
+        shutil.copytree(review_files["train"].parent, root / "data")
+        (root / "rules").mkdir()
+        (root / "rules" / "reviews.yaml").write_text("rules:\n  - expect_column_values_to_not_be_null: {column: text}\n")
+        (root / "pipelines.yaml").write_text(yaml.safe_dump({"pipelines": {"tiny": spec}}))
+        checkouts.append(root / "pipelines.yaml")
+    # when each runs the pipeline against one home
+    first = finetune(pipeline="tiny", pipelines_file=str(checkouts[0]), return_state=True)
+    second = finetune(pipeline="tiny", pipelines_file=str(checkouts[1]), return_state=True)
+    # then both have one spec hash, and the second is all cache hits
+    assert first.result().spec_hash == second.result().spec_hash
+    assert set(stage_states(second).values()) == {"Cached"}, stage_states(second)
+    # and an edited data file is another identity
+    (checkouts[1].parent / "data" / "test.csv").write_text("text,label\nchanged,positive\nagain,negative\n")
+    third = finetune(pipeline="tiny", pipelines_file=str(checkouts[1]), return_state=True)
+    assert third.result().spec_hash != first.result().spec_hash and stage_states(third)["load_data"] == "Completed"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LEARNS_THE_TASK, pipeline_dict
+from tests.conftest import LEARNS_THE_TASK, SESSION_HOME, pipeline_dict
 from tests.secret_scan import files_holding, holds
 
 CANARY = "hf_CanaryToken7f3c9a1b2d4e6f80"
@@ -34,7 +34,7 @@ def state_folders() -> list[Path]:
 
     database = Path(PREFECT_API_DATABASE_CONNECTION_URL.value().split("///", 1)[1]).parent
     folders = [Path(os.environ[name]) for name in ("MODELMILL_HOME", "PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH")]
-    return [*folders, database]
+    return [*folders, SESSION_HOME, database]
 
 
 @pytest.fixture
