@@ -1,7 +1,9 @@
-"""One Prefect deployment per pipeline of pipelines.yaml: served from this process, or deployed to a work pool.
+"""One Prefect deployment per pipeline of pipelines.yaml: served from this process, or deployed to a work pool,
+never both (the one that owns a pipeline's deployment keeps it: the other refuses and says why).
 
-A deployment names its pipeline and pipelines file (relative to the project folder); each run reads the file
-when it starts, so an edited rule, threshold or data file takes effect at the next run without redeploying.
+A deployment names its pipeline and pipelines file (relative to the project folder) and no path of this host; each
+run enters the project folder of the worker's host and reads the file when it starts, so an edited rule,
+threshold or data file takes effect at the next run without redeploying.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from uuid import UUID
 
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
+from prefect.runner.storage import LocalStorage
 from prefect.schedules import Cron
 
 from deployments.alerts import sync_crash_alerts
 from deployments.retire import retire_stale_deployments
 from flows.finetune import finetune
 from modelmill.errors import ConfigError
+from modelmill.runtime.project import PULL_STEP
 from modelmill.spec import PipelineSpec
 from modelmill.spec_file import DEFAULT_FILE, load_pipelines
 
@@ -58,17 +62,71 @@ def build_deployments(path: Path | str = DEFAULT_FILE) -> list[RunnerDeployment]
     ]
 
 
-def _finish(path: Path | str, deployment_ids: dict[str, UUID]) -> None:
-    """Retire deployments of pipelines no longer in the file; (re)create the crash alerts of the others."""
+class ProjectFolder(LocalStorage):
+    """The project as a deployment names it: by no path at all. Its pull step enters the project folder of the
+    worker's host (`modelmill.runtime.project.enter_project`); the code comes from the installed package."""
+
+    def __init__(self, pipelines_file: str) -> None:
+        super().__init__(path=str(Path.cwd()))
+        self.pipelines_file = pipelines_file
+
+    def to_pull_step(self) -> dict[str, Any]:
+        return {PULL_STEP: {"pipelines_file": self.pipelines_file}}
+
+
+def owners(names: list[str]) -> dict[str, Any]:
+    """Pipeline -> its existing `finetune/<pipeline>` deployment on the server."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    found = {}
+    with get_client(sync_client=True) as client:
+        for name in names:
+            try:
+                found[name] = client.read_deployment_by_name(f"{finetune.name}/{name}")
+            except ObjectNotFound:
+                continue
+    return found
+
+
+def refuse_pool_deployments(names: list[str]) -> None:
+    """`serve` never takes over a deployment that a work pool runs (its schedule, its pull step, its home)."""
+    pooled = {name: d.work_pool_name for name, d in owners(names).items() if d.work_pool_name}
+    if pooled:
+        listed = ", ".join(f"finetune/{name} (work pool '{pool}')" for name, pool in pooled.items())
+        raise ConfigError(
+            f"{listed} already run on a work pool (modelmill deploy): serving them here would take their schedules "
+            "over. Keep the pool, or remove its deployments first (prefect deployment delete finetune/<pipeline>)"
+        )
+
+
+def refuse_served_deployments(names: list[str]) -> None:
+    """`deploy` never takes over a deployment that a `modelmill serve` process is serving (no pool, not paused);
+    one that a stopped `serve` left paused is taken over."""
+    served = [name for name, d in owners(names).items() if not d.work_pool_name and not d.paused]
+    if served:
+        listed = ", ".join(f"finetune/{name}" for name in served)
+        raise ConfigError(
+            f"{listed} are served by a `modelmill serve` process: stop it first (its deployments are paused when it "
+            "stops), then deploy them to a work pool"
+        )
+
+
+def _finish(path: Path | str, deployment_ids: dict[str, UUID]) -> list[str]:
+    """Retire deployments of pipelines no longer in the file (returned); (re)create the crash alerts of the others."""
     pipelines = load_pipelines(path).pipelines
-    retire_stale_deployments(set(pipelines), project_relative(path, "pipelines file"))
+    retired = retire_stale_deployments(set(pipelines), project_relative(path, "pipelines file"))
     sync_crash_alerts({name: (deployment_ids[name], spec.notify) for name, spec in pipelines.items()})
+    return retired
 
 
-def serve_pipelines(path: Path | str = DEFAULT_FILE) -> None:
+def serve_pipelines(path: Path | str = DEFAULT_FILE, announce: Any = print) -> None:
     """Serve every pipeline's deployment from this process (needs a Prefect server: `prefect server start`)."""
     deployments = build_deployments(path)
-    _finish(path, {deployment.name: deployment.apply() for deployment in deployments})
+    refuse_pool_deployments([deployment.name for deployment in deployments])
+    retired = _finish(path, {deployment.name: deployment.apply() for deployment in deployments})
+    for name in retired:
+        announce(f"Retired finetune/{name}: pipeline '{name}' is no longer in {path}")
     serve(*deployments)
 
 
@@ -85,27 +143,32 @@ def ensure_process_pool(pool: str) -> None:
             client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
 
 
-def deploy_pipelines(path: Path | str = DEFAULT_FILE, pool: str = "modelmill") -> dict[str, UUID]:
-    """One deployment per pipeline on work pool `pool` (a process pool is created if missing).
+def deploy_pipelines(path: Path | str = DEFAULT_FILE, pool: str = "modelmill") -> tuple[dict[str, UUID], list[str]]:
+    """One deployment per pipeline on work pool `pool` (a process pool is created if missing); returns their ids
+    and the pipelines retired (no longer in the file).
 
-    Workers start runs in this project folder, so relative paths mean the same there; `MODELMILL_HOME`, when set
-    here, is passed to the runs so that every worker keeps artifacts and results in the same place.
+    Runs start in the project folder of the worker's host (MODELMILL_PROJECT_ROOT there, or the folder the worker
+    started in), so relative paths mean the same there; `MODELMILL_HOME`, when set here, is passed to the runs as
+    written (a relative home is relative to the project folder), so that every worker keeps artifacts and results
+    in the same place.
     """
     pipelines_file = project_relative(path, "pipelines file")
+    pipelines = load_pipelines(path).pipelines
+    refuse_served_deployments(list(pipelines))
     ensure_process_pool(pool)
-    source = finetune.from_source(source=str(Path.cwd()), entrypoint=ENTRYPOINT)
+    source = finetune.from_source(source=ProjectFolder(pipelines_file), entrypoint=ENTRYPOINT)
     home = os.environ.get("MODELMILL_HOME")
-    job_variables = {"env": {"MODELMILL_HOME": str(Path(home).resolve())}} if home else {}
+    job_variables = {"env": {"MODELMILL_HOME": home}} if home else {}
     ids = {
         name: source.deploy(
             **deployment_settings(name, spec, pipelines_file),
             work_pool_name=pool,
             job_variables=job_variables,
+            paused=False,
             build=False,
             push=False,
             print_next_steps=False,
         )
-        for name, spec in load_pipelines(path).pipelines.items()
+        for name, spec in pipelines.items()
     }
-    _finish(path, ids)
-    return ids
+    return ids, _finish(path, ids)

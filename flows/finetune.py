@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from prefect import flow
 from prefect.logging import get_run_logger
-from prefect.states import Completed
+from prefect.states import Completed, Failed
 
+from modelmill.errors import ModelmillError
 from modelmill.evaluation.gates import require_known_classes
 from modelmill.hub.errors import HeadMoved
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, PushResult, RunSummary
@@ -70,6 +71,9 @@ def finetune(
     stages = StageLog(run.spec.retries, run.record)
     try:
         summary = run_stages(run, stages)
+    except ModelmillError as exc:  # an outcome (bad data, a failed gate, a refusal): a Failed state, no traceback
+        finish_run(run, stages, error=f"{type(exc).__name__}: {exc}")
+        return Failed(message=exc.outcome(), data=exc)
     except BaseException as exc:
         finish_run(run, stages, error=f"{type(exc).__name__}: {exc}")  # never masks `exc`: it logs its own errors
         raise

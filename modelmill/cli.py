@@ -88,9 +88,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_deploy(args: argparse.Namespace) -> int:
     from deployments.pipelines import deploy_pipelines
 
-    deployed = deploy_pipelines(args.file, args.pool)
+    deployed, retired = deploy_pipelines(args.file, args.pool)
     print(f"Deployed {', '.join(f'finetune/{name}' for name in deployed)} to work pool '{args.pool}'.")
-    print(f"Start a worker from this folder: prefect worker start --pool {args.pool}")
+    for name in retired:
+        print(f"Retired finetune/{name}: pipeline '{name}' is no longer in {args.file}.")
+    print(f"Start a worker in the project folder (or set MODELMILL_PROJECT_ROOT to it): "
+          f"prefect worker start --pool {args.pool}")
     return 0
 
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 
 class ModelmillError(Exception):
-    """Base class: a failure with a message written for the user."""
+    """Base class: a failure with a message written for the user, and its one-line `reason` (for run states and
+    notifications; the message may hold a whole report)."""
+
+    def __init__(self, message: str = "", reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or (message.strip().splitlines() or [type(self).__name__])[0]
+
+    def outcome(self) -> str:
+        """`ThresholdsNotMet: accuracy 0.5750 is below 0.8`: what a run's state and its notification say."""
+        return f"{type(self).__name__}: {self.reason}"
 
 
 class PermanentError(ModelmillError):

@@ -83,3 +83,15 @@ def comparison_table(promotion: Promotion) -> str:
         )
     verdict = "Promoted" if promotion.promoted else "Not promoted"
     return "\n".join([*lines, "", f"{verdict}: {promotion.reason}."])
+
+
+def comparison_line(promotion: Promotion) -> str:
+    """The decision and its figures on one line: 'Not promoted: ... f1 0.9100 vs 0.9300 (-0.0200, improves by >=
+    0.005: FAIL)'."""
+    verdict = "Promoted" if promotion.promoted else "Not promoted"
+    figures = "; ".join(
+        f"{row.name} {row.challenger:.4f} vs {row.champion:.4f} ({row.delta:+.4f}, {row.rule}: "
+        f"{'pass' if row.passed else 'FAIL'})"
+        for row in promotion.rows
+    )
+    return f"{verdict}: {promotion.reason}." + (f" New vs published: {figures}." if figures else "")

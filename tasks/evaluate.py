@@ -30,6 +30,13 @@ def failure_message(report: EvaluationReport) -> str:
     return "\n".join(lines)
 
 
+def failed_gates(report: EvaluationReport) -> str:
+    """The failed gates on one line: 'accuracy 0.5750 (test, needs >= 0.8); macro_f1 ...'."""
+    shown = [f"{check.metric} {check.value:.4f} ({check.scope}, needs {check.bounds})" for check in report.failures]
+    more = f"; and {len(shown) - 3} more" if len(shown) > 3 else ""
+    return f"below {len(shown)} gate(s): {'; '.join(shown[:3])}{more}"
+
+
 def report_markdown(report: EvaluationReport) -> str:
     """The evaluation artifact: test metrics, then every section, with the figures inline."""
     images = {title: data_uri(path) for title, path in saved_figures(report.figures).items()}
@@ -57,7 +64,7 @@ def evaluate_model(
     report = assess(model, tokens, data, spec, key, new_output_dir("evaluate", key))
     create_markdown_artifact(markdown=report_markdown(report), description=f"Evaluation of pipeline '{pipeline}'")
     if report.failures:
-        raise ThresholdsNotMet(failure_message(report))
+        raise ThresholdsNotMet(failure_message(report), reason=failed_gates(report))
     logger = get_run_logger()
     logger.info("Test metrics (%d examples):\n%s", report.num_examples, metrics_table(report))
     for note in [*gate_note(report), *report.warnings]:

@@ -137,6 +137,13 @@ def describe_failures(report: ValidationReport, heading: str = "Data validation 
     return "\n".join(lines)
 
 
+def failed_rules(report: ValidationReport) -> str:
+    """The failed critical rules on one line: '2 critical rule(s) failed: [test] expect_x(...); ...'."""
+    shown = [f"[{result.split}] {result.rule}" for result in report.failures]
+    more = f"; and {len(shown) - 3} more" if len(shown) > 3 else ""
+    return f"{len(shown)} critical data rule(s) failed: {'; '.join(shown[:3])}{more}"
+
+
 def publish_report(report: ValidationReport, pipeline: str) -> None:
     """A Prefect table artifact of every rule on every split, with what was observed."""
     create_table_artifact(
@@ -159,7 +166,7 @@ def validate_data(data: DataManifest, spec: ValidationSpec, pipeline: str) -> Va
                              description=f"Data Docs of pipeline '{pipeline}': {report.summary()}")
     publish_report(report, pipeline)
     if not report.passed:
-        raise DataValidationFailed(describe_failures(report))
+        raise DataValidationFailed(describe_failures(report), reason=failed_rules(report))
     logger = get_run_logger()
     if report.warnings:
         logger.warning("%s", describe_failures(report, heading="Data rule warnings"))

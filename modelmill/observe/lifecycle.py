@@ -5,18 +5,19 @@ from __future__ import annotations
 from dataclasses import replace
 
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 from prefect.client.schemas.objects import FlowRun
 from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 
 from modelmill.manifests import RunSummary
-from modelmill.observe import notify
+from modelmill.observe import notify, readable_failures
 from modelmill.observe.progress import quiet_library_progress
 from modelmill.observe.run_artifacts import publish_spec, publish_summary, run_origin
-from modelmill.observe.run_names import is_generated_name, run_name
+from modelmill.observe.run_names import is_generated_name, run_name, unique_name
 from modelmill.observe.stages import StageLog
 from modelmill.overrides import RunOverrides
-from modelmill.promotion import comparison_table
+from modelmill.promotion import comparison_line
 from modelmill.reporting import summary_markdown
 from modelmill.runs import ResolvedRun, resolve_run
 from modelmill.runtime.telemetry import switch_off_telemetry
@@ -26,6 +27,7 @@ from modelmill.storage.run_records import Release, now, start_record, write_reco
 def start_run(pipeline: str, pipelines_file: str, overrides: RunOverrides) -> ResolvedRun:
     """Read the pipelines file now, name the run, record its spec, and note whom to notify."""
     switch_off_telemetry()
+    readable_failures.install_for_runs()
     quiet_library_progress()
     run = resolve_run(pipeline, pipelines_file, overrides)
     context = FlowRunContext.get()
@@ -47,6 +49,8 @@ def name_run(flow_run: FlowRun, run: ResolvedRun) -> None:
         return
     name = run_name(run.pipeline, run.spec_hash)
     with get_client(sync_client=True) as client:
+        same = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])), limit=5)
+        name = unique_name(name, flow_run.id, {other.name for other in same if other.id != flow_run.id})
         client.set_flow_run_name(flow_run.id, name)
     flow_run.name = name
 
@@ -100,4 +104,4 @@ def announce_promotion(run: ResolvedRun, summary: RunSummary) -> None:
         return
     event = "promoted" if promotion.promoted else "not_promoted"
     if event in settings.on:
-        notify.announce(settings, run.pipeline, event.replace("_", " "), summary.run_name, comparison_table(promotion))
+        notify.announce(settings, run.pipeline, event.replace("_", " "), summary.run_name, comparison_line(promotion))

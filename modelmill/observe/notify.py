@@ -34,13 +34,19 @@ def notify_settings_from_file(pipeline: str, pipelines_file: str | Path) -> Noti
         return None
 
 
+MAX_BODY = 600  # characters: a message people read on a phone; the whole report stays in the run's artifacts
+
+
 def message(pipeline: str, event: str, run_name: str, detail: str, link: str | None) -> tuple[str, str]:
-    """Subject and body: the pipeline, what happened, why, and where to look."""
+    """Subject and body: the pipeline, what happened, why (cut to fit), and where to look; under MAX_BODY."""
     subject = f"modelmill: pipeline '{pipeline}' {event}"
-    lines = [f"Pipeline '{pipeline}' {event} (run {run_name}).", "", detail.strip() or "(no message)"]
-    if link:
-        lines += ["", link]
-    return subject, "\n".join(lines)
+    head = f"Pipeline '{pipeline}' {event} (run {run_name})."
+    tail = f"\n\n{link}" if link else ""
+    room = MAX_BODY - len(head) - len(tail) - 3
+    detail = " ".join(detail.split()) or "(no message)"
+    if len(detail) > room:
+        detail = detail[: max(room - 1, 0)] + "…"
+    return subject, f"{head}\n\n{detail}{tail}"
 
 
 def run_link() -> str | None:

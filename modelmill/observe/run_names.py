@@ -1,4 +1,5 @@
-"""Run names that say what ran: `<pipeline>-<UTC date and time>-<spec hash>`, unless a person typed one."""
+"""Run names that say what ran: `<pipeline>-<UTC date and time to the second>-<spec hash>`, unless a person typed
+one; never the name of another run."""
 
 from __future__ import annotations
 
@@ -22,13 +23,29 @@ def _slug_words() -> frozenset[str]:
     return frozenset(words)
 
 
+# The adjectives the Prefect UI's run form draws the name it pre-fills from ("Sleek-Jaguar": one of these, then an
+# animal of at most six letters), read from its bundle (prefect/server/ui-v2, deployment run page).
+UI_ADJECTIVES = (
+    "Awesome", "Rustic", "Small", "Gorgeous", "Fantastic", "Sleek", "Intelligent", "Unbranded", "Refined", "Licensed",
+    "Generic", "Practical", "Ergonomic", "Handcrafted", "Tasty", "Handmade", "Incredible",
+)
+UI_PREFILL = re.compile(rf"^(?:{'|'.join(UI_ADJECTIVES)})-[A-Z][a-z]{{1,5}}$")
+
+
 def is_generated_name(name: str) -> bool:
-    """True for Prefect's random two-word names (`crafty-lemur`); False for a name a person chose."""
+    """True for Prefect's random names: the server's (`crafty-lemur`) and the one the UI's run form pre-fills
+    (`Sleek-Jaguar`); False for a name a person chose."""
     parts = name.split("-")
-    return len(parts) == 2 and all(part in _slug_words() for part in parts)
+    return bool(UI_PREFILL.match(name)) or (len(parts) == 2 and all(part in _slug_words() for part in parts))
 
 
 def run_name(pipeline: str, spec_hash: str, when: datetime | None = None) -> str:
-    """`sentiment-20261122-0300-3fa9c2`: pipeline, start time (UTC, to the minute) and the spec's hash."""
+    """`sentiment-20261122-030000-3fa9c2`: pipeline, start time (UTC, to the second) and the spec's hash."""
     when = (when or datetime.now(timezone.utc)).astimezone(timezone.utc)
-    return f"{pipeline}-{when:%Y%m%d-%H%M}-{spec_hash[:6]}"
+    return f"{pipeline}-{when:%Y%m%d-%H%M%S}-{spec_hash[:6]}"
+
+
+def unique_name(name: str, run_id: object, taken: set[str]) -> str:
+    """`name`, or, when another run has it (a scheduled and a manual run in the same second), `name` and the
+    start of this run's id."""
+    return name if name not in taken else f"{name}-{str(run_id).replace('-', '')[:6]}"

@@ -92,7 +92,9 @@ def test_the_cli_exits_3_and_the_team_hears_when_a_retrain_is_not_promoted(prefe
     # then the terminal and the notification show the side-by-side table, and nothing was pushed
     assert "NOT PROMOTED" in out and "| accuracy |" in out and "nothing was pushed" in out
     assert message["subject"] == "modelmill: pipeline 'tiny' not promoted"
-    assert "| metric | champion | challenger | delta | rule | status |" in message["body"]
+    assert "Not promoted: not better than the published model" in message["body"]
+    assert "accuracy 0." in message["body"] and "improves by >= 0: FAIL" in message["body"]
+    assert len(message["body"]) < 600, "the full table stays in the artifact"
     assert len(hub.state.repos["tests/tiny-sentiment"].releases) == 1
 
 

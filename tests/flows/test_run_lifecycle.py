@@ -15,7 +15,7 @@ from tests.conftest import pipeline_dict
 from tests.flows.conftest import STAGES, run_artifacts
 from tests.webhook_receiver import WebhookReceiver
 
-RUN_NAME = re.compile(r"^tiny-\d{8}-\d{4}-[0-9a-f]{6}$")
+RUN_NAME = re.compile(r"^tiny-\d{8}-\d{6}-[0-9a-f]{6}$")
 
 
 def flow_run_name(state: Any) -> str:
@@ -91,8 +91,10 @@ def test_a_failed_run_notifies_the_pipelines_block_with_the_reason(prefect, run,
         # then the block receives the pipeline, what happened and the failed metric
         (message,) = hook.wait_for(1, timeout=30)
     assert message["subject"] == "modelmill: pipeline 'tiny' failed"
-    assert "ThresholdsNotMet" in message["body"] and "| accuracy |" in message["body"] and "FAIL" in message["body"]
-    assert flow_run_name(state) in message["body"]
+    assert "ThresholdsNotMet: below 1 gate(s): accuracy " in message["body"] and "<= 0.01)" in message["body"]
+    assert flow_run_name(state) in message["body"] and len(message["body"]) < 600, "the report stays in the artifact"
+    # and the run ended Failed with that one-line reason, not a traceback
+    assert state.message.startswith("ThresholdsNotMet: below 1 gate(s): accuracy ") and "\n" not in state.message
 
 
 def test_a_dry_run_pushes_nothing_even_with_a_token(prefect, run, hub, hub_token, tiny_model_dir, review_files):

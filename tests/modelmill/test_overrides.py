@@ -48,3 +48,16 @@ def test_prefects_random_run_names_are_replaced_and_typed_ones_kept():
     assert all(is_generated_name(generate_slug(2)) for _ in range(200))
     assert not is_generated_name("rows check by alice") and not is_generated_name("lr-sweep-3")
     assert run_name("sentiment", "3fa9c2d81b00").startswith("sentiment-") and run_name("s", "3fa9c2").endswith("-3fa9c2")
+
+
+def test_the_name_the_ui_form_prefills_is_prefects_too_and_names_never_repeat():
+    from datetime import datetime, timezone
+
+    from modelmill.observe.run_names import unique_name
+
+    assert is_generated_name("Sleek-Jaguar") and is_generated_name("Ergonomic-Bison")
+    assert not is_generated_name("Sleek-Jaguars-run") and not is_generated_name("Lr-Sweep")
+    name = run_name("tiny", "3fa9c2d81b00", datetime(2026, 12, 2, 3, 0, 7, tzinfo=timezone.utc))
+    assert name == "tiny-20261202-030007-3fa9c2", "to the second"
+    assert unique_name(name, "0b1c2d3e-4f5a", set()) == name
+    assert unique_name(name, "0b1c2d3e-4f5a", {name}) == f"{name}-0b1c2d"
