@@ -76,6 +76,9 @@ class TokenizedManifest(BaseModel):
     max_length: int = 512
 
 
+UNKNOWN_LOSS = "unknown (no logging step was reached: train.logging_steps is more than the steps trained)"
+
+
 class ModelManifest(BaseModel):
     """A fine-tuned model and tokenizer saved with `save_pretrained`."""
 
@@ -85,12 +88,17 @@ class ModelManifest(BaseModel):
     labels: list[str]
     device: str
     training_arguments: dict[str, Any]
-    train_loss: float | None = None
+    train_loss: float | None = Field(None, description="Mean logged train loss; None when no logging step was reached.")
     best_eval_loss: float | None = None
     resumed_from: str | None = Field(None, description="Checkpoint a retried run resumed from.")
     history: list[dict[str, float]] = Field(
         default_factory=list, description="Per evaluation and logging step: epoch, loss, eval_loss, eval_accuracy."
     )
+
+    @property
+    def mean_loss(self) -> str:
+        """The mean train loss as people read it: a number, or why there is none (never a made-up zero)."""
+        return f"{self.train_loss:.4f}" if self.train_loss is not None else UNKNOWN_LOSS
 
 
 TEST_SCOPE = "test"  # where the averaged and per-class thresholds are measured

@@ -125,8 +125,6 @@ def train(tokens: TokenizedManifest, model: ModelSpec, spec: TrainSpec, title: s
         callbacks=[TrainingProgress(title, log=logger)],
     )
     resumed = f" (resumed from {manifest.resumed_from})" if manifest.resumed_from else ""
-    logger.info(
-        "Trained on %s%s: mean train loss %.4f, model saved to %s", manifest.device, resumed,
-        manifest.train_loss or 0, manifest.path,
-    )
+    logger.info("Trained on %s%s: mean train loss %s, model saved to %s", manifest.device, resumed,
+                manifest.mean_loss, manifest.path)
     return manifest

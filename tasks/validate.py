@@ -9,7 +9,7 @@ from typing import Any
 import datasets
 import pandas as pd
 from prefect import task
-from prefect.artifacts import create_link_artifact, create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.logging import get_run_logger
 
 from modelmill.artifacts import atomic_dir, new_output_dir, stable_hash
@@ -20,6 +20,7 @@ from modelmill.expectations import build_expectation
 from modelmill.manifests import DataManifest, RuleResult, ValidationReport
 from modelmill.text_cells import shorten
 from modelmill.retry import retry_if_transient
+from modelmill.settings import get_settings
 from modelmill.spec import ExpectationRule, ValidationSpec
 
 DOCS_SITE = "modelmill"
@@ -144,6 +145,28 @@ def failed_rules(report: ValidationReport) -> str:
     return f"{len(shown)} critical data rule(s) failed: {'; '.join(shown[:3])}{more}"
 
 
+def data_docs_markdown(report: ValidationReport, pipeline: str) -> str:
+    """What GX's Data Docs show, as a Prefect artifact a UI user can open: every rule on every split with its
+    result; the HTML pages stay under the home, named by their place there."""
+    lines = [f"## Data Docs of pipeline `{pipeline}`", "", report.summary() + ".", ""]
+    for split in dict.fromkeys(result.split for result in report.results):
+        lines += [f"### {split}", "", "| rule | where | severity | result | observed | unexpected |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for result in (r for r in report.results if r.split == split):
+            outcome = "pass" if result.success else ("could not run" if result.error else "FAIL")
+            unexpected = "" if result.unexpected_count is None else (
+                f"{result.unexpected_count} ({result.unexpected_percent or 0:.1f}%)")
+            observed = shorten(str(result.observed)) if result.observed is not None else (result.error or "")
+            cells = [result.rule, result.source, result.severity, outcome, observed, unexpected]
+            lines.append("| " + " | ".join(str(cell).replace("|", "\\|").replace("\n", " ") for cell in cells) + " |")
+        lines.append("")
+    if report.data_docs is not None:
+        home = get_settings().home.resolve()
+        where = report.data_docs.relative_to(home) if report.data_docs.is_relative_to(home) else report.data_docs.name
+        lines.append(f"GX's HTML Data Docs: `{where}` under MODELMILL_HOME of the host that ran the validation.")
+    return "\n".join(lines)
+
+
 def publish_report(report: ValidationReport, pipeline: str) -> None:
     """A Prefect table artifact of every rule on every split, with what was observed."""
     create_table_artifact(
@@ -162,8 +185,8 @@ def validate_data(data: DataManifest, spec: ValidationSpec, pipeline: str) -> Va
         report = run_rules(datasets.load_from_disk(str(data.path)), spec, data, scratch / "data-docs")
     if report.data_docs is not None:
         report = report.model_copy(update={"data_docs": folder / report.data_docs.relative_to(scratch)})
-        create_link_artifact(link=report.data_docs.as_uri(), link_text="GX Data Docs",
-                             description=f"Data Docs of pipeline '{pipeline}': {report.summary()}")
+        create_markdown_artifact(markdown=data_docs_markdown(report, pipeline),
+                                 description=f"Data Docs of pipeline '{pipeline}': {report.summary()}")
     publish_report(report, pipeline)
     if not report.passed:
         raise DataValidationFailed(describe_failures(report), reason=failed_rules(report))

@@ -181,7 +181,7 @@ def render_model_card(
         validation=f"Great Expectations, {validation.summary()}",
         training_arguments=_reader_settings(model.training_arguments),
         device=model.device,
-        train_loss=f"{model.train_loss:.4f}" if model.train_loss is not None else "n/a",
+        train_loss=model.mean_loss,
         version=__version__,
         commit=code_commit(),
     )

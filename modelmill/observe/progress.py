@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 from uuid import UUID
@@ -27,6 +28,19 @@ def quiet_library_progress() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+REDRAW_SECONDS = 1.0  # at most one redraw of the bar a second, whatever the step rate
+FALLBACK_COLUMNS = 0
+
+
+def terminal_columns(stream: Any) -> int:
+    """Columns of the terminal `stream` writes to; 0 when it is no terminal or has no size (a pseudo-terminal
+    without one draws no bar: a bar sized to nothing vanishes)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns if stream.isatty() else 0
+    except (AttributeError, OSError, ValueError):
+        return 0
+
+
 def epoch_table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of the per-evaluation rows (epoch, step, train loss, validation metrics)."""
     columns = list(dict.fromkeys(key for row in rows for key in row))
@@ -39,7 +53,8 @@ def epoch_table(rows: list[dict[str, Any]]) -> str:
 
 class TrainingProgress(TrainerCallback):
     """Advances a Prefect progress artifact at each logging step and republishes the epoch table after each
-    evaluation; on a terminal, draws one progress bar (no bar when the output is a file or a pipe)."""
+    evaluation; on a terminal with a size, draws one progress bar, redrawn at most once a second (else one log
+    line per evaluation: a file, a pipe, a terminal with no size)."""
 
     def __init__(self, title: str, publish: bool = True, stream: Any = None, log: Any = None) -> None:
         self.title = title
@@ -82,12 +97,14 @@ class TrainingProgress(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001 - Trainer's callback signature
         self._update_progress(100.0 * state.global_step / max(state.max_steps, 1))
-        if self.stream.isatty():
-            from tqdm.auto import tqdm
+        columns = terminal_columns(self.stream)
+        if columns:
+            from tqdm import tqdm
 
             self._bar = tqdm(
                 total=state.max_steps, initial=state.global_step, desc=f"train {self.title}", unit="step",
-                file=self.stream, dynamic_ncols=True, mininterval=0.5,
+                file=self.stream, ncols=min(columns, 120), mininterval=REDRAW_SECONDS, maxinterval=REDRAW_SECONDS,
+                miniters=1,
             )
 
     def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001

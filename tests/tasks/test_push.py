@@ -143,3 +143,12 @@ def test_the_upload_folder_links_the_trained_files_instead_of_copying_them(prefe
     trained = push_inputs["model"].path / "model.safetensors"
     assert weights.stat().st_ino == trained.stat().st_ino and weights.stat().st_nlink >= 2, "no copy of the weights"
     assert (result.folder / "README.md").stat().st_nlink == 1
+
+
+def test_a_loss_that_was_never_logged_is_unknown_in_the_card_not_zero(prefect, push_inputs):
+    unlogged = push_inputs["model"].model_copy(update={"train_loss": None})
+    result = push_model(spec=PushSpec(repo_id="team/unlogged", endpoint="http://127.0.0.1:9"),
+                        **{**push_inputs, "model": unlogged})
+    card = (result.folder / "README.md").read_text()
+    assert "Mean train loss over the whole training: unknown (no logging step was reached" in card
+    assert "0.0000" not in card.split("Mean train loss")[1][:40]

@@ -111,3 +111,11 @@ def test_each_validation_run_writes_gx_data_docs_under_its_artifacts(prefect, re
     pages = list(docs.parent.glob("validations/**/*.html"))
     assert len(pages) == 3, "one validation page per split"
     assert "values must belong to this set" in "".join(p.read_text() for p in pages), "the in_set rule is rendered"
+    # and what they show is also a Prefect artifact a UI user can open, naming the pages by their place in the home
+    from tasks.validate import data_docs_markdown
+
+    markdown = data_docs_markdown(report, "tiny")
+    assert "## Data Docs of pipeline `tiny`" in markdown and "### train" in markdown and "### test" in markdown
+    assert "| expect_column_values_to_be_in_set(column=label, value_set=['negative', 'positive']) |" in markdown
+    assert f"`{docs.relative_to(get_settings().home.resolve())}` under MODELMILL_HOME" in markdown
+    assert str(get_settings().home.resolve()) not in markdown, "no path of the worker's host"
