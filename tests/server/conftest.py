@@ -47,10 +47,11 @@ class RealServer:
         )
         return env
 
-    def cli(self, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
-        """Run the Prefect CLI against the server."""
+    def cli(self, *args: str, timeout: float = 120, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
+        """Run the Prefect CLI against the server (in `cwd`, the test's folder by default)."""
         return subprocess.run(
-            [str(BIN / "prefect"), *args], env=self.env(**env), capture_output=True, text=True, timeout=timeout
+            [str(BIN / "prefect"), *args], env=self.env(**env), capture_output=True, text=True, timeout=timeout,
+            cwd=cwd,
         )
 
 

@@ -3,8 +3,10 @@ worker, run-time config, retiring deployments and the crash alert."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 import yaml
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter
+from prefect.states import Scheduled
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tests.server.conftest import BIN, RealServer, write_pipelines
@@ -63,8 +66,8 @@ def test_deploy_schedules_lists_and_a_worker_runs_the_file_as_it_is_now(prefect_
     for command in (["deployment", "ls"], ["flow-run", "ls"], ["work-pool", "ls"]):
         listed = prefect_server.cli(*command)
         assert listed.returncode == 0, f"prefect {' '.join(command)}: {listed.stdout}{listed.stderr}"
-    # when a person starts a named run with an override and a worker picks it up
-    run_by_worker(prefect_server, "first by alice", "-p", "epochs=2")
+    # when a person starts a named run with an override and a worker (started in the project folder) picks it up
+    run_by_worker(prefect_server, project, "first by alice", "-p", "epochs=2")
     with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:
         (first,) = [r for r in client.read_flow_runs(flow_run_filter=by_deployment, limit=50) if r.name == "first by alice"]
         # then the flow completes under the typed name, with the override applied
@@ -77,7 +80,7 @@ def test_deploy_schedules_lists_and_a_worker_runs_the_file_as_it_is_now(prefect_
     spec = yaml.safe_load((project / "pipelines.yaml").read_text())["pipelines"]["tiny"]
     spec["validation"]["expectations"].append({"expect_table_row_count_to_be_between": {"min_value": 10_000}})
     write_pipelines(project, {"tiny": spec})
-    run_by_worker(prefect_server, "after the edit")
+    run_by_worker(prefect_server, project, "after the edit")
     with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:
         (second,) = [r for r in client.read_flow_runs(flow_run_filter=by_deployment, limit=50) if r.name == "after the edit"]
         # then that run used the edited file: it failed on the new rule
@@ -85,11 +88,12 @@ def test_deploy_schedules_lists_and_a_worker_runs_the_file_as_it_is_now(prefect_
         assert "expect_table_row_count_to_be_between" in (second.state.message or "")
 
 
-def run_by_worker(server: RealServer, name: str, *parameters: str) -> None:
-    """Start a run of finetune/tiny from the Prefect CLI and let one worker pass execute it."""
+def run_by_worker(server: RealServer, project: Path, name: str, *parameters: str) -> None:
+    """Start a run of finetune/tiny from the Prefect CLI and let one worker pass, in the project folder, execute it."""
     started = server.cli("deployment", "run", "finetune/tiny", *parameters, "--flow-run-name", name)
     assert started.returncode == 0, started.stdout + started.stderr
-    worker = server.cli("worker", "start", "--pool", "test-pool", "--run-once", timeout=300)
+    worker = server.cli("worker", "start", "--pool", "test-pool", "--run-once", timeout=300, cwd=project,
+                        PWD=str(project))  # as a shell in the project folder starts it
     assert worker.returncode == 0, worker.stdout + worker.stderr
 
 
@@ -161,3 +165,51 @@ def test_serve_registers_the_pipelines_and_runs_what_the_file_says_at_run_time(
     finally:
         serving.terminate()
         serving.wait(timeout=60)
+
+
+NAMED = re.compile(r"^owned-\d{8}-\d{6}-[0-9a-f]{6}(-[0-9a-f]{6})?$")
+
+
+def test_serve_leaves_a_pool_deployment_alone_and_every_way_of_starting_a_run_names_it(
+    prefect_server: RealServer, project: Path, tmp_path
+):
+    spec = yaml.safe_load((project / "pipelines.yaml").read_text())["pipelines"]["tiny"]
+    write_pipelines(project, {"owned": spec})
+    home = tmp_path / "home"
+    # given the pipeline deployed to a work pool
+    modelmill(prefect_server, project, "deploy", "--pool", "owner-pool", MODELMILL_HOME=str(home))
+    with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:
+        deployed = client.read_deployment_by_name("finetune/owned")
+    # which names no path of this host: its pull step enters the worker's project folder
+    assert deployed.pull_steps == [{"modelmill.runtime.project.enter_project": {"pipelines_file": "pipelines.yaml"}}]
+    # when `modelmill serve` is started for the same file, it refuses and says who owns the deployment
+    served = subprocess.run([str(BIN / "modelmill"), "serve"], cwd=project, env=prefect_server.env(),
+                            capture_output=True, text=True, timeout=180)
+    assert served.returncode == 1 and "finetune/owned (work pool 'owner-pool') already run on a work pool" in (
+        served.stderr), served.stdout + served.stderr
+    with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:
+        # then the pool deployment is as it was: not paused, same pool and pull step, its schedule creating runs
+        after = client.read_deployment_by_name("finetune/owned")
+        assert (after.paused, after.work_pool_name, after.pull_steps) == (False, "owner-pool", deployed.pull_steps)
+        by_deployment = FlowRunFilter(deployment_id={"any_": [after.id]})
+        scheduled = wait_for(
+            lambda: [r for r in client.read_flow_runs(flow_run_filter=by_deployment, limit=20) if r.state.is_scheduled()],
+            90, "the scheduler to create runs", prefect_server,
+        )
+        # and runs started every way a person or the schedule starts them: a scheduled run come due, the UI form
+        # with the name it pre-fills, and `prefect deployment run` with no name
+        due = scheduled[0]
+        client.set_flow_run_state(due.id, Scheduled(scheduled_time=datetime.now(timezone.utc)), force=True)
+        form = client.create_flow_run_from_deployment(after.id, name="Sleek-Jaguar")
+    assert prefect_server.cli("deployment", "run", "finetune/owned").returncode == 0
+    # when a worker started elsewhere, pointed at the project by MODELMILL_PROJECT_ROOT, runs them
+    worker = prefect_server.cli("worker", "start", "--pool", "owner-pool", "--run-once", timeout=480, cwd=tmp_path,
+                                MODELMILL_PROJECT_ROOT=str(project))
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+    with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:
+        finished = [r for r in client.read_flow_runs(flow_run_filter=by_deployment, limit=50) if r.state.is_final()]
+    # then each completed under `<pipeline>-<time to the second>-<spec hash>`, and no two share a name
+    assert {due.id, form.id} <= {run.id for run in finished} and len(finished) == 3, [(r.name, r.state) for r in finished]
+    assert all(run.state.is_completed() for run in finished), [(r.name, r.state.message) for r in finished]
+    assert all(NAMED.match(run.name) for run in finished), [run.name for run in finished]
+    assert len({run.name for run in finished}) == 3
