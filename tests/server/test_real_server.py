@@ -110,9 +110,10 @@ def test_redeploying_retires_removed_pipelines_and_alerts_on_a_crash(prefect_ser
         notify = {"block": "custom-webhook/oncall", "on": ["failed", "crashed"]}
         write_pipelines(project, {"alpha": spec, "beta": spec}, notify=notify)
         modelmill(prefect_server, project, "deploy", "--pool", "retire-pool")
-        # when beta leaves the file and the pipelines are deployed again
+        # when beta leaves the file and the pipelines are deployed again, it says what it retired
         write_pipelines(project, {"alpha": spec}, notify=notify)
-        modelmill(prefect_server, project, "deploy", "--pool", "retire-pool")
+        redeployed = modelmill(prefect_server, project, "deploy", "--pool", "retire-pool")
+        assert "Retired finetune/beta: pipeline 'beta' is no longer in pipelines.yaml." in redeployed.stdout
         with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:
             names = {d.name for d in client.read_deployments(limit=50) if d.parameters.get("pipelines_file")}
             # then beta's deployment and alert are gone, alpha's are there
