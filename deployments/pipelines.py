@@ -21,10 +21,10 @@ from prefect.schedules import Cron
 from deployments.alerts import sync_crash_alerts
 from deployments.retire import retire_stale_deployments
 from flows.finetune import finetune
-from modelmill.errors import ConfigError
+from modelmill.runtime.errors import ConfigError
 from modelmill.runtime.project import PULL_STEP
-from modelmill.spec import PipelineSpec
-from modelmill.spec_file import DEFAULT_FILE, load_pipelines
+from modelmill.config import PipelineSpec
+from modelmill.config.file import DEFAULT_FILE, load_pipelines
 
 TAG = "modelmill"
 ENTRYPOINT = "flows.finetune.finetune"  # a module path: workers import the installed flow from any folder

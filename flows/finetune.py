@@ -7,7 +7,7 @@ from prefect import flow
 from prefect.logging import get_run_logger
 from prefect.states import Completed, Failed
 
-from modelmill.errors import ModelmillError
+from modelmill.runtime.errors import ModelmillError
 from modelmill.evaluation.gates import require_known_classes
 from modelmill.hub.errors import HeadMoved
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, PushResult, RunSummary
@@ -15,11 +15,11 @@ from modelmill.manifests import TokenizedManifest, ValidationReport
 from modelmill.observe import notify
 from modelmill.observe.lifecycle import announce_promotion, current_run_name, finish_run, start_run
 from modelmill.observe.stages import StageLog
-from modelmill.overrides import RunOverrides
-from modelmill.runs import ResolvedRun
-from modelmill.secrets import push_credentials
-from modelmill.settings import get_settings
-from modelmill.spec import BatchSize, Epochs, LearningRate, MaxSteps, Seed
+from modelmill.config.overrides import RunOverrides
+from modelmill.config.runs import ResolvedRun
+from modelmill.storage.secrets import push_credentials
+from modelmill.storage.settings import get_settings
+from modelmill.config import BatchSize, Epochs, LearningRate, MaxSteps, Seed
 from tasks.challenge import challenge_champion
 from tasks.evaluate import evaluate_model
 from tasks.hub_head import read_hub_head

@@ -6,7 +6,7 @@ from prefect import flow
 
 from modelmill.manifests import ValidationReport
 from modelmill.observe.lifecycle import complete_record, start_run
-from modelmill.overrides import RunOverrides
+from modelmill.config.overrides import RunOverrides
 from modelmill.observe.stages import StageLog
 from tasks.load_data import load_data
 from tasks.validate import validate_data

@@ -14,19 +14,19 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from modelmill.spec_file import DEFAULT_FILE
+from modelmill.config.file import DEFAULT_FILE
 
 NOT_PROMOTED = 3
 INTERRUPTED = 130
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from modelmill.embedded_server import prefect_api
-    from modelmill.overrides import parse_cli_overrides
-    from modelmill.preflight import require_ready
-    from modelmill.reporting import run_summary
-    from modelmill.runs import resolve_run
-    from modelmill.settings import get_settings
+    from modelmill.runtime.server import prefect_api
+    from modelmill.config.overrides import parse_cli_overrides
+    from modelmill.runtime.preflight import require_ready
+    from modelmill.observe.reporting import run_summary
+    from modelmill.config.runs import resolve_run
+    from modelmill.storage.settings import get_settings
 
     overrides = parse_cli_overrides(args.set, force_retrain=args.force_retrain, dry_run=args.dry_run, note=args.note)
     run = resolve_run(args.pipeline, args.file, overrides)
@@ -40,10 +40,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from modelmill.embedded_server import prefect_api
-    from modelmill.overrides import RunOverrides
-    from modelmill.runs import resolve_run
-    from modelmill.settings import get_settings
+    from modelmill.runtime.server import prefect_api
+    from modelmill.config.overrides import RunOverrides
+    from modelmill.config.runs import resolve_run
+    from modelmill.storage.settings import get_settings
 
     resolve_run(args.pipeline, args.file, RunOverrides())  # a bad file fails before Prefect starts
     from flows.validate import validate_pipeline
@@ -59,9 +59,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from modelmill.errors import PreflightFailed
-    from modelmill.preflight import require_ready
-    from modelmill.spec_file import load_pipelines, select_pipeline
+    from modelmill.runtime.errors import PreflightFailed
+    from modelmill.runtime.preflight import require_ready
+    from modelmill.config.file import load_pipelines, select_pipeline
 
     pipelines = load_pipelines(args.file).pipelines
     names = [args.pipeline] if args.pipeline else list(pipelines)
@@ -98,10 +98,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def _hub_for(args: argparse.Namespace, need_token: bool):
-    from modelmill.errors import ConfigError
+    from modelmill.runtime.errors import ConfigError
     from modelmill.hub.client import hub_api
-    from modelmill.secrets import hub_token
-    from modelmill.spec_file import load_pipeline
+    from modelmill.storage.secrets import hub_token
+    from modelmill.config.file import load_pipeline
 
     push = load_pipeline(args.pipeline, args.file).push
     token = hub_token(push.token_secret_block)
@@ -132,7 +132,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
     from modelmill.hub.releases import rollback
 
-    from modelmill.errors import ConfigError
+    from modelmill.runtime.errors import ConfigError
 
     api, repo_id = _hub_for(args, need_token=True)
     if not args.yes and not sys.stdin.isatty():
@@ -150,7 +150,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    from modelmill.settings import get_settings
+    from modelmill.storage.settings import get_settings
     from modelmill.storage.gc import collect
 
     home = get_settings().home.resolve()
@@ -165,7 +165,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from modelmill.spec_file import load_pipelines
+    from modelmill.config.file import load_pipelines
 
     for name, spec in load_pipelines(args.file).pipelines.items():
         schedule = f"cron '{spec.schedule.cron}' {spec.schedule.timezone}" if spec.schedule else "no schedule"
@@ -176,7 +176,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from modelmill.spec import PipelinesFile
+    from modelmill.config import PipelinesFile
 
     print(json.dumps(PipelinesFile.model_json_schema(), indent=2))
     return 0
@@ -253,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from modelmill.runtime.telemetry import switch_off_telemetry
 
     switch_off_telemetry()  # before any library reads its settings
-    from modelmill.errors import ModelmillError
+    from modelmill.runtime.errors import ModelmillError
 
     if not args.debug:
         from modelmill.observe import readable_failures

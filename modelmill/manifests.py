@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from modelmill.promotion import Promotion
+from modelmill.hub.promotion import Promotion
 
 
 class DataManifest(BaseModel):

@@ -6,16 +6,16 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 
-from modelmill.caching import STAGE
-from modelmill.challenge import challenge
-from modelmill.errors import ConfigError
+from modelmill.storage.caching import STAGE
+from modelmill.hub.challenge import challenge
+from modelmill.runtime.errors import ConfigError
 from modelmill.hub.client import hub_api
 from modelmill.hub.head import HubHead
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, TokenizedManifest
-from modelmill.promotion import Promotion, comparison_table
-from modelmill.retry import retry_if_transient
-from modelmill.secrets import push_credentials
-from modelmill.spec import EvaluateSpec, PushSpec
+from modelmill.hub.promotion import Promotion, comparison_table
+from modelmill.runtime.retry import retry_if_transient
+from modelmill.storage.secrets import push_credentials
+from modelmill.config import EvaluateSpec, PushSpec
 
 
 @task(name="challenge", cache_policy=STAGE, persist_result=True, retry_condition_fn=retry_if_transient)

@@ -8,9 +8,9 @@ from prefect.cache_policies import NO_CACHE
 from modelmill.hub.client import hub_api
 from modelmill.hub.errors import hub_errors
 from modelmill.hub.head import HubHead, read_head
-from modelmill.retry import retry_if_transient
-from modelmill.secrets import hub_online, push_credentials
-from modelmill.spec import PushSpec
+from modelmill.runtime.retry import retry_if_transient
+from modelmill.storage.secrets import hub_online, push_credentials
+from modelmill.config import PushSpec
 
 
 @task(name="hub_head", cache_policy=NO_CACHE, persist_result=False, retry_condition_fn=retry_if_transient)

@@ -8,17 +8,17 @@ import datasets
 from prefect import task
 from prefect.logging import get_logger, get_run_logger
 
-from modelmill.artifacts import atomic_dir, files_fingerprint, new_output_dir, stable_hash
-from modelmill.caching import STAGE
+from modelmill.storage.artifacts import atomic_dir, files_fingerprint, new_output_dir, stable_hash
+from modelmill.storage.caching import STAGE
 from modelmill.data.files import file_format, read_file
 from modelmill.data.splits import grouped_split
 from modelmill.data.facts import gather
 from modelmill.data.labels import class_problems, data_problems, split_sources, without_blank_labels
-from modelmill.errors import DataError
+from modelmill.runtime.errors import DataError
 from modelmill.hub.errors import secret_safe
 from modelmill.manifests import DataManifest
-from modelmill.retry import retry_if_transient
-from modelmill.spec import SPLITS, DataSpec, SplitRatios
+from modelmill.runtime.retry import retry_if_transient
+from modelmill.config import SPLITS, DataSpec, SplitRatios
 
 SPLIT_COLUMN = "__modelmill_label_id"
 

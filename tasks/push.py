@@ -8,18 +8,18 @@ from pathlib import Path
 from prefect import runtime, task
 from prefect.logging import get_run_logger
 
-from modelmill.artifacts import atomic_dir, files_fingerprint, link_tree, new_output_dir, stable_hash
-from modelmill.caching import HubTokenPresence, stage_policy
+from modelmill.storage.artifacts import atomic_dir, files_fingerprint, link_tree, new_output_dir, stable_hash
+from modelmill.storage.caching import HubTokenPresence, stage_policy
 from modelmill.evaluation.figures import saved_figures
 from modelmill.hub.client import hub_api
 from modelmill.hub.head import HubHead
 from modelmill.hub.model_card import FIGURES_FOLDER, decision_config, render_model_card
 from modelmill.hub.releases import publish_release
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, PushResult, ValidationReport
-from modelmill.reporting import metrics_table
-from modelmill.retry import retry_if_transient
-from modelmill.secrets import push_credentials
-from modelmill.spec import PushSpec
+from modelmill.observe.reporting import metrics_table
+from modelmill.runtime.retry import retry_if_transient
+from modelmill.storage.secrets import push_credentials
+from modelmill.config import PushSpec
 
 NOT_UPLOADED = ("training_args.bin",)  # a pickle of local training state: not for the Hub
 

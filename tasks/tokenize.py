@@ -6,13 +6,13 @@ import datasets
 from prefect import task
 from prefect.logging import get_run_logger
 
-from modelmill.artifacts import atomic_dir, new_output_dir, stable_hash
-from modelmill.caching import STAGE
+from modelmill.storage.artifacts import atomic_dir, new_output_dir, stable_hash
+from modelmill.storage.caching import STAGE
 from modelmill.manifests import DataManifest, TokenizedManifest
-from modelmill.loading import load_tokenizer
-from modelmill.retry import retry_if_transient
-from modelmill.tokenizing import tokenize_splits
-from modelmill.spec import ModelSpec, TokenizerSpec
+from modelmill.training.loading import load_tokenizer
+from modelmill.runtime.retry import retry_if_transient
+from modelmill.training.tokenizing import tokenize_splits
+from modelmill.config import ModelSpec, TokenizerSpec
 
 
 @task(name="tokenize", cache_policy=STAGE, persist_result=True, retry_condition_fn=retry_if_transient)

@@ -21,14 +21,14 @@ from transformers import (
     set_seed,
 )
 
-from modelmill.artifacts import atomic_dir, new_output_dir, stable_hash, stage_dir
-from modelmill.caching import STAGE, module_source_hash
-from modelmill.checkpoints import last_complete_checkpoint
-from modelmill.loading import load_classifier, load_tokenizer
+from modelmill.storage.artifacts import atomic_dir, new_output_dir, stable_hash, stage_dir
+from modelmill.storage.caching import STAGE, module_source_hash
+from modelmill.storage.checkpoints import last_complete_checkpoint
+from modelmill.training.loading import load_classifier, load_tokenizer
 from modelmill.manifests import ModelManifest, TokenizedManifest
 from modelmill.observe.progress import TrainingProgress
-from modelmill.retry import retry_if_transient
-from modelmill.spec import ModelSpec, TrainSpec
+from modelmill.runtime.retry import retry_if_transient
+from modelmill.config import ModelSpec, TrainSpec
 from modelmill.training.arguments import precision_flags, training_arguments
 
 

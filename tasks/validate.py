@@ -12,16 +12,16 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.logging import get_run_logger
 
-from modelmill.artifacts import atomic_dir, new_output_dir, stable_hash
-from modelmill.caching import STAGE
+from modelmill.storage.artifacts import atomic_dir, new_output_dir, stable_hash
+from modelmill.storage.caching import STAGE
 from modelmill.checks.builtin import builtin_rules, plain_checks
-from modelmill.errors import DataValidationFailed
-from modelmill.expectations import build_expectation
+from modelmill.runtime.errors import DataValidationFailed
+from modelmill.checks.expectations import build_expectation
 from modelmill.manifests import DataManifest, RuleResult, ValidationReport
-from modelmill.text_cells import shorten
-from modelmill.retry import retry_if_transient
-from modelmill.settings import get_settings
-from modelmill.spec import ExpectationRule, ValidationSpec
+from modelmill.observe.text_cells import shorten
+from modelmill.runtime.retry import retry_if_transient
+from modelmill.storage.settings import get_settings
+from modelmill.config import ExpectationRule, ValidationSpec
 
 DOCS_SITE = "modelmill"
 

@@ -145,7 +145,7 @@ def review_files(tmp_path: Path) -> dict[str, Path]:
 def review_data(review_files: dict[str, Path], tmp_path: Path) -> tuple[Any, Any]:
     """The review CSVs as read by `load_data` (a DatasetDict) and their manifest, without Prefect."""
     from modelmill.manifests import DataManifest
-    from modelmill.spec import DataSpec
+    from modelmill.config import DataSpec
     from tasks.load_data import read_data
 
     dataset, labels, mapping, source = read_data(DataSpec(files=review_files))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from deployments.pipelines import build_deployments
-from modelmill.errors import ConfigError
+from modelmill.runtime.errors import ConfigError
 
 REPO_ROOT = Path(__file__).parents[1]
 FORM = {

@@ -9,8 +9,8 @@ import datasets
 
 from modelmill.checks.text import duplicate_rows, overlap_rows, thin_classes
 from modelmill.manifests import DataManifest, RuleResult
-from modelmill.text_cells import shorten
-from modelmill.spec import BuiltinChecks, ExpectationRule
+from modelmill.observe.text_cells import shorten
+from modelmill.config import BuiltinChecks, ExpectationRule
 
 HELD_OUT = ("validation", "test")
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import datasets
 
-from modelmill.encoding import NEWLINE, file_chunks, text_problem
-from modelmill.errors import DataError
-from modelmill.spec import DataSpec, EvaluationSet
+from modelmill.data.encoding import NEWLINE, file_chunks, text_problem
+from modelmill.runtime.errors import DataError
+from modelmill.config import DataSpec, EvaluationSet
 
 TEXT_FORMATS = ("csv", "json")
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}

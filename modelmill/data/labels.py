@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from modelmill.data.facts import BATCH_ROWS, MAX_LABELS, SplitFacts, blank_rows
-from modelmill.spec import SPLITS, DataSpec
+from modelmill.config import SPLITS, DataSpec
 
 if TYPE_CHECKING:
     import datasets

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import datasets
 
-from modelmill.errors import DataError
-from modelmill.spec import SplitRatios
+from modelmill.runtime.errors import DataError
+from modelmill.config import SplitRatios
 
 _SPACES = re.compile(r"\s+")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from modelmill.artifacts import atomic_dir
+from modelmill.storage.artifacts import atomic_dir
 from modelmill.evaluation.baselines import classical, majority
 from modelmill.evaluation.cutoff import pick_cutoff
 from modelmill.evaluation.extra_sets import read_evaluation_set
@@ -32,8 +32,8 @@ from modelmill.manifests import (
     SliceScores,
     TokenizedManifest,
 )
-from modelmill.scoring import Cutoff, labels_at, predict_probabilities, score
-from modelmill.spec import SPLITS, EvaluateSpec
+from modelmill.evaluation.scoring import Cutoff, labels_at, predict_probabilities, score
+from modelmill.config import SPLITS, EvaluateSpec
 
 
 class Scorer:
@@ -102,7 +102,7 @@ def extra_set_scores(
     """Each extra evaluation set, tokenized with the model's tokenizer and scored, with its own gates."""
     from transformers import AutoTokenizer
 
-    from modelmill.tokenizing import tokenize_splits
+    from modelmill.training.tokenizing import tokenize_splits
 
     tokenizer = AutoTokenizer.from_pretrained(str(scorer.model.path))
     sets, checks = [], []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from modelmill.manifests import DecisionCutoff
-from modelmill.spec import DecisionThresholdSpec
+from modelmill.config import DecisionThresholdSpec
 
 
 def pick_cutoff(spec: DecisionThresholdSpec, probabilities: np.ndarray, is_positive: np.ndarray) -> DecisionCutoff:

@@ -7,9 +7,9 @@ import datasets
 from modelmill.data.facts import gather
 from modelmill.data.files import file_format, read_file
 from modelmill.data.labels import column_problems, row_problems
-from modelmill.errors import DataError
+from modelmill.runtime.errors import DataError
 from modelmill.manifests import DataManifest
-from modelmill.spec import EvaluationSet
+from modelmill.config import EvaluationSet
 
 
 def read_evaluation_set(name: str, spec: EvaluationSet, data: DataManifest) -> datasets.Dataset:

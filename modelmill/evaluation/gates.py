@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from modelmill.errors import ConfigError
+from modelmill.runtime.errors import ConfigError
 from modelmill.manifests import TEST_SCOPE, BaselineScores, MetricCheck, Scores, SliceScores
-from modelmill.spec import (
+from modelmill.config import (
     MACRO_F1,
     ClassThresholds,
     EvaluateSpec,

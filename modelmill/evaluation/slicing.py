@@ -7,9 +7,9 @@ from collections.abc import Callable
 import datasets
 import numpy as np
 
-from modelmill.errors import ConfigError
+from modelmill.runtime.errors import ConfigError
 from modelmill.manifests import SliceScores
-from modelmill.spec import SliceSpec
+from modelmill.config import SliceSpec
 
 EMPTY = "(empty)"
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 from modelmill.evaluation.gates import baseline_scope, is_baseline_gate, is_set_gate, is_test_gate, slice_scope
 from modelmill.manifests import EvaluationReport, MetricCheck, Scores
-from modelmill.spec import MACRO_F1, PER_CLASS_METRICS
-from modelmill.text_cells import shorten
+from modelmill.config import MACRO_F1, PER_CLASS_METRICS
+from modelmill.observe.text_cells import shorten
 
 
 def _cell(value: float | None) -> str:

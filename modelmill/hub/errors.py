@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from modelmill.errors import ModelmillError, PermanentError, PushRejected, TransientError
-from modelmill.retry import error_chain, is_transient_error
+from modelmill.runtime.errors import ModelmillError, PermanentError, PushRejected, TransientError
+from modelmill.runtime.retry import error_chain, is_transient_error
 
 PRECONDITION_FAILED = 412  # the Hub's answer to a commit whose parent_commit is no longer the head
 REFUSALS = frozenset({401, 403, 404})

@@ -12,8 +12,8 @@ from modelmill import __version__
 from modelmill.evaluation.figures import saved_figures
 from modelmill.evaluation.tables import evaluation_sections
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, ValidationReport
-from modelmill.promotion import comparison_table
-from modelmill.reporting import gate_note
+from modelmill.hub.promotion import comparison_table
+from modelmill.observe.reporting import gate_note
 
 TEMPLATE = """---
 {{ card_data }}

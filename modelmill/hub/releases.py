@@ -15,7 +15,7 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from modelmill.errors import PushRejected
+from modelmill.runtime.errors import PushRejected
 from modelmill.hub.errors import HeadMoved, hub_errors
 from modelmill.hub.head import HubHead, read_head
 

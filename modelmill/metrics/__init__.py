@@ -29,7 +29,7 @@ def custom_metric_refusal(name: str) -> str:
 def load_metric(name: str, trust_remote_code: bool = False) -> Any:
     """A shipped module by its name; any other metric (a local module folder, a Hub id) only with
     `trust_remote_code`, since loading it imports and runs its code. Loaded once per process."""
-    from modelmill.errors import ConfigError
+    from modelmill.runtime.errors import ConfigError
 
     shipped = local_metric_path(name)
     if shipped is None and not trust_remote_code:

@@ -16,10 +16,10 @@ from modelmill.observe.progress import quiet_library_progress
 from modelmill.observe.run_artifacts import publish_spec, publish_summary, run_origin
 from modelmill.observe.run_names import is_generated_name, run_name, unique_name
 from modelmill.observe.stages import StageLog
-from modelmill.overrides import RunOverrides
-from modelmill.promotion import comparison_line
-from modelmill.reporting import summary_markdown
-from modelmill.runs import ResolvedRun, resolve_run
+from modelmill.config.overrides import RunOverrides
+from modelmill.hub.promotion import comparison_line
+from modelmill.observe.reporting import summary_markdown
+from modelmill.config.runs import ResolvedRun, resolve_run
 from modelmill.runtime.telemetry import switch_off_telemetry
 from modelmill.storage.run_records import Release, now, start_record, write_record
 

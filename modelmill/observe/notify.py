@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from modelmill.spec import NotifySpec
+from modelmill.config import NotifySpec
 
 logger = logging.getLogger("modelmill.notify")
 
@@ -55,7 +55,7 @@ def run_link() -> str | None:
     from prefect.runtime import flow_run as runtime
     from prefect.settings import PREFECT_API_URL
 
-    from modelmill.embedded_server import TEMPORARY_API_URL
+    from modelmill.runtime.server import TEMPORARY_API_URL
 
     temporary = os.environ.get(TEMPORARY_API_URL)
     if temporary and temporary == PREFECT_API_URL.value():

@@ -26,7 +26,7 @@ class OutcomesWithoutTracebacks(logging.Filter):
     """Strip the traceback of a record whose exception is a modelmill error: it says what to fix on its own."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from modelmill.errors import ModelmillError
+        from modelmill.runtime.errors import ModelmillError
 
         if record.exc_info and isinstance(record.exc_info[1], ModelmillError):
             record.exc_info, record.exc_text = None, None

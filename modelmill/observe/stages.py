@@ -6,9 +6,9 @@ from typing import Any
 
 from prefect import Task
 
-from modelmill.retry import retry_options
-from modelmill.settings import get_settings
-from modelmill.spec import RetrySpec
+from modelmill.runtime.retry import retry_options
+from modelmill.storage.settings import get_settings
+from modelmill.config import RetrySpec
 from modelmill.storage.run_records import RunRecord, artifact_folder, paths_in, write_record
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from modelmill.errors import ConfigError
+from modelmill.runtime.errors import ConfigError
 
 PROJECT_ROOT = "MODELMILL_PROJECT_ROOT"
 PULL_STEP = "modelmill.runtime.project.enter_project"

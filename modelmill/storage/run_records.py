@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from modelmill.settings import get_settings
+from modelmill.storage.settings import get_settings
 
 RUNNING = "running"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelmill.errors import ConfigError
-from modelmill.spec import TrainSpec
+from modelmill.runtime.errors import ConfigError
+from modelmill.config import TrainSpec
 
 if TYPE_CHECKING:
     from transformers import TrainingArguments

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from modelmill.cli import main
-from modelmill.settings import get_settings
+from modelmill.storage.settings import get_settings
 from modelmill.storage.gc import collect
 from modelmill.storage.run_records import RunRecord, read_records, start_record, write_record
 from tests.conftest import pipeline_dict

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import copy
 
-from modelmill.promotion import decide
-from modelmill.spec import PromoteSpec
+from modelmill.hub.promotion import decide
+from modelmill.config import PromoteSpec
 from tests.conftest import LEARNS_THE_TASK, pipeline_dict
 from tests.flows.conftest import STAGES
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from prefect.client.orchestration import get_client
 
-from modelmill.settings import get_settings
+from modelmill.storage.settings import get_settings
 from tests.conftest import pipeline_dict
 from tests.flows.conftest import STAGES, run_artifacts
 from tests.webhook_receiver import WebhookReceiver

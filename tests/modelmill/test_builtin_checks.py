@@ -7,7 +7,7 @@ import pytest
 
 from modelmill.checks.text import duplicate_rows, overlap_rows, thin_classes
 from modelmill.manifests import DataManifest
-from modelmill.spec import ValidationSpec
+from modelmill.config import ValidationSpec
 from tasks.validate import run_rules
 
 DATA = DataManifest(key="k", path=".", fingerprint="f", labels=["ham", "spam"], label_ids={"ham": 0, "spam": 1},

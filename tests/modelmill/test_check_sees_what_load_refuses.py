@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from modelmill.errors import DataError
-from modelmill.preflight import check_data
-from modelmill.spec import PipelineSpec
+from modelmill.runtime.errors import DataError
+from modelmill.runtime.preflight import check_data
+from modelmill.config import PipelineSpec
 from tasks.load_data import read_data
 from tests.conftest import review_rows, write_csv
 

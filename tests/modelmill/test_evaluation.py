@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelmill.errors import ConfigError, DataError
+from modelmill.runtime.errors import ConfigError, DataError
 from modelmill.evaluation.baselines import classical, majority
 from modelmill.evaluation.cutoff import pick_cutoff
 from modelmill.evaluation.extra_sets import read_evaluation_set
@@ -23,8 +23,8 @@ from modelmill.evaluation.gates import (
 from modelmill.evaluation.slicing import slice_scores, slice_values
 from modelmill.evaluation.tables import confusion_table, evaluation_sections
 from modelmill.manifests import BaselineScores, DataManifest, EvaluationReport
-from modelmill.scoring import labels_at, score, stored_cutoff
-from modelmill.spec import MACRO_F1, DecisionThresholdSpec, EvaluationSet, OverfittingSpec, SliceSpec, Threshold
+from modelmill.evaluation.scoring import labels_at, score, stored_cutoff
+from modelmill.config import MACRO_F1, DecisionThresholdSpec, EvaluationSet, OverfittingSpec, SliceSpec, Threshold
 from tests.conftest import write_csv
 
 LABELS = ["ham", "spam"]
@@ -72,7 +72,7 @@ def test_a_model_that_finds_the_rare_class_beats_the_majority_baseline():
 
 
 def test_by_default_a_model_must_beat_the_majority_baseline_and_the_classical_one_is_optional():
-    from modelmill.spec import EvaluateSpec
+    from modelmill.config import EvaluateSpec
 
     assert EvaluateSpec().baselines.must_beat == ["majority"]
 

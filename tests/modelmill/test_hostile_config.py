@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from modelmill.errors import ConfigError
-from modelmill.spec_file import load_pipelines
+from modelmill.runtime.errors import ConfigError
+from modelmill.config.file import load_pipelines
 
 BASE: dict[str, Any] = {
     "data": {"files": {"train": "a.csv", "validation": "b.csv", "test": "c.csv"}},

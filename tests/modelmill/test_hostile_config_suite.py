@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from modelmill.errors import ConfigError
-from modelmill.spec_file import load_pipelines
+from modelmill.runtime.errors import ConfigError
+from modelmill.config.file import load_pipelines
 
 SEED = 20261202
 BASE: dict[str, Any] = {

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from modelmill.artifacts import atomic_dir, scratch_name, sweep_dead_scratch
-from modelmill.locks import FlockLockManager
+from modelmill.storage.artifacts import atomic_dir, scratch_name, sweep_dead_scratch
+from modelmill.storage.locks import FlockLockManager
 
 
 def hold_lock_in_child(folder: Path, key: str) -> subprocess.Popen:
@@ -20,7 +20,7 @@ def hold_lock_in_child(folder: Path, key: str) -> subprocess.Popen:
     code = textwrap.dedent(
         f"""
         import sys, time
-        from modelmill.locks import FlockLockManager
+        from modelmill.storage.locks import FlockLockManager
         FlockLockManager({str(folder)!r}).acquire_lock({key!r}, "child")
         print("locked", flush=True)
         time.sleep(600)

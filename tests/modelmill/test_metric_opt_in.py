@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from modelmill.cli import main
-from modelmill.errors import ConfigError
+from modelmill.runtime.errors import ConfigError
 from modelmill.metrics import LOCAL_METRICS, load_metric
-from modelmill.spec_file import load_pipelines
+from modelmill.config.file import load_pipelines
 from tests.conftest import pipeline_dict
 
 METRIC = '''

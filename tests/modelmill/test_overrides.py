@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from modelmill.errors import ConfigError
+from modelmill.runtime.errors import ConfigError
 from modelmill.observe.run_names import is_generated_name, run_name
-from modelmill.overrides import RunOverrides, parse_cli_overrides
-from modelmill.spec_file import load_pipeline
+from modelmill.config.overrides import RunOverrides, parse_cli_overrides
+from modelmill.config.file import load_pipeline
 
 PIPELINES = Path(__file__).parents[2] / "pipelines.yaml"
 

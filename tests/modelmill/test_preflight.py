@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from modelmill.cli import main
-from modelmill.settings import get_settings
+from modelmill.storage.settings import get_settings
 from tests.conftest import pipeline_dict
 
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from modelmill.errors import ConfigError
+from modelmill.runtime.errors import ConfigError
 from modelmill.runtime.project import enter_project
 
 

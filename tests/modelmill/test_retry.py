@@ -6,9 +6,9 @@ import httpx
 import httpx2
 import pytest
 
-from modelmill.errors import ConfigError, DataValidationFailed, ThresholdsNotMet, TransientError
-from modelmill.retry import is_transient_error, retry_options
-from modelmill.spec import RetrySpec
+from modelmill.runtime.errors import ConfigError, DataValidationFailed, ThresholdsNotMet, TransientError
+from modelmill.runtime.retry import is_transient_error, retry_options
+from modelmill.config import RetrySpec
 
 
 @pytest.mark.parametrize(

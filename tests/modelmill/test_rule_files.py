@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from modelmill.cli import main
-from modelmill.errors import ConfigError
-from modelmill.spec_file import load_pipeline
+from modelmill.runtime.errors import ConfigError
+from modelmill.config.file import load_pipeline
 
 PIPELINE = {"data": {"file": "d.csv"}, "model": {"name_or_path": "m"}, "push": {"repo_id": "a/b"}}
 

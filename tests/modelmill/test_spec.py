@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from modelmill.errors import ConfigError
-from modelmill.spec_file import load_pipeline, load_pipelines
+from modelmill.runtime.errors import ConfigError
+from modelmill.config.file import load_pipeline, load_pipelines
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 REPO_ROOT = Path(__file__).parents[2]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from modelmill.scoring import predict
+from modelmill.evaluation.scoring import predict
 from tests.server.conftest import BIN, RealServer, write_pipelines
 
 

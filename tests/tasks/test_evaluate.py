@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modelmill.errors import ConfigError
+from modelmill.runtime.errors import ConfigError
 from modelmill.manifests import EvaluationReport
-from modelmill.reporting import metrics_table
-from modelmill.spec import Threshold
-from modelmill.scoring import compute_metrics
+from modelmill.observe.reporting import metrics_table
+from modelmill.config import Threshold
+from modelmill.evaluation.scoring import compute_metrics
 from modelmill.evaluation.gates import check_thresholds
 
 PREDICTIONS = np.array([0, 1, 1, 0, 2, 2])

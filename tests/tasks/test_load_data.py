@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from modelmill.errors import DataError
-from modelmill.spec import DataSpec
+from modelmill.runtime.errors import DataError
+from modelmill.config import DataSpec
 from tasks.load_data import read_data
 from tests.conftest import review_rows, write_csv
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from huggingface_hub import HfApi, hf_hub_download
 
-from modelmill.errors import PushRejected
+from modelmill.runtime.errors import PushRejected
 from modelmill.manifests import DataManifest, EvaluationReport, MetricCheck, ModelManifest, ValidationReport
-from modelmill.retry import is_transient_error
-from modelmill.spec import PushSpec
+from modelmill.runtime.retry import is_transient_error
+from modelmill.config import PushSpec
 from tasks.push import push_model
 
 
@@ -115,7 +115,7 @@ def test_the_token_can_come_from_a_prefect_secret_block(prefect, hub, push_input
 
 
 def test_a_missing_secret_block_is_a_config_error(prefect, hub, push_inputs):
-    from modelmill.errors import ConfigError
+    from modelmill.runtime.errors import ConfigError
 
     spec = PushSpec(repo_id="team/no-block", endpoint=hub.url, token_secret_block="does-not-exist")
     with pytest.raises(ConfigError, match="push.token_secret_block: cannot load Prefect Secret block 'does-not-exist'"):

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from huggingface_hub import hf_hub_download
 
-from modelmill.errors import PushRejected
+from modelmill.runtime.errors import PushRejected
 from modelmill.hub.errors import HeadMoved
 from modelmill.manifests import ModelManifest
-from modelmill.spec import PushSpec
+from modelmill.config import PushSpec
 from tasks.push import push_model
 from tests.tasks.test_push import push_inputs  # noqa: F401 - the shared push fixture
 

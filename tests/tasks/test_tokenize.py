@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from modelmill.loading import load_tokenizer
-from modelmill.spec import ModelSpec
-from modelmill.tokenizing import tokenize_splits
+from modelmill.training.loading import load_tokenizer
+from modelmill.config import ModelSpec
+from modelmill.training.tokenizing import tokenize_splits
 
 
 def test_tokens_are_truncated_unpadded_and_labelled(review_data, tiny_model_dir):

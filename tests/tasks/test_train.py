@@ -9,12 +9,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from modelmill.errors import ConfigError, TransientError
-from modelmill.loading import load_tokenizer
+from modelmill.runtime.errors import ConfigError, TransientError
+from modelmill.training.loading import load_tokenizer
 from modelmill.manifests import TokenizedManifest
-from modelmill.spec import ModelSpec, TrainSpec
+from modelmill.config import ModelSpec, TrainSpec
 from tasks import train as train_module
-from modelmill.tokenizing import tokenize_splits
+from modelmill.training.tokenizing import tokenize_splits
 
 
 def test_cpu_trains_in_fp32_and_refuses_gpu_precisions(monkeypatch):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from modelmill.errors import DataValidationFailed
-from modelmill.spec import DataSpec, ValidationSpec
+from modelmill.runtime.errors import DataValidationFailed
+from modelmill.config import DataSpec, ValidationSpec
 from tasks.load_data import load_data, read_data
 from tasks.validate import describe_failures, run_rules, validate_data
 from tests.conftest import review_rows, write_csv
@@ -73,7 +73,7 @@ def test_warnings_are_reported_without_stopping_and_rules_can_be_limited_to_spli
         "    severity: warning\n    meta: {owner: data-team}\n"
         "  - expect_table_row_count_to_be_between: {min_value: 40}\n    splits: [train]\n"
     )
-    from modelmill.spec import PipelineSpec
+    from modelmill.config import PipelineSpec
 
     spec = PipelineSpec.model_validate(
         {"data": {"files": review_files}, "validation": {"suites": [str(rules)]}, "model": {"name_or_path": "m"},
@@ -101,7 +101,7 @@ def test_a_rule_gx_cannot_evaluate_says_why(review_files):
 
 
 def test_each_validation_run_writes_gx_data_docs_under_its_artifacts(prefect, review_files):
-    from modelmill.settings import get_settings
+    from modelmill.storage.settings import get_settings
 
     data = load_data(DataSpec(files=review_files))
     report = validate_data(data, RULES, "tiny")

@@ -12,10 +12,10 @@ from huggingface_hub import HfApi
 from modelmill.hub.champion import Champion, fetch_champion
 from modelmill.hub.head import HubHead
 from modelmill.manifests import DataManifest
-from modelmill.promotion import Promotion, decide
-from modelmill.scoring import compute_metrics, per_class_metrics, predict
-from modelmill.spec import EvaluateSpec
-from modelmill.tokenizing import tokenize_splits
+from modelmill.hub.promotion import Promotion, decide
+from modelmill.evaluation.scoring import compute_metrics, per_class_metrics, predict
+from modelmill.config import EvaluateSpec
+from modelmill.training.tokenizing import tokenize_splits
 
 OFFLINE = "not compared: HF_HUB_OFFLINE is set, the published model is unread"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from modelmill.data.facts import SplitFacts
-from modelmill.errors import ModelmillError, PreflightFailed
-from modelmill.spec import PipelineSpec
+from modelmill.runtime.errors import ModelmillError, PreflightFailed
+from modelmill.config import PipelineSpec
 
 COLUMN_KWARGS = ("column", "column_A", "column_B")
 UNBOUNDED = 1_000_000  # tokenizers without a limit report a huge model_max_length
@@ -40,7 +40,7 @@ def check_data(where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, lis
     """What the load stage would refuse in the local data files (the very sentences it would raise), problems of
     the extra evaluation sets, the classes `evaluate` names (against the labels), and the columns of each split."""
     from modelmill.data.labels import column_problems, data_problems, row_problems, split_sources
-    from modelmill.spec import unknown_classes
+    from modelmill.config import unknown_classes
 
     if spec.data.hub is not None:
         return [], {}
@@ -111,7 +111,7 @@ def model_limit(spec: PipelineSpec) -> tuple[int | None, str | None]:
     """How many tokens the model accepts, or None and why the model or tokenizer cannot be loaded."""
     from transformers import AutoConfig, AutoTokenizer
 
-    from modelmill.resources import resolve_model_ref
+    from modelmill.training.resources import resolve_model_ref
 
     model = spec.model
     try:

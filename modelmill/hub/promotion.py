@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from modelmill.hub.head import HubHead
-from modelmill.spec import PromoteSpec
+from modelmill.config import PromoteSpec
 
 
 class Comparison(BaseModel):

@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from modelmill.encoding import utf8_error
-from modelmill.errors import ConfigError
+from modelmill.data.encoding import utf8_error
+from modelmill.runtime.errors import ConfigError
 
 MAX_DEPTH = 40
 MAX_EXPANDED_NODES = 200_000  # what the document would be with every alias copied out (a billion laughs is 10^9)

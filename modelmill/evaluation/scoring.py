@@ -11,10 +11,10 @@ from typing import Any
 import datasets
 import numpy as np
 
-from modelmill.errors import ConfigError
+from modelmill.runtime.errors import ConfigError
 from modelmill.metrics import load_metric
 from modelmill.manifests import Scores
-from modelmill.spec import MACRO_F1, PER_CLASS_METRICS
+from modelmill.config import MACRO_F1, PER_CLASS_METRICS
 
 AVERAGED = frozenset({"precision", "recall", "f1"})
 

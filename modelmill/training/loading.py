@@ -6,8 +6,8 @@ from huggingface_hub import constants
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from modelmill.hub.errors import secret_safe
-from modelmill.resources import resolve_model_ref
-from modelmill.spec import ModelSpec
+from modelmill.training.resources import resolve_model_ref
+from modelmill.config import ModelSpec
 
 
 def load_tokenizer(ref: str, model: ModelSpec) -> PreTrainedTokenizerBase:

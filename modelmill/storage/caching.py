@@ -17,9 +17,9 @@ from prefect.logging import get_logger
 from prefect.utilities.hashing import hash_objects
 from pydantic import BaseModel
 
-from modelmill.artifacts import stable_hash
-from modelmill.locks import FlockLockManager
-from modelmill.settings import get_settings
+from modelmill.storage.artifacts import stable_hash
+from modelmill.storage.locks import FlockLockManager
+from modelmill.storage.settings import get_settings
 
 MAX_STALE_GENERATIONS = 20
 
@@ -57,7 +57,7 @@ class HubTokenPresence(CachePolicy):
     def compute_key(
         self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any
     ) -> str | None:
-        from modelmill.secrets import push_credentials
+        from modelmill.storage.secrets import push_credentials
 
         token, _ = push_credentials(inputs["spec"].token_secret_block)
         return "publish" if token else "dry-run"
@@ -93,7 +93,7 @@ class LiveArtifacts(CachePolicy):
             gone = missing_paths(store.read(key).result)
             if not gone:
                 return key
-            get_logger("modelmill.caching").warning(
+            get_logger("modelmill.storage.caching").warning(
                 "Cached result of %s points at %s, which no longer exists: running the stage again",
                 task_ctx.task.name, gone[0],
             )

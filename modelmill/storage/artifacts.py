@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from modelmill.settings import get_settings
+from modelmill.storage.settings import get_settings
 
 SCRATCH_MARK = ".tmp-"
 

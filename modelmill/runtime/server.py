@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from modelmill.errors import ModelmillError
+from modelmill.runtime.errors import ModelmillError
 
 TEMPORARY_API_URL = "MODELMILL_TEMPORARY_API_URL"  # set while a run uses a temporary server: links would die with it
 DEFAULT_STARTUP_TIMEOUT = 120.0

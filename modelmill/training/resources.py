@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from modelmill.errors import ConfigError
+from modelmill.runtime.errors import ConfigError
 
 PACKAGE_PREFIX = "pkg:"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from modelmill.errors import ConfigError
-from modelmill.settings import get_settings
+from modelmill.runtime.errors import ConfigError
+from modelmill.storage.settings import get_settings
 
 
 def hub_token(secret_block: str | None) -> SecretStr | None:

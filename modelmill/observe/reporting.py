@@ -5,7 +5,7 @@ from __future__ import annotations
 from modelmill.evaluation.gates import is_baseline_gate, is_test_gate
 from modelmill.evaluation.tables import evaluation_sections
 from modelmill.manifests import EvaluationReport, PushResult, RunSummary
-from modelmill.promotion import comparison_table
+from modelmill.hub.promotion import comparison_table
 
 
 UNGATED = (

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelmill.artifacts import stable_hash
-from modelmill.overrides import RunOverrides
-from modelmill.spec import PipelineSpec
-from modelmill.spec_file import load_pipeline
+from modelmill.storage.artifacts import stable_hash
+from modelmill.config.overrides import RunOverrides
+from modelmill.config import PipelineSpec
+from modelmill.config.file import load_pipeline
 
 if TYPE_CHECKING:
     from modelmill.storage.run_records import RunRecord

@@ -1,0 +1,106 @@
+"""The `data` section: where the examples come from and which columns hold text and label."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from modelmill.config.base import (
+    SEED_RANGE, Section, _resolve,
+)
+
+
+class SplitFiles(Section):
+    """One file per split."""
+
+    train: Path
+    validation: Path
+    test: Path
+
+    _resolve_paths = field_validator("train", "validation", "test")(_resolve)
+
+
+class SplitRatios(Section):
+    """How to cut a single file into splits; train gets what is left."""
+
+    validation: float = Field(0.1, gt=0, lt=1)
+    test: float = Field(0.1, gt=0, lt=1)
+    seed: int = Field(42, **SEED_RANGE)
+    stratify: bool = Field(True, description="Keep the label proportions in every split.")
+    group_duplicates: bool = Field(
+        True,
+        description="Keep every copy of a text (case, whitespace and punctuation folded) in one split, so that "
+        "no test text is seen in training.",
+    )
+
+    @model_validator(mode="after")
+    def _leave_room_for_train(self) -> SplitRatios:
+        if self.validation + self.test >= 1:
+            raise ValueError(
+                f"validation ({self.validation}) + test ({self.test}) must be below 1 "
+                "so that rows are left for train"
+            )
+        return self
+
+
+class HubDataset(Section):
+    """A dataset on the Hugging Face Hub (needs a network)."""
+
+    id: str
+    config: str | None = None
+    revision: str | None = None
+
+
+class DataSpec(Section):
+    """Where the examples come from and which columns hold text and label."""
+
+    files: SplitFiles | None = Field(None, description="One local file per split.")
+    file: Path | None = Field(None, description="One local file, cut into splits by `split`.")
+    split: SplitRatios | None = None
+    hub: HubDataset | None = None
+    format: Literal["csv", "json", "parquet"] | None = Field(
+        None, description="File format; inferred from the extension when omitted (.csv, .jsonl/.json, .parquet)."
+    )
+    text_column: str = Field("text", min_length=1)
+    label_column: str = Field("label", min_length=1)
+    labels: list[str] | None = Field(
+        None,
+        min_length=2,
+        description="Label names in id order. Omitted: the sorted distinct labels of the train split.",
+    )
+    drop_null_labels: bool = Field(
+        False, description="Drop rows whose label is null or empty (counted in the log) instead of failing."
+    )
+
+    _resolve_file = field_validator("file")(_resolve)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSpec:
+        if self.text_column == self.label_column:
+            raise ValueError(
+                f"text_column and label_column are both '{self.text_column}': the model would be trained on the "
+                "answer; name the column that holds the text"
+            )
+        given = [name for name in ("files", "file", "hub") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of `files`, `file` or `hub` (got {', '.join(given) or 'none'})"
+            )
+        if self.split is not None and self.file is None:
+            raise ValueError("`split` only applies to a single `file`")
+        if self.labels is not None and len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"`labels` has duplicates: {self.labels}")
+        return self
+
+    @property
+    def ratios(self) -> SplitRatios:
+        """Split ratios for a single `file` (the declared ones or the defaults)."""
+        return self.split or SplitRatios()
+
+    def local_files(self) -> list[Path]:
+        """The local files this spec reads, in a stable order."""
+        if self.files is not None:
+            return [self.files.train, self.files.validation, self.files.test]
+        return [self.file] if self.file is not None else []

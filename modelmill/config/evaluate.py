@@ -1,0 +1,243 @@
+"""The `evaluate` section: metrics, gates, baselines, slices, sets and the champion comparison."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from modelmill.config.base import (
+    MACRO_F1, MAX_BATCH, MAX_ROWS,
+    PER_CLASS_METRICS, Section, _resolve,
+)
+from modelmill.metrics import SHIPPED_METRICS
+
+
+class Threshold(Section):
+    """Bounds a metric must meet for the model to be pushed."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> Threshold:
+        if self.min is None and self.max is None:
+            raise ValueError("give `min`, `max` or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+
+class Guard(Section):
+    """A metric (or one class's precision/recall/f1) that must not drop below the champion's by more than
+    `tolerance`."""
+
+    metric: str
+    label: str | None = Field(None, alias="class", description="Guard this class's metric (precision, recall, f1).")
+    tolerance: float = Field(0.0, ge=0, le=1)
+
+    model_config = ConfigDict(**Section.model_config, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _per_class_metrics(self) -> Guard:
+        if self.label is not None and self.metric not in PER_CLASS_METRICS:
+            raise ValueError(f"a class guard needs one of {list(PER_CLASS_METRICS)}, not '{self.metric}'")
+        return self
+
+    @property
+    def name(self) -> str:
+        return f"{self.metric}[{self.label}]" if self.label is not None else self.metric
+
+
+class PromoteSpec(Section):
+    """Champion vs challenger: the published model is scored on the same test split, and replaced only if the
+    new one is better by `min_improvement` on `metric` and no guard regresses past its tolerance."""
+
+    metric: str = Field("f1", description="The metric that decides (one of evaluate.metrics).")
+    min_improvement: float = Field(0.0, ge=-1, le=1, description="Required gain over the champion on `metric`.")
+    guards: list[Guard] = Field(default_factory=list)
+    on_label_change: Literal["refuse", "promote"] = Field(
+        "refuse",
+        description="A published model with another label set cannot be compared: refuse (default) or promote.",
+    )
+
+
+ClassThresholds = dict[str, dict[Literal["precision", "recall", "f1"], Threshold]]
+
+
+CLASS_THRESHOLDS = "Per class name: bounds on its precision, recall or f1, e.g. {spam: {recall: {min: 0.9}}}."
+
+
+class EvaluationSet(Section):
+    """An extra, named evaluation set (e.g. a frozen regression set) with the data's columns and its own gates."""
+
+    file: Path
+    format: Literal["csv", "json", "parquet"] | None = Field(None, description="Inferred from the extension.")
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    class_thresholds: ClassThresholds = Field(default_factory=dict, description=CLASS_THRESHOLDS)
+
+    _resolve_file = field_validator("file")(_resolve)
+
+
+class SliceSpec(Section):
+    """Metrics per value of a column, or per text-length bucket, with optional per-slice minimums."""
+
+    column: str | None = Field(None, min_length=1, description="Slice the test split by each value of this column.")
+    length_buckets: list[int] | None = Field(
+        None, min_length=1, max_length=100, description="Slice by text length in characters at these edges, e.g. [50, 150]."
+    )
+    min: dict[str, float] = Field(default_factory=dict, description="Lowest value of a metric in every slice.")
+    min_examples: int = Field(20, ge=1, le=MAX_ROWS, description="Smaller slices are reported but not gated (too noisy).")
+
+    @model_validator(mode="after")
+    def _one_way_to_slice(self) -> SliceSpec:
+        if (self.column is None) == (self.length_buckets is None):
+            raise ValueError("give exactly one of `column` or `length_buckets`")
+        edges = self.length_buckets or []
+        if any(b <= a for a, b in zip(edges, edges[1:])) or any(not 0 < edge <= MAX_ROWS for edge in edges):
+            raise ValueError(f"length_buckets {edges} must be increasing, each in 1..{MAX_ROWS}")
+        return self
+
+    @property
+    def title(self) -> str:
+        return self.column if self.column is not None else "text length"
+
+
+class BaselineSpec(Section):
+    """Baselines scored on the same splits: the majority class and TF-IDF + logistic regression (macro F1)."""
+
+    must_beat: list[Literal["majority", "classical"]] = Field(
+        default_factory=lambda: ["majority"],
+        description="Baselines the model must beat on macro F1 (both are always reported).",
+    )
+
+
+class OverfittingSpec(Section):
+    """Train (a fixed-size sample), validation and test scored side by side; gaps beyond these warn."""
+
+    train_sample: int = Field(1000, ge=1, le=MAX_ROWS, description="Train rows scored (a seeded sample, to stay cheap).")
+    max_train_validation_gap: float = Field(0.10, ge=0, le=1, description="On macro F1.")
+    max_validation_test_gap: float = Field(0.05, ge=0, le=1, description="On macro F1.")
+
+
+class DecisionThresholdSpec(Section):
+    """Binary tasks: the probability cut-off of `positive`, picked on validation to reach `target`."""
+
+    positive: str = Field(min_length=1, description="The class the cut-off applies to (e.g. spam).")
+    metric: Literal["precision", "recall"] = Field(description="Its metric the cut-off must reach on validation.")
+    target: float = Field(gt=0, le=1)
+
+
+class EvaluateSpec(Section):
+    """Metrics computed on the test split, the thresholds that gate the push, and the champion comparison."""
+
+    metrics: list[str] = Field(default_factory=lambda: ["accuracy", "f1"], min_length=1)
+    average: Literal["macro", "micro", "weighted", "binary"] = Field(
+        "macro", description="How precision/recall/f1 average over classes."
+    )
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    class_thresholds: ClassThresholds = Field(default_factory=dict, description=CLASS_THRESHOLDS)
+    baselines: BaselineSpec = Field(default_factory=BaselineSpec)
+    overfitting: OverfittingSpec = Field(default_factory=OverfittingSpec)
+    sets: dict[str, EvaluationSet] = Field(default_factory=dict, description="Extra named evaluation sets.")
+    slices: list[SliceSpec] = Field(default_factory=list, description="Test-split metrics per slice.")
+    decision_threshold: DecisionThresholdSpec | None = None
+    promote: PromoteSpec | None = Field(None, description="Compare with the model published at push.repo_id.")
+    batch_size: int = Field(64, ge=1, le=MAX_BATCH, description="Batch size for predicting the test split.")
+    trust_remote_code: bool = Field(
+        False,
+        description="Allow metrics other than the shipped ones (a local module folder or a Hub metric id): "
+        "loading one runs its Python code.",
+    )
+
+    @model_validator(mode="after")
+    def _promotion_uses_computed_metrics(self) -> EvaluateSpec:
+        if self.promote is None:
+            return self
+        named = [("promote.metric", self.promote.metric)] + [
+            (f"promote.guards[{i}].metric", guard.metric) for i, guard in enumerate(self.promote.guards)
+            if guard.label is None
+        ]
+        for where, metric in named:
+            if metric not in self.metrics:
+                raise ValueError(f"{where}: '{metric}' is not in evaluate.metrics {self.metrics}")
+        return self
+
+    @field_validator("metrics")
+    @classmethod
+    def _metric_folders_resolve_against_the_file(cls, metrics: list[str], info: ValidationInfo) -> list[str]:
+        return [str(_resolve(Path(name), info)) if name.startswith((".", "/")) else name for name in metrics]
+
+    @model_validator(mode="after")
+    def _custom_metrics_are_opted_in(self) -> EvaluateSpec:
+        custom = [name for name in self.metrics if name not in SHIPPED_METRICS]
+        if custom and not self.trust_remote_code:
+            raise ValueError(
+                f"metrics {custom} are not shipped with modelmill (shipped: {', '.join(SHIPPED_METRICS)}); "
+                "loading them runs their Python code: set evaluate.trust_remote_code: true to allow it"
+            )
+        return self
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds_name_metrics(cls, thresholds: dict[str, Threshold], info: ValidationInfo) -> dict[str, Threshold]:
+        for name, bound in thresholds.items():
+            _check_metric_bound(name, name, [bound.min, bound.max], info.data.get("metrics", []))
+        return thresholds
+
+    @model_validator(mode="after")
+    def _gates_name_computed_metrics(self) -> EvaluateSpec:
+        for set_name, evaluation_set in self.sets.items():
+            for name, bound in evaluation_set.thresholds.items():
+                _check_metric_bound(f"sets.{set_name}.thresholds.{name}", name, [bound.min, bound.max], self.metrics)
+        for index, slicing in enumerate(self.slices):
+            for name, bound in slicing.min.items():
+                _check_metric_bound(f"slices[{index}].min.{name}", name, [bound], self.metrics)
+        per_class = [("class_thresholds", self.class_thresholds)] + [
+            (f"sets.{name}.class_thresholds", evaluation_set.class_thresholds)
+            for name, evaluation_set in self.sets.items()
+        ]
+        for where, classes in per_class:
+            for label, bounds in classes.items():
+                for metric, bound in bounds.items():
+                    _check_metric_bound(f"{where}.{label}.{metric}", metric, [bound.min, bound.max], [metric])
+        return self
+
+    def named_classes(self) -> list[tuple[str, str]]:
+        """(YAML path under `evaluate`, class name) of every class this section refers to."""
+        named = [(f"class_thresholds.{label}", label) for label in self.class_thresholds]
+        for name, evaluation_set in self.sets.items():
+            named += [(f"sets.{name}.class_thresholds.{label}", label) for label in evaluation_set.class_thresholds]
+        if self.decision_threshold is not None:
+            named.append(("decision_threshold.positive", self.decision_threshold.positive))
+        if self.promote is not None:
+            named += [
+                (f"promote.guards[{index}].class", guard.label)
+                for index, guard in enumerate(self.promote.guards) if guard.label is not None
+            ]
+        return named
+
+    def local_files(self) -> list[Path]:
+        """The extra evaluation sets' files, in a stable order."""
+        return [evaluation_set.file for _, evaluation_set in sorted(self.sets.items())]
+
+
+def _check_metric_bound(where: str, name: str, values: list[float | None], metrics: list[str]) -> None:
+    if name not in metrics and name != MACRO_F1:
+        raise ValueError(f"{where}: '{name}' is not in metrics {metrics} (nor {MACRO_F1}, always computed)")
+    if name in SHIPPED_METRICS or name == MACRO_F1:  # the shipped metrics are all in [0, 1]
+        for value in values:
+            if value is not None and not 0 <= value <= 1:
+                raise ValueError(f"{where}: {value} is outside [0, 1] (write 0.85, not 85)")
+
+
+def unknown_classes(spec: EvaluateSpec, labels: list[str]) -> list[str]:
+    """One problem per class named under `evaluate` that is not a label (and per misused binary option)."""
+    problems = [
+        f"evaluate.{where}: '{label}' is not one of the labels {labels}"
+        for where, label in spec.named_classes() if label not in labels
+    ]
+    if spec.decision_threshold is not None and len(labels) != 2:
+        problems.append(f"evaluate.decision_threshold: needs a binary task, the labels are {labels}")
+    return problems

@@ -1,0 +1,106 @@
+"""The `push`, `schedule`, `notify` and `retries` sections: where a model goes, when, who hears."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from modelmill.config.base import (
+    MAX_DELAY_SECONDS, Section,
+)
+
+
+class PushSpec(Section):
+    """Where the model goes on a Hugging Face Hub (or a Hub-compatible server)."""
+
+    repo_id: str = Field(description="'<namespace>/<name>' on the Hub.")
+    endpoint: str = Field("https://huggingface.co", description="An http(s) URL of a Hub-compatible server.")
+    private: bool = True
+    token_secret_block: str | None = Field(
+        None, description="Name of a Prefect Secret block with the token, used when HF_TOKEN is not set."
+    )
+    commit_message: str = Field("modelmill: fine-tuned model", min_length=1)
+
+    @field_validator("repo_id")
+    @classmethod
+    def _repo_id_shape(cls, value: str) -> str:
+        part = r"[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9_])?"
+        if not re.fullmatch(f"{part}/{part}", value) or ".." in value or "--" in value:
+            raise ValueError(
+                f"{value!r} is not a Hub repo id: write '<namespace>/<name>' with letters, digits, '-', '_' and "
+                "'.', each part starting and ending with a letter or digit, without '..' or '--'"
+            )
+        return value
+
+    @field_validator("endpoint")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL (e.g. https://huggingface.co)")
+        return value.rstrip("/")
+
+
+class ScheduleSpec(Section):
+    """When a deployment retrains the model."""
+
+    cron: str
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (an IANA name such as UTC or Europe/Paris)") from None
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from prefect.client.schemas.schedules import CronSchedule
+
+        try:
+            CronSchedule(cron=value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a valid cron expression (e.g. '0 3 * * 1')") from None
+        return value
+
+
+class NotifySpec(Section):
+    """Who hears about a run: a Prefect notification block and the events that trigger it."""
+
+    block: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]*/[\w.-]+$",
+        description="A saved Prefect notification block as '<block type slug>/<block name>', "
+        "e.g. 'custom-webhook/ml-oncall' or 'slack-webhook/ml-alerts'.",
+    )
+    on: list[Literal["failed", "crashed", "promoted", "not_promoted"]] = Field(
+        default_factory=lambda: ["failed", "crashed"],
+        min_length=1,
+        description="failed: a stage raised (bad data, thresholds, errors); crashed: the process died or was "
+        "killed; promoted / not_promoted: the champion comparison of evaluate.promote (with its table).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _on_written_bare(cls, value: Any) -> Any:
+        """YAML 1.1 reads a bare `on:` key as the boolean true; here it can only mean the field `on`."""
+        if isinstance(value, dict) and True in value:
+            value = {("on" if key is True else key): item for key, item in value.items()}
+        return value
+
+
+class RetrySpec(Section):
+    """Retries of transient failures (network, 429, 5xx) for every stage."""
+
+    max_retries: int = Field(2, ge=0, le=10)
+    delay_seconds: float = Field(10.0, ge=0, le=MAX_DELAY_SECONDS, description="First delay; doubles on each retry.")
+    jitter_factor: float = Field(0.2, ge=0, le=10)

@@ -1,0 +1,69 @@
+"""The `train` section: fine-tuning settings passed to `transformers.TrainingArguments`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from modelmill.config.base import (
+    MAX_ACCUMULATION, MAX_BATCH, MAX_STEPS, REDIRECTING_ARGUMENTS, BatchSize, Epochs, LearningRate, MaxSteps, Section, Seed,
+)
+
+
+class TrainSpec(Section):
+    """Fine-tuning settings passed to `transformers.TrainingArguments`."""
+
+    epochs: Epochs = 3.0
+    learning_rate: LearningRate = 5e-5
+    batch_size: BatchSize = 16
+    eval_batch_size: int = Field(64, ge=1, le=MAX_BATCH)
+    gradient_accumulation_steps: int = Field(1, ge=1, le=MAX_ACCUMULATION)
+    weight_decay: float = Field(0.0, ge=0, le=10)
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)
+    lr_scheduler_type: str = "linear"
+    max_steps: MaxSteps = Field(-1, description="Stop after this many optimizer steps (-1: train all epochs).")
+    seed: Seed = 42
+    eval_strategy: Literal["epoch", "steps"] = "epoch"
+    eval_steps: int | None = Field(None, ge=1, le=MAX_STEPS)
+    logging_steps: int = Field(10, ge=1, le=MAX_STEPS)
+    early_stopping_patience: int | None = Field(None, ge=1, le=1_000)
+    metric_for_best_model: Literal["loss", "accuracy"] = Field(
+        "loss", description="Validation metric that picks the best checkpoint."
+    )
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        "auto", description="auto: bf16 on a GPU that supports it, fp16 on other GPUs, fp32 on CPU."
+    )
+    training_arguments: dict[str, Any] = Field(
+        default_factory=dict, description="Any other `TrainingArguments` field, passed through as is."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainSpec:
+        if self.eval_strategy == "steps" and self.eval_steps is None:
+            raise ValueError("eval_strategy 'steps' needs `eval_steps`")
+        from dataclasses import fields
+
+        from transformers import TrainingArguments
+
+        known = {f.name for f in fields(TrainingArguments)}
+        unknown = sorted(set(self.training_arguments) - known)
+        if unknown:
+            raise ValueError(f"training_arguments has fields TrainingArguments does not know: {unknown}")
+        redirecting = sorted(set(self.training_arguments) & REDIRECTING_ARGUMENTS)
+        if redirecting:
+            raise ValueError(
+                f"training_arguments may not set {redirecting}: modelmill chooses where a run writes and what "
+                "it publishes (see push:)"
+            )
+        return self
+
+    @field_validator("lr_scheduler_type")
+    @classmethod
+    def _known_scheduler(cls, value: str) -> str:
+        from transformers import SchedulerType
+
+        names = [kind.value for kind in SchedulerType]
+        if value not in names:
+            raise ValueError(f"unknown scheduler {value!r}; one of {', '.join(names)}")
+        return value
