@@ -59,18 +59,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from modelmill.runtime.errors import PreflightFailed
-    from modelmill.runtime.preflight import require_ready
-    from modelmill.config.file import load_pipelines, select_pipeline
+    from modelmill.config import load_pipelines, select_pipeline
+    from modelmill.runtime.preflight import problems_of, refusal
 
     pipelines = load_pipelines(args.file).pipelines
     names = [args.pipeline] if args.pipeline else list(pipelines)
-    failed = []
-    for name in names:
-        try:
-            require_ready(name, select_pipeline(pipelines, name, args.file), args.file)
-        except PreflightFailed as exc:
-            failed.append(str(exc))
+    found = problems_of(args.file, {name: select_pipeline(pipelines, name, args.file) for name in names})
+    failed = [refusal(args.file, name, problems) for name, problems in found.items() if problems]
     if failed:
         print("\n".join(failed), file=sys.stderr)
         return 1
@@ -260,9 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         readable_failures.install()
     if args.command in ("run", "check", "validate"):
-        from modelmill.observe.progress import quiet_library_progress
+        from modelmill.observe.quiet import quiet_by_environment
 
-        quiet_library_progress()
+        quiet_by_environment()
     try:
         return args.handler(args)
     except ModelmillError as exc:

@@ -8,7 +8,9 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from modelmill.config.base import (
-    SEED_RANGE, Section, _resolve,
+    SEED_RANGE,
+    Section,
+    _resolve,
 )
 
 

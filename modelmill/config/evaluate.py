@@ -8,8 +8,12 @@ from typing import Literal
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from modelmill.config.base import (
-    MACRO_F1, MAX_BATCH, MAX_ROWS,
-    PER_CLASS_METRICS, Section, _resolve,
+    MACRO_F1,
+    MAX_BATCH,
+    MAX_ROWS,
+    PER_CLASS_METRICS,
+    Section,
+    _resolve,
 )
 from modelmill.metrics import SHIPPED_METRICS
 

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from modelmill.config.loader import load_yaml_file
 from modelmill.config.messages import format_validation_error
-from modelmill.config.pipeline import PipelineSpec, PipelinesFile
+from modelmill.config.pipeline import PipelinesFile, PipelineSpec
 from modelmill.runtime.errors import ConfigError
 
 DEFAULT_FILE = Path("pipelines.yaml")

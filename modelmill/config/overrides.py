@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from modelmill.runtime.errors import ConfigError
 from modelmill.config import BatchSize, Epochs, LearningRate, MaxSteps, PipelineSpec, Seed
+from modelmill.runtime.errors import ConfigError
 
 TRAIN_FIELDS = ("epochs", "learning_rate", "batch_size", "max_steps", "seed")
 CLI_KEYS = {f"train.{name}": name for name in TRAIN_FIELDS} | {

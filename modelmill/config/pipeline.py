@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-
 from pydantic import Field, field_validator, model_validator
 
 from modelmill.config.base import (
-    PIPELINE_NAME, Section,
+    PIPELINE_NAME,
+    Section,
 )
 from modelmill.config.data import DataSpec
 from modelmill.config.evaluate import EvaluateSpec, unknown_classes

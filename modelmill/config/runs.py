@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelmill.storage.artifacts import stable_hash
-from modelmill.config.overrides import RunOverrides
 from modelmill.config import PipelineSpec
 from modelmill.config.file import load_pipeline
+from modelmill.config.overrides import RunOverrides
+from modelmill.storage.artifacts import stable_hash
 
 if TYPE_CHECKING:
     from modelmill.storage.run_records import RunRecord

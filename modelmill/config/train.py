@@ -7,8 +7,18 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from modelmill.config.base import (
-    MAX_ACCUMULATION, MAX_BATCH, MAX_STEPS, REDIRECTING_ARGUMENTS, BatchSize, Epochs, LearningRate, MaxSteps, Section, Seed,
+    MAX_ACCUMULATION,
+    MAX_BATCH,
+    MAX_STEPS,
+    REDIRECTING_ARGUMENTS,
+    BatchSize,
+    Epochs,
+    LearningRate,
+    MaxSteps,
+    Section,
+    Seed,
 )
+from modelmill.config.library_index import scheduler_names, training_argument_names
 
 
 class TrainSpec(Section):
@@ -42,11 +52,7 @@ class TrainSpec(Section):
     def _consistent(self) -> TrainSpec:
         if self.eval_strategy == "steps" and self.eval_steps is None:
             raise ValueError("eval_strategy 'steps' needs `eval_steps`")
-        from dataclasses import fields
-
-        from transformers import TrainingArguments
-
-        known = {f.name for f in fields(TrainingArguments)}
+        known = training_argument_names()
         unknown = sorted(set(self.training_arguments) - known)
         if unknown:
             raise ValueError(f"training_arguments has fields TrainingArguments does not know: {unknown}")
@@ -61,9 +67,7 @@ class TrainSpec(Section):
     @field_validator("lr_scheduler_type")
     @classmethod
     def _known_scheduler(cls, value: str) -> str:
-        from transformers import SchedulerType
-
-        names = [kind.value for kind in SchedulerType]
+        names = scheduler_names()
         if value not in names:
             raise ValueError(f"unknown scheduler {value!r}; one of {', '.join(names)}")
         return value

@@ -12,7 +12,7 @@ from prefect.logging import get_run_logger
 
 from modelmill.manifests import RunSummary
 from modelmill.observe import notify, readable_failures
-from modelmill.observe.progress import quiet_library_progress
+from modelmill.observe.quiet import quiet_library_progress
 from modelmill.observe.run_artifacts import publish_spec, publish_summary, run_origin
 from modelmill.observe.run_names import is_generated_name, run_name, unique_name
 from modelmill.observe.stages import StageLog
@@ -20,6 +20,7 @@ from modelmill.config.overrides import RunOverrides
 from modelmill.hub.promotion import comparison_line
 from modelmill.observe.reporting import summary_markdown
 from modelmill.config.runs import ResolvedRun, resolve_run
+from modelmill.runtime.errors import ConfigError
 from modelmill.runtime.telemetry import switch_off_telemetry
 from modelmill.storage.run_records import Release, now, start_record, write_record
 
@@ -30,6 +31,7 @@ def start_run(pipeline: str, pipelines_file: str, overrides: RunOverrides) -> Re
     readable_failures.install_for_runs()
     quiet_library_progress()
     run = resolve_run(pipeline, pipelines_file, overrides)
+    refuse_unbuildable_rules(pipeline, run)
     context = FlowRunContext.get()
     run = replace(run, record=start_record(pipeline, context.flow_run.id if context else None))
     if context is not None:
@@ -41,6 +43,16 @@ def start_run(pipeline: str, pipelines_file: str, overrides: RunOverrides) -> Re
         )
     publish_spec(run)
     return run
+
+
+def refuse_unbuildable_rules(pipeline: str, run: ResolvedRun) -> None:
+    """The strict half of the spec check (GX's own validators on each rule), before any work: a deployment run
+    has had no `modelmill check`."""
+    from modelmill.checks.strict import rule_problems
+
+    problems = rule_problems(pipeline, run.spec)
+    if problems:
+        raise ConfigError(f"{run.file}: " + "; ".join(problems))
 
 
 def name_run(flow_run: FlowRun, run: ResolvedRun) -> None:

@@ -13,21 +13,6 @@ from transformers import TrainerCallback
 logger = logging.getLogger("modelmill.train")
 
 
-def quiet_library_progress() -> None:
-    """Silence the libraries' own bars and chatter (dataset saving, weight loading, shard writing, GX docs):
-    a run shows one bar per long stage, drawn by modelmill, and its log lines."""
-    import datasets
-    import transformers
-    from huggingface_hub.utils import disable_progress_bars
-
-    datasets.disable_progress_bars()
-    transformers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
-    disable_progress_bars()
-    for name in ("great_expectations", "great_expectations.data_context.types.base"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 REDRAW_SECONDS = 1.0  # at most one redraw of the bar a second, whatever the step rate
 FALLBACK_COLUMNS = 0
 

@@ -76,11 +76,15 @@ def check_data(where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, lis
 
 def check_training(where: str, spec: PipelineSpec) -> list[str]:
     """The `TrainingArguments` the train section resolves to must build (pass-through settings included): a setting
-    the train stage would refuse is found now, not after loading, validating and tokenizing."""
+    the train stage would refuse is found now, not after loading, validating and tokenizing. The fields modelmill
+    maps itself are checked by the spec; they are built only when pass-through settings or a precision that needs a
+    GPU could make them fail (building them imports torch and transformers' arguments: two seconds)."""
     import tempfile
 
     from modelmill.training.arguments import training_arguments
 
+    if not spec.train.training_arguments and spec.train.precision in ("auto", "fp32"):
+        return []
     try:
         with tempfile.TemporaryDirectory(prefix="modelmill-check-") as scratch:
             training_arguments(spec.train, Path(scratch))
@@ -151,11 +155,14 @@ def check_model(where: str, spec: PipelineSpec) -> list[str]:
 
 
 def check_metrics(where: str, spec: PipelineSpec) -> list[str]:
-    """Each metric module must load now, offline for the shipped ones."""
-    from modelmill.metrics import load_metric
+    """Each metric that is not shipped must load now (the shipped ones load offline, and loading `evaluate` alone
+    takes seconds)."""
+    from modelmill.metrics import SHIPPED_METRICS, load_metric
 
     problems = []
     for index, name in enumerate(spec.evaluate.metrics):
+        if name in SHIPPED_METRICS:
+            continue
         try:
             load_metric(name, spec.evaluate.trust_remote_code)
         except Exception as exc:  # evaluate raises FileNotFoundError, ImportError, ConnectionError...
@@ -164,7 +171,7 @@ def check_metrics(where: str, spec: PipelineSpec) -> list[str]:
 
 
 def preflight(name: str, spec: PipelineSpec) -> list[str]:
-    """Every problem found in pipeline `name`, one line each; empty when it is ready to run."""
+    """Every problem found in pipeline `name` but those of the strict rule check, one line each."""
     where = f"pipelines.{name}"
     problems, columns = check_data(where, spec)
     problems += check_rule_columns(where, spec, columns)
@@ -174,9 +181,25 @@ def preflight(name: str, spec: PipelineSpec) -> list[str]:
     return problems
 
 
+def problems_of(source: Path | str, pipelines: dict[str, PipelineSpec]) -> dict[str, list[str]]:
+    """Every problem of each pipeline, one line each (empty: ready to run). The rules are built as GX objects in a
+    child process meanwhile (GX takes seconds to import)."""
+    from modelmill.checks import strict
+
+    child = strict.start(source, list(pipelines))
+    found = {name: preflight(name, spec) for name, spec in pipelines.items()}
+    for name, rules in strict.finish(child, pipelines).items():
+        found[name] = rules + found[name]
+    return found
+
+
+def refusal(source: Path | str, name: str, problems: list[str]) -> str:
+    lines = "\n".join(f"  {problem}" for problem in problems)
+    return f"{source}: pipeline '{name}' is not ready to run ({len(problems)} problem(s)):\n{lines}"
+
+
 def require_ready(name: str, spec: PipelineSpec, source: Path | str) -> None:
     """Raise PreflightFailed listing every problem of pipeline `name` (from file `source`)."""
-    problems = preflight(name, spec)
+    problems = problems_of(source, {name: spec})[name]
     if problems:
-        lines = "\n".join(f"  {problem}" for problem in problems)
-        raise PreflightFailed(f"{source}: pipeline '{name}' is not ready to run ({len(problems)} problem(s)):\n{lines}")
+        raise PreflightFailed(refusal(source, name, problems))

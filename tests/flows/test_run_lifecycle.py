@@ -151,3 +151,14 @@ def test_two_checkouts_of_one_project_in_different_folders_share_one_identity_an
     (checkouts[1].parent / "data" / "test.csv").write_text("text,label\nchanged,positive\nagain,negative\n")
     third = finetune(pipeline="tiny", pipelines_file=str(checkouts[1]), return_state=True)
     assert third.result().spec_hash != first.result().spec_hash and stage_states(third)["load_data"] == "Completed"
+
+
+def test_a_rule_only_gx_refuses_stops_a_run_no_check_preceded_before_any_stage(prefect, run, tiny_model_dir,
+                                                                              review_files):
+    from tests.modelmill.test_library_index import RULES_ONLY_GX_REFUSES
+
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    spec["validation"]["expectations"] += RULES_ONLY_GX_REFUSES[:1]
+    state, stages = run(spec)
+    assert state.is_failed() and stages == {}
+    assert "validation.expectations[2]: invalid arguments for 'expect_table_row_count_to_be_between'" in state.message

@@ -1,0 +1,63 @@
+"""The spec is checked against an index of Great Expectations and transformers (no import of either: `list` and
+the spec check answer at once); the index matches the installed libraries, and what only the real objects refuse
+is refused before any work, at its YAML path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modelmill.cli import main
+from modelmill.config.library_index import generate, index, installed_versions, rule_problem
+from tests.conftest import pipeline_dict
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_the_index_is_that_of_the_installed_libraries():
+    fresh = generate()
+    assert {name: part["version"] for name, part in index().items()} == installed_versions()
+    assert index() == fresh, "run `python -m modelmill.config.library_index` after upgrading GX or transformers"
+
+
+def test_loading_a_file_imports_none_of_the_heavy_libraries():
+    probe = (
+        "import sys; from modelmill.config import load_pipelines; load_pipelines('pipelines.yaml'); "
+        "print(sorted(m for m in ('great_expectations', 'transformers', 'torch', 'datasets', 'prefect', 'evaluate') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("name", "kwargs", "reason"), [
+    ("expect_column_values_to_not_be_nul", {"column": "text"}, "did you mean 'expect_column_values_to_not_be_null'"),
+    ("expect_column_values_to_be_in_set", {"colum": "label", "value_set": ["a"]},
+     "colum: not an argument of this expectation (did you mean column?); column: required"),
+    ("expect_column_values_to_be_between", {"column": "n", "mostly": 2}, "mostly: should be in [0.0, 1.0] (got 2)"),
+    ("expect_column_values_to_be_between", {"column": "n", "mostly": "most"}, "mostly: should be mapping or number"),
+    ("expect_column_values_to_not_be_null", {"column": ""}, "column is empty"),
+])
+def test_the_index_refuses_names_arguments_and_kinds_as_gx_would(name, kwargs, reason):
+    problem = rule_problem(name, kwargs)
+    assert problem is not None and reason in problem, problem
+
+
+RULES_ONLY_GX_REFUSES = [  # GX's own validators refuse these; the index cannot tell
+    {"expect_table_row_count_to_be_between": {"min_value": 10, "max_value": 5}},
+    {"expect_column_value_lengths_to_be_between": {"column": "text"}},
+]
+
+
+def test_what_only_gx_refuses_is_refused_by_check_at_the_rules_yaml_path(write_pipelines, tiny_model_dir,
+                                                                        review_files, capsys):
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    spec["validation"]["expectations"] += RULES_ONLY_GX_REFUSES
+    assert main(["check", "-f", str(write_pipelines({"tiny": spec}))]) == 1
+    err = capsys.readouterr().err
+    assert ("pipelines.tiny.validation.expectations[2]: invalid arguments for 'expect_table_row_count_to_be_between':"
+            " __root__: min_value (10) must be less than or equal to max_value (5)") in err
+    assert "pipelines.tiny.validation.expectations[3]: invalid arguments for " in err
