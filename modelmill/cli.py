@@ -21,20 +21,25 @@ INTERRUPTED = 130
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from modelmill.runtime.server import prefect_api
-    from modelmill.config.overrides import parse_cli_overrides
-    from modelmill.runtime.preflight import require_ready
+    from modelmill.config import parse_cli_overrides, resolve_run
     from modelmill.observe.reporting import run_summary
-    from modelmill.config.runs import resolve_run
+    from modelmill.runtime.preflight import require_ready
+    from modelmill.runtime.server import prefect_api
     from modelmill.storage.settings import get_settings
 
     overrides = parse_cli_overrides(args.set, force_retrain=args.force_retrain, dry_run=args.dry_run, note=args.note)
     run = resolve_run(args.pipeline, args.file, overrides)
-    require_ready(args.pipeline, run.spec, args.file)  # before Prefect starts: seconds, not minutes
-    from flows.finetune import finetune
+    from flows.finetune import finetune, run_stages
+    from modelmill.storage.cache_probe import CacheProbe, NotCached
 
-    with prefect_api(get_settings().home.resolve() / "prefect-server"):
-        summary = finetune(pipeline=args.pipeline, pipelines_file=str(args.file), **overrides.model_dump())
+    try:  # every stage cached: the summary from their records, no data, model or server loaded
+        summary = run_stages(run, CacheProbe())
+    except NotCached:
+        summary = None
+    if summary is None:
+        require_ready(args.pipeline, run.spec, args.file)  # before Prefect starts: seconds, not minutes
+        with prefect_api(get_settings().home.resolve() / "prefect-server"):
+            summary = finetune(pipeline=args.pipeline, pipelines_file=str(args.file), **overrides.model_dump())
     print("\n" + run_summary(summary))
     return 0 if summary.promoted else NOT_PROMOTED
 

@@ -55,9 +55,10 @@ def run_summary(summary: RunSummary) -> str:
     """What a finished run produced: metrics against thresholds, where the model is, what was pushed."""
     cached = [name for name, state in summary.stages.items() if state == "Cached"]
     outcome = "succeeded" if summary.promoted else "ran; its model was NOT PROMOTED"
+    run = f"run {summary.run_name}" if summary.run_name else "every stage cached: read from the cache, nothing ran"
     return "\n".join(
         [
-            f"Pipeline '{summary.pipeline}' {outcome} (run {summary.run_name}, spec {summary.spec_hash}).",
+            f"Pipeline '{summary.pipeline}' {outcome} ({run}, spec {summary.spec_hash}).",
             f"Cached stages: {', '.join(cached)}" if cached else "No stage was cached.",
             metrics_table(summary.evaluation),
             *gate_note(summary.evaluation),

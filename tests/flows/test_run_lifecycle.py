@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 from typing import Any
 
 from prefect.client.orchestration import get_client
@@ -162,3 +161,34 @@ def test_a_rule_only_gx_refuses_stops_a_run_no_check_preceded_before_any_stage(p
     state, stages = run(spec)
     assert state.is_failed() and stages == {}
     assert "validation.expectations[2]: invalid arguments for 'expect_table_row_count_to_be_between'" in state.message
+
+
+def test_a_run_whose_every_stage_is_cached_loads_no_data_model_or_server(prefect, write_pipelines, tiny_model_dir,
+                                                                          review_files, monkeypatch, capsys):
+    import datasets
+    import transformers
+
+    import flows.finetune
+    from modelmill.cli import main
+
+    path = str(write_pipelines({"tiny": pipeline_dict(tiny_model_dir, review_files)}))
+    assert main(["run", "tiny", "-f", path]) == 0
+    first = capsys.readouterr().out
+    # when it runs again with nothing changed, nothing may be loaded, trained or served
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a fully cached run loaded data, a model or Prefect")
+
+    for target in (datasets, "load_dataset"), (datasets, "load_from_disk"), (flows.finetune, "finetune"):
+        monkeypatch.setattr(*target, refuse)
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", refuse)
+    monkeypatch.setattr("modelmill.runtime.preflight.problems_of", refuse)
+    assert main(["run", "tiny", "-f", path]) == 0
+    again = capsys.readouterr().out
+    # then it prints the same report from the records, and says so
+    assert "every stage cached: read from the cache, nothing ran" in again
+    assert "Cached stages: load_data, validate_data, tokenize, train, evaluate, push" in again
+    table = [line for line in first.splitlines() if line.startswith("| accuracy |")]
+    assert table and table == [line for line in again.splitlines() if line.startswith("| accuracy |")]
+    # and anything changed goes through the checks and Prefect again (refused here by the patches)
+    assert main(["run", "tiny", "-f", path, "--set", "train.learning_rate=1e-3"]) == 1
+    assert "a fully cached run loaded data, a model or Prefect" in capsys.readouterr().err
