@@ -7,19 +7,26 @@ from prefect import flow
 from prefect.logging import get_run_logger
 from prefect.states import Completed, Failed
 
-from modelmill.runtime.errors import ModelmillError
+from modelmill.config import BatchSize, Epochs, LearningRate, MaxSteps, Seed
+from modelmill.config.overrides import RunOverrides
+from modelmill.config.runs import ResolvedRun
 from modelmill.evaluation.gates import require_known_classes
 from modelmill.hub.errors import HeadMoved
-from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, PushResult, RunSummary
-from modelmill.manifests import TokenizedManifest, ValidationReport
+from modelmill.manifests import (
+    DataManifest,
+    EvaluationReport,
+    ModelManifest,
+    PushResult,
+    RunSummary,
+    TokenizedManifest,
+    ValidationReport,
+)
 from modelmill.observe import notify
 from modelmill.observe.lifecycle import announce_promotion, current_run_name, finish_run, start_run
 from modelmill.observe.stages import StageLog
-from modelmill.config.overrides import RunOverrides
-from modelmill.config.runs import ResolvedRun
+from modelmill.runtime.errors import ModelmillError
 from modelmill.storage.secrets import push_credentials
 from modelmill.storage.settings import get_settings
-from modelmill.config import BatchSize, Epochs, LearningRate, MaxSteps, Seed
 from tasks.challenge import challenge_champion
 from tasks.evaluate import evaluate_model
 from tasks.hub_head import read_hub_head
@@ -28,7 +35,6 @@ from tasks.push import push_model
 from tasks.tokenize import tokenize
 from tasks.train import train
 from tasks.validate import validate_data
-
 
 HEAD_MOVES = 3  # how many times a release is decided again because main moved before its commit landed
 
@@ -98,8 +104,9 @@ def run_stages(run: ResolvedRun, stage: StageLog) -> RunSummary:
     summary = RunSummary(
         pipeline=name, run_name=current_run_name(), spec_hash=run.spec_hash, note=run.overrides.note,
         evaluation=evaluation, model_path=model.path, push=pushed,
+        train_samples_per_second=model.train_samples_per_second,
     )
-    return summary.model_copy(update={"stages": dict(stage.states)})
+    return summary.model_copy(update={"stages": dict(stage.states), "work_seconds": stage.work_seconds()})
 
 
 def release(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prefect import flow
 
+from modelmill.config.overrides import RunOverrides
 from modelmill.manifests import ValidationReport
 from modelmill.observe.lifecycle import complete_record, start_run
-from modelmill.config.overrides import RunOverrides
 from modelmill.observe.stages import StageLog
 from tasks.load_data import load_data
 from tasks.validate import validate_data

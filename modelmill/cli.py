@@ -45,9 +45,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from modelmill.runtime.server import prefect_api
     from modelmill.config.overrides import RunOverrides
     from modelmill.config.runs import resolve_run
+    from modelmill.runtime.server import prefect_api
     from modelmill.storage.settings import get_settings
 
     resolve_run(args.pipeline, args.file, RunOverrides())  # a bad file fails before Prefect starts
@@ -98,10 +98,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def _hub_for(args: argparse.Namespace, need_token: bool):
-    from modelmill.runtime.errors import ConfigError
-    from modelmill.hub.client import hub_api
-    from modelmill.storage.secrets import hub_token
     from modelmill.config.file import load_pipeline
+    from modelmill.hub.client import hub_api
+    from modelmill.runtime.errors import ConfigError
+    from modelmill.storage.secrets import hub_token
 
     push = load_pipeline(args.pipeline, args.file).push
     token = hub_token(push.token_secret_block)
@@ -131,7 +131,6 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from modelmill.hub.releases import rollback
-
     from modelmill.runtime.errors import ConfigError
 
     api, repo_id = _hub_for(args, need_token=True)
@@ -150,8 +149,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    from modelmill.storage.settings import get_settings
     from modelmill.storage.gc import collect
+    from modelmill.storage.settings import get_settings
 
     home = get_settings().home.resolve()
     result = collect(args.keep_last, args.checkpoint_days, args.dry_run)

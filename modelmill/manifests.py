@@ -91,6 +91,8 @@ class ModelManifest(BaseModel):
     train_loss: float | None = Field(None, description="Mean logged train loss; None when no logging step was reached.")
     best_eval_loss: float | None = None
     resumed_from: str | None = Field(None, description="Checkpoint a retried run resumed from.")
+    train_seconds: float | None = Field(None, description="The training loop's wall time (evaluation included).")
+    train_samples_per_second: float | None = Field(None, description="Training examples processed per second.")
     history: list[dict[str, float]] = Field(
         default_factory=list, description="Per evaluation and logging step: epoch, loss, eval_loss, eval_accuracy."
     )
@@ -233,8 +235,12 @@ class RunSummary(BaseModel):
     spec_hash: str = ""
     note: str = ""
     stages: dict[str, str] = Field(default_factory=dict, description="Stage -> final state (Completed, Cached).")
+    work_seconds: dict[str, float] = Field(
+        default_factory=dict, description="Stage -> seconds of its own work in this run (a cached stage did none)."
+    )
     evaluation: EvaluationReport
     model_path: Path
+    train_samples_per_second: float | None = Field(None, description="Of the training that made the model.")
     push: PushResult | None = Field(None, description="None when the model was not promoted (nothing pushed).")
 
     @property

@@ -6,19 +6,21 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 
-from modelmill.storage.caching import STAGE
+from modelmill.config import EvaluateSpec, PushSpec
 from modelmill.hub.challenge import challenge
-from modelmill.runtime.errors import ConfigError
 from modelmill.hub.client import hub_api
 from modelmill.hub.head import HubHead
-from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, TokenizedManifest
 from modelmill.hub.promotion import Promotion, comparison_table
+from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, TokenizedManifest
+from modelmill.observe.timing import timed
+from modelmill.runtime.errors import ConfigError
 from modelmill.runtime.retry import retry_if_transient
+from modelmill.storage.caching import STAGE
 from modelmill.storage.secrets import push_credentials
-from modelmill.config import EvaluateSpec, PushSpec
 
 
 @task(name="challenge", cache_policy=STAGE, persist_result=True, retry_condition_fn=retry_if_transient)
+@timed("challenge")
 def challenge_champion(
     model: ModelManifest,
     tokens: TokenizedManifest,

@@ -7,17 +7,18 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 
-from modelmill.storage.artifacts import new_output_dir, stable_hash
-from modelmill.storage.caching import STAGE
-from modelmill.runtime.errors import ThresholdsNotMet
+from modelmill.config import EvaluateSpec
 from modelmill.evaluation.assess import assess
 from modelmill.evaluation.figures import data_uri, saved_figures
 from modelmill.evaluation.gates import accuracy_paradox, baseline_scope
 from modelmill.evaluation.tables import evaluation_sections, gates_table
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, TokenizedManifest
 from modelmill.observe.reporting import gate_note, metrics_table
+from modelmill.observe.timing import timed
+from modelmill.runtime.errors import ThresholdsNotMet
 from modelmill.runtime.retry import retry_if_transient
-from modelmill.config import EvaluateSpec
+from modelmill.storage.artifacts import new_output_dir, stable_hash
+from modelmill.storage.caching import STAGE
 
 
 def failure_message(report: EvaluationReport) -> str:
@@ -52,6 +53,7 @@ def report_markdown(report: EvaluationReport) -> str:
     persist_result=True,
     retry_condition_fn=retry_if_transient,
 )
+@timed("evaluate")
 def evaluate_model(
     model: ModelManifest,
     tokens: TokenizedManifest,

@@ -3,28 +3,34 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 from prefect import task
 from prefect.logging import get_logger, get_run_logger
 
-from modelmill.storage.artifacts import atomic_dir, files_fingerprint, new_output_dir, stable_hash
-from modelmill.storage.caching import STAGE
-from modelmill.data.files import file_format, read_file
-from modelmill.data.splits import grouped_split
+from modelmill.config import SPLITS, DataSpec, SplitRatios
 from modelmill.data.facts import gather
+from modelmill.data.files import file_format, read_file
 from modelmill.data.labels import class_problems, data_problems, split_sources, without_blank_labels
-from modelmill.runtime.errors import DataError
+from modelmill.data.splits import grouped_split
 from modelmill.hub.errors import secret_safe
 from modelmill.manifests import DataManifest
+from modelmill.observe.timing import timed
+from modelmill.runtime.errors import DataError
 from modelmill.runtime.retry import retry_if_transient
-from modelmill.config import SPLITS, DataSpec, SplitRatios
+from modelmill.storage.artifacts import atomic_dir, files_fingerprint, new_output_dir, stable_hash
+from modelmill.storage.caching import STAGE
+
+if TYPE_CHECKING:
+    import datasets
 
 SPLIT_COLUMN = "__modelmill_label_id"
 
 
 def read_files(spec: DataSpec, files: dict[str, Path]) -> datasets.DatasetDict:
     """Read local files, one split each; an unreadable file is named with the parser's own reason."""
+    import datasets
+
     for split, path in files.items():
         if not path.is_file():
             raise DataError(f"{path}: data file for split '{split}' not found")
@@ -37,6 +43,8 @@ def read_files(spec: DataSpec, files: dict[str, Path]) -> datasets.DatasetDict:
 
 def read_hub(spec: DataSpec) -> datasets.DatasetDict:
     """Load a Hub dataset with its own splits (needs a network)."""
+    import datasets
+
     assert spec.hub is not None
     from huggingface_hub import constants
 
@@ -52,6 +60,8 @@ def split_by_ratios(
     single: datasets.Dataset, ratios: SplitRatios, label_column: str, mapping: dict[str, int]
 ) -> datasets.DatasetDict:
     """Cut one dataset into train/validation/test, stratified by label when asked."""
+    import datasets
+
     stratify = None
     if ratios.stratify:
         single = single.map(
@@ -77,6 +87,8 @@ def split_by_ratios(
 
 def read_data(spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str, int], str]:
     """Splits with every column as read, label names, raw label -> id, and a description of the source."""
+    import datasets
+
     sources = split_sources(spec)
     if spec.hub is not None:
         source, dataset = f"hub:{spec.hub.id}", read_hub(spec)
@@ -125,6 +137,7 @@ def drop_null_labels(part: datasets.Dataset, spec: DataSpec, source: str) -> dat
     persist_result=True,
     retry_condition_fn=retry_if_transient,
 )
+@timed("load_data")
 def load_data(spec: DataSpec) -> DataManifest:
     """Read the declared data into train/validation/test splits and save them under their cache key."""
     dataset, labels, mapping, source = read_data(spec)

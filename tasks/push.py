@@ -8,8 +8,7 @@ from pathlib import Path
 from prefect import runtime, task
 from prefect.logging import get_run_logger
 
-from modelmill.storage.artifacts import atomic_dir, files_fingerprint, link_tree, new_output_dir, stable_hash
-from modelmill.storage.caching import HubTokenPresence, stage_policy
+from modelmill.config import PushSpec
 from modelmill.evaluation.figures import saved_figures
 from modelmill.hub.client import hub_api
 from modelmill.hub.head import HubHead
@@ -17,9 +16,11 @@ from modelmill.hub.model_card import FIGURES_FOLDER, decision_config, render_mod
 from modelmill.hub.releases import publish_release
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, PushResult, ValidationReport
 from modelmill.observe.reporting import metrics_table
+from modelmill.observe.timing import timed
 from modelmill.runtime.retry import retry_if_transient
+from modelmill.storage.artifacts import atomic_dir, files_fingerprint, link_tree, new_output_dir, stable_hash
+from modelmill.storage.caching import HubTokenPresence, stage_policy
 from modelmill.storage.secrets import push_credentials
-from modelmill.config import PushSpec
 
 NOT_UPLOADED = ("training_args.bin",)  # a pickle of local training state: not for the Hub
 
@@ -59,6 +60,7 @@ def run_id() -> str:
     persist_result=True,
     retry_condition_fn=retry_if_transient,
 )
+@timed("push")
 def push_model(
     pipeline: str,
     description: str,

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-import datasets
+from typing import TYPE_CHECKING
+
 from prefect import task
 from prefect.logging import get_run_logger
 
+from modelmill.config import ModelSpec, TokenizerSpec
+from modelmill.manifests import DataManifest, TokenizedManifest
+from modelmill.observe.timing import timed
+from modelmill.runtime.retry import retry_if_transient
 from modelmill.storage.artifacts import atomic_dir, new_output_dir, stable_hash
 from modelmill.storage.caching import STAGE
-from modelmill.manifests import DataManifest, TokenizedManifest
 from modelmill.training.loading import load_tokenizer
-from modelmill.runtime.retry import retry_if_transient
 from modelmill.training.tokenizing import tokenize_splits
-from modelmill.config import ModelSpec, TokenizerSpec
+
+if TYPE_CHECKING:
+    pass
 
 
 @task(name="tokenize", cache_policy=STAGE, persist_result=True, retry_condition_fn=retry_if_transient)
+@timed("tokenize")
 def tokenize(data: DataManifest, spec: TokenizerSpec, model: ModelSpec) -> TokenizedManifest:
     """Tokenize the splits with the pipeline's tokenizer and save them to disk."""
     ref = spec.name_or_path or model.name_or_path
     tokenizer = load_tokenizer(ref, model)
+    import datasets
+
     tokenized = tokenize_splits(datasets.load_from_disk(str(data.path)), tokenizer, data, spec.max_length)
     key = stable_hash("tokenize", data.key, spec, model)
     folder = new_output_dir("tokenized", key)

@@ -5,31 +5,24 @@ from __future__ import annotations
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import datasets
 import numpy as np
 from prefect import task
 from prefect.logging import get_run_logger
-from transformers import (
-    DataCollatorWithPadding,
-    EarlyStoppingCallback,
-    EvalPrediction,
-    PrinterCallback,
-    Trainer,
-    TrainerCallback,
-    set_seed,
-)
 
+from modelmill.config import ModelSpec, TrainSpec
+from modelmill.manifests import ModelManifest, TokenizedManifest
+from modelmill.observe.timing import timed
+from modelmill.runtime.retry import retry_if_transient
 from modelmill.storage.artifacts import atomic_dir, new_output_dir, stable_hash, stage_dir
 from modelmill.storage.caching import STAGE, module_source_hash
 from modelmill.storage.checkpoints import last_complete_checkpoint
-from modelmill.training.loading import load_classifier, load_tokenizer
-from modelmill.manifests import ModelManifest, TokenizedManifest
-from modelmill.observe.progress import TrainingProgress
-from modelmill.runtime.retry import retry_if_transient
-from modelmill.config import ModelSpec, TrainSpec
 from modelmill.training.arguments import precision_flags, training_arguments
+from modelmill.training.loading import load_classifier, load_tokenizer
+
+if TYPE_CHECKING:
+    from transformers import EvalPrediction, TrainerCallback
 
 
 def eval_accuracy(prediction: EvalPrediction) -> dict[str, float]:
@@ -68,6 +61,9 @@ def fine_tune(
     equal weights. A complete checkpoint in `workdir` (left by a failed attempt) is resumed; an incomplete
     one is deleted. `workdir` is removed once the model is published.
     """
+    import datasets
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, PrinterCallback, Trainer, set_seed
+
     set_seed(spec.seed)
     labels = tokens.labels
     tokenizer = load_tokenizer(tokens.tokenizer, model_spec)
@@ -88,7 +84,7 @@ def fine_tune(
     )
     trainer.remove_callback(PrinterCallback)  # raw log dicts on stdout; TrainingProgress reports instead
     resume = last_complete_checkpoint(checkpoints)
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    trained = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     with atomic_dir(output) as scratch:
         trainer.save_model(str(scratch))
         tokenizer.save_pretrained(str(scratch))
@@ -107,17 +103,22 @@ def fine_tune(
         train_loss=mean_logged_loss(trainer.state.log_history),
         best_eval_loss=trainer.state.best_metric if spec.metric_for_best_model == "loss" else None,
         resumed_from=resume.name if resume else None,
+        train_seconds=trained.metrics.get("train_runtime"),
+        train_samples_per_second=trained.metrics.get("train_samples_per_second"),
         history=curve_points(trainer.state.log_history),
     )
 
 
 @task(name="train", cache_policy=STAGE, persist_result=True, retry_condition_fn=retry_if_transient)
+@timed("train")
 def train(tokens: TokenizedManifest, model: ModelSpec, spec: TrainSpec, title: str = "model") -> ModelManifest:
     """Fine-tune the model on the tokenized train split, selecting the best checkpoint on validation.
 
     Its cache key is locked while it runs (SERIALIZABLE), so the working folder of a key has one user at a
     time: a retry, or a run after a crash, resumes there; a concurrent run waits and reuses the result.
     """
+    from modelmill.observe.progress import TrainingProgress
+
     key = stable_hash("train", tokens, model, spec, module_source_hash(fine_tune))
     logger = get_run_logger()
     manifest = fine_tune(

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import datasets
-import pandas as pd
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.logging import get_run_logger
 
-from modelmill.storage.artifacts import atomic_dir, new_output_dir, stable_hash
-from modelmill.storage.caching import STAGE
 from modelmill.checks.builtin import builtin_rules, plain_checks
-from modelmill.runtime.errors import DataValidationFailed
 from modelmill.checks.expectations import build_expectation
+from modelmill.config import ExpectationRule, ValidationSpec
 from modelmill.manifests import DataManifest, RuleResult, ValidationReport
 from modelmill.observe.text_cells import shorten
+from modelmill.observe.timing import timed
+from modelmill.runtime.errors import DataValidationFailed
 from modelmill.runtime.retry import retry_if_transient
+from modelmill.storage.artifacts import atomic_dir, new_output_dir, stable_hash
+from modelmill.storage.caching import STAGE
 from modelmill.storage.settings import get_settings
-from modelmill.config import ExpectationRule, ValidationSpec
+
+if TYPE_CHECKING:
+    import datasets
+    import pandas as pd
 
 DOCS_SITE = "modelmill"
 
@@ -177,11 +180,14 @@ def publish_report(report: ValidationReport, pipeline: str) -> None:
 
 
 @task(name="validate_data", cache_policy=STAGE, persist_result=True, retry_condition_fn=retry_if_transient)
+@timed("validate_data")
 def validate_data(data: DataManifest, spec: ValidationSpec, pipeline: str) -> ValidationReport:
     """Run the pipeline's data rules; a critical failure stops the flow before training, warnings are reported.
     GX Data Docs of the run are written under the stage's artifacts and linked from a Prefect artifact."""
     folder = new_output_dir("validation", stable_hash("validate", data, spec))
     with atomic_dir(folder) as scratch:
+        import datasets
+
         report = run_rules(datasets.load_from_disk(str(data.path)), spec, data, scratch / "data-docs")
     if report.data_docs is not None:
         report = report.model_copy(update={"data_docs": folder / report.data_docs.relative_to(scratch)})

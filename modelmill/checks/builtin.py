@@ -4,13 +4,15 @@ texts, label sets, label shift), plain functions where it has none (overlap, dup
 from __future__ import annotations
 
 from collections import Counter
-
-import datasets
+from typing import TYPE_CHECKING
 
 from modelmill.checks.text import duplicate_rows, overlap_rows, thin_classes
+from modelmill.config import BuiltinChecks, ExpectationRule
 from modelmill.manifests import DataManifest, RuleResult
 from modelmill.observe.text_cells import shorten
-from modelmill.config import BuiltinChecks, ExpectationRule
+
+if TYPE_CHECKING:
+    import datasets
 
 HELD_OUT = ("validation", "test")
 

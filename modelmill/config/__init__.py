@@ -4,27 +4,60 @@ overrides of one run. The names other wings use are imported from here."""
 from __future__ import annotations
 
 from modelmill.config.base import (  # noqa: F401
-    SPLITS, SEED_RANGE, MAX_EPOCHS, MAX_STEPS, MAX_BATCH, MAX_ACCUMULATION, MAX_LEARNING_RATE, MAX_ROWS,
-    MAX_DELAY_SECONDS, MAX_TEXT, Epochs, LearningRate, BatchSize, MaxSteps, Seed, REDIRECTING_ARGUMENTS,
-    PER_CLASS_METRICS, MACRO_F1, PIPELINE_NAME, Section
+    MACRO_F1,
+    MAX_ACCUMULATION,
+    MAX_BATCH,
+    MAX_DELAY_SECONDS,
+    MAX_EPOCHS,
+    MAX_LEARNING_RATE,
+    MAX_ROWS,
+    MAX_STEPS,
+    MAX_TEXT,
+    PER_CLASS_METRICS,
+    PIPELINE_NAME,
+    REDIRECTING_ARGUMENTS,
+    SEED_RANGE,
+    SPLITS,
+    BatchSize,
+    Epochs,
+    LearningRate,
+    MaxSteps,
+    Section,
+    Seed,
 )
-from modelmill.config.data import SplitFiles, SplitRatios, HubDataset, DataSpec  # noqa: F401
-from modelmill.config.validation import (  # noqa: F401
-    ExpectationRule, RuleFile, RuleSuite, Check, TextMatchCheck, OverlapCheck, BalanceCheck, ShiftCheck,
-    BuiltinChecks, ValidationSpec, load_rule_file
-)
-from modelmill.config.model import ModelSpec, TokenizerSpec  # noqa: F401
-from modelmill.config.train import TrainSpec  # noqa: F401
+from modelmill.config.data import DataSpec, HubDataset, SplitFiles, SplitRatios  # noqa: F401
 from modelmill.config.evaluate import (  # noqa: F401
-    Threshold, Guard, PromoteSpec, ClassThresholds, EvaluationSet, SliceSpec, BaselineSpec, OverfittingSpec,
-    DecisionThresholdSpec, EvaluateSpec, unknown_classes
+    BaselineSpec,
+    ClassThresholds,
+    DecisionThresholdSpec,
+    EvaluateSpec,
+    EvaluationSet,
+    Guard,
+    OverfittingSpec,
+    PromoteSpec,
+    SliceSpec,
+    Threshold,
+    unknown_classes,
 )
-from modelmill.config.operations import PushSpec, ScheduleSpec, NotifySpec, RetrySpec  # noqa: F401
-from modelmill.config.pipeline import PipelineSpec, PipelinesFile  # noqa: F401
-from modelmill.config.messages import yaml_path, describe_error, format_validation_error  # noqa: F401
-from modelmill.config.loader import (  # noqa: F401
-    MAX_DEPTH, MAX_EXPANDED_NODES, CORE, PLAIN_TAGS, yaml_problem, load_yaml_file
-)
-from modelmill.config.file import DEFAULT_FILE, load_pipelines, select_pipeline, load_pipeline  # noqa: F401
-from modelmill.config.overrides import TRAIN_FIELDS, CLI_KEYS, RunOverrides, parse_cli_overrides  # noqa: F401
+from modelmill.config.file import DEFAULT_FILE, load_pipeline, load_pipelines, select_pipeline  # noqa: F401
+from modelmill.config.loader import CORE, MAX_DEPTH, MAX_EXPANDED_NODES, PLAIN_TAGS, load_yaml_file, yaml_problem  # noqa: F401
+from modelmill.config.messages import describe_error, format_validation_error, yaml_path  # noqa: F401
+from modelmill.config.model import ModelSpec, TokenizerSpec  # noqa: F401
+from modelmill.config.operations import NotifySpec, PushSpec, RetrySpec, ScheduleSpec  # noqa: F401
+from modelmill.config.overrides import CLI_KEYS, TRAIN_FIELDS, RunOverrides, parse_cli_overrides  # noqa: F401
+from modelmill.config.pipeline import PipelinesFile, PipelineSpec  # noqa: F401
 from modelmill.config.runs import OPERATIONAL, ResolvedRun, resolve_run  # noqa: F401
+from modelmill.config.train import TrainSpec  # noqa: F401
+from modelmill.config.validation import (  # noqa: F401
+    BalanceCheck,
+    BuiltinChecks,
+    Check,
+    ExpectationRule,
+    OverlapCheck,
+    RuleFile,
+    RuleSuite,
+    ShiftCheck,
+    TextMatchCheck,
+    ValidationSpec,
+    load_rule_file,
+)

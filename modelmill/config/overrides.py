@@ -6,7 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from modelmill.config import BatchSize, Epochs, LearningRate, MaxSteps, PipelineSpec, Seed
+from modelmill.config.base import BatchSize, Epochs, LearningRate, MaxSteps, Seed
+from modelmill.config.pipeline import PipelineSpec
 from modelmill.runtime.errors import ConfigError
 
 TRAIN_FIELDS = ("epochs", "learning_rate", "batch_size", "max_steps", "seed")

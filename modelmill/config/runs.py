@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelmill.config import PipelineSpec
 from modelmill.config.file import load_pipeline
 from modelmill.config.overrides import RunOverrides
+from modelmill.config.pipeline import PipelineSpec
 from modelmill.storage.artifacts import stable_hash
 
 if TYPE_CHECKING:

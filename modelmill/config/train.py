@@ -44,6 +44,10 @@ class TrainSpec(Section):
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
         "auto", description="auto: bf16 on a GPU that supports it, fp16 on other GPUs, fp32 on CPU."
     )
+    group_by_length: bool = Field(
+        True, description="Batches of texts of similar length (shuffled in large groups): far less padding to "
+        "compute through; false: batches drawn at random.",
+    )
     training_arguments: dict[str, Any] = Field(
         default_factory=dict, description="Any other `TrainingArguments` field, passed through as is."
     )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
-
+from modelmill.config import DataSpec, EvaluationSet
 from modelmill.data.encoding import NEWLINE, file_chunks, text_problem
 from modelmill.runtime.errors import DataError
-from modelmill.config import DataSpec, EvaluationSet
+
+if TYPE_CHECKING:
+    import datasets
 
 TEXT_FORMATS = ("csv", "json")
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
@@ -71,6 +73,8 @@ def read_file(path: Path, file_format: str) -> datasets.Dataset:
         check_text_file(path, needs_rows=file_format == "csv")
     elif not path.is_file():
         raise DataError(f"{path}: file not found")
+    import datasets
+
     try:
         return datasets.load_dataset(file_format, data_files={"train": str(path)}, split="train")
     except Exception as exc:  # datasets wraps parser errors in DatasetGenerationError; report the real one

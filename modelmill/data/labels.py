@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from modelmill.data.facts import BATCH_ROWS, MAX_LABELS, SplitFacts, blank_rows
 from modelmill.config import SPLITS, DataSpec
+from modelmill.data.facts import BATCH_ROWS, MAX_LABELS, SplitFacts, blank_rows
 
 if TYPE_CHECKING:
     import datasets

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import datasets
-
-from modelmill.runtime.errors import DataError
 from modelmill.config import SplitRatios
+from modelmill.runtime.errors import DataError
+
+if TYPE_CHECKING:
+    import datasets
 
 _SPACES = re.compile(r"\s+")
 
@@ -58,6 +60,8 @@ def grouped_split(
 
     def rows(chosen: list[str]) -> list[int]:
         return sorted(row for key in chosen for row in groups[key])
+
+    import datasets
 
     parts = datasets.DatasetDict(
         {name: single.select(rows(chosen)) for name, chosen in

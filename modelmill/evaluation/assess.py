@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
 
-from modelmill.storage.artifacts import atomic_dir
+from modelmill.config import SPLITS, EvaluateSpec
 from modelmill.evaluation.baselines import classical, majority
 from modelmill.evaluation.cutoff import pick_cutoff
 from modelmill.evaluation.extra_sets import read_evaluation_set
@@ -20,6 +20,7 @@ from modelmill.evaluation.gates import (
     fit_warnings,
     set_scope,
 )
+from modelmill.evaluation.scoring import Cutoff, labels_at, predict_probabilities, score
 from modelmill.evaluation.slicing import slice_scores, slice_values
 from modelmill.manifests import (
     BaselineScores,
@@ -32,8 +33,10 @@ from modelmill.manifests import (
     SliceScores,
     TokenizedManifest,
 )
-from modelmill.evaluation.scoring import Cutoff, labels_at, predict_probabilities, score
-from modelmill.config import SPLITS, EvaluateSpec
+from modelmill.storage.artifacts import atomic_dir
+
+if TYPE_CHECKING:
+    import datasets
 
 
 class Scorer:
@@ -154,6 +157,8 @@ def assess(
 ) -> EvaluationReport:
     """Score the model on test (and a train sample, validation, extra sets, slices), beside its baselines; gate it;
     save the confusion matrix and validation curve PNGs in `output`."""
+    import datasets
+
     tokenized = datasets.load_from_disk(str(tokens.path))
     raw = datasets.load_from_disk(str(data.path))
     scorer = Scorer(model, spec)

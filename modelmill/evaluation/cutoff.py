@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from modelmill.manifests import DecisionCutoff
 from modelmill.config import DecisionThresholdSpec
+from modelmill.manifests import DecisionCutoff
 
 
 def pick_cutoff(spec: DecisionThresholdSpec, probabilities: np.ndarray, is_positive: np.ndarray) -> DecisionCutoff:

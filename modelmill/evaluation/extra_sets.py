@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import datasets
+from typing import TYPE_CHECKING
 
+from modelmill.config import EvaluationSet
 from modelmill.data.facts import gather
 from modelmill.data.files import file_format, read_file
 from modelmill.data.labels import column_problems, row_problems
-from modelmill.runtime.errors import DataError
 from modelmill.manifests import DataManifest
-from modelmill.config import EvaluationSet
+from modelmill.runtime.errors import DataError
+
+if TYPE_CHECKING:
+    import datasets
 
 
 def read_evaluation_set(name: str, spec: EvaluationSet, data: DataManifest) -> datasets.Dataset:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from modelmill.runtime.errors import ConfigError
-from modelmill.manifests import TEST_SCOPE, BaselineScores, MetricCheck, Scores, SliceScores
 from modelmill.config import (
     MACRO_F1,
     ClassThresholds,
@@ -13,6 +11,8 @@ from modelmill.config import (
     Threshold,
     unknown_classes,
 )
+from modelmill.manifests import TEST_SCOPE, BaselineScores, MetricCheck, Scores, SliceScores
+from modelmill.runtime.errors import ConfigError
 
 
 def is_test_gate(check: MetricCheck) -> bool:

@@ -6,15 +6,18 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import datasets
 import numpy as np
 
-from modelmill.runtime.errors import ConfigError
-from modelmill.metrics import load_metric
-from modelmill.manifests import Scores
 from modelmill.config import MACRO_F1, PER_CLASS_METRICS
+from modelmill.manifests import Scores
+from modelmill.metrics import SHIPPED_METRICS, load_metric
+from modelmill.metrics.formulas import compute_shipped
+from modelmill.runtime.errors import ConfigError
+
+if TYPE_CHECKING:
+    import datasets
 
 AVERAGED = frozenset({"precision", "recall", "f1"})
 
@@ -84,7 +87,10 @@ def compute_metrics(
     metrics: dict[str, float] = {}
     for name in names:
         kwargs: dict[str, Any] = {"average": average} if name in AVERAGED else {}
-        result = load_metric(name, trust_remote_code).compute(predictions=predictions, references=references, **kwargs)
+        if name in SHIPPED_METRICS:
+            result = compute_shipped(name, predictions, references, **kwargs)
+        else:
+            result = load_metric(name, trust_remote_code).compute(predictions=predictions, references=references, **kwargs)
         metrics.update({key: float(value) for key, value in result.items() if isinstance(value, (int, float))})
     return metrics
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
 
-from modelmill.runtime.errors import ConfigError
-from modelmill.manifests import SliceScores
 from modelmill.config import SliceSpec
+from modelmill.manifests import SliceScores
+from modelmill.runtime.errors import ConfigError
+
+if TYPE_CHECKING:
+    import datasets
 
 EMPTY = "(empty)"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from modelmill.config import MACRO_F1, PER_CLASS_METRICS
 from modelmill.evaluation.gates import baseline_scope, is_baseline_gate, is_set_gate, is_test_gate, slice_scope
 from modelmill.manifests import EvaluationReport, MetricCheck, Scores
-from modelmill.config import MACRO_F1, PER_CLASS_METRICS
 from modelmill.observe.text_cells import shorten
 
 

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
 from huggingface_hub import HfApi
 
+from modelmill.config import EvaluateSpec
+from modelmill.evaluation.scoring import compute_metrics, per_class_metrics, predict
 from modelmill.hub.champion import Champion, fetch_champion
 from modelmill.hub.head import HubHead
-from modelmill.manifests import DataManifest
 from modelmill.hub.promotion import Promotion, decide
-from modelmill.evaluation.scoring import compute_metrics, per_class_metrics, predict
-from modelmill.config import EvaluateSpec
+from modelmill.manifests import DataManifest
 from modelmill.training.tokenizing import tokenize_splits
+
+if TYPE_CHECKING:
+    pass
 
 OFFLINE = "not compared: HF_HUB_OFFLINE is set, the published model is unread"
 
@@ -24,6 +27,7 @@ def champion_scores(
     champion: Champion, data: DataManifest, labels: list[str], spec: EvaluateSpec, max_length: int
 ) -> dict[str, float]:
     """The champion's metrics on the raw test split, tokenized with its own tokenizer, in this run's label ids."""
+    import datasets
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(champion.folder))

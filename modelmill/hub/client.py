@@ -8,8 +8,8 @@ import threading
 from huggingface_hub import HfApi
 from pydantic import SecretStr
 
-from modelmill.runtime.errors import ConfigError
 from modelmill.config import PushSpec
+from modelmill.runtime.errors import ConfigError
 
 DEFAULT_TIMEOUT = 60.0
 MAX_TIMEOUT = 3_600.0

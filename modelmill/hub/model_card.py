@@ -11,8 +11,8 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from modelmill import __version__
 from modelmill.evaluation.figures import saved_figures
 from modelmill.evaluation.tables import evaluation_sections
-from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, ValidationReport
 from modelmill.hub.promotion import comparison_table
+from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, ValidationReport
 from modelmill.observe.reporting import gate_note
 
 TEMPLATE = """---

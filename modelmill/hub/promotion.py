@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from modelmill.hub.head import HubHead
 from modelmill.config import PromoteSpec
+from modelmill.hub.head import HubHead
 
 
 class Comparison(BaseModel):

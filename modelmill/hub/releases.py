@@ -15,9 +15,9 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from modelmill.runtime.errors import PushRejected
 from modelmill.hub.errors import HeadMoved, hub_errors
 from modelmill.hub.head import HubHead, read_head
+from modelmill.runtime.errors import PushRejected
 
 TAG = re.compile(r"^v(\d+)$")
 MARKER = "modelmill-release: "

@@ -10,16 +10,16 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 
+from modelmill.config.overrides import RunOverrides
+from modelmill.config.runs import ResolvedRun, resolve_run
+from modelmill.hub.promotion import comparison_line
 from modelmill.manifests import RunSummary
 from modelmill.observe import notify, readable_failures
 from modelmill.observe.quiet import quiet_library_progress
+from modelmill.observe.reporting import summary_markdown
 from modelmill.observe.run_artifacts import publish_spec, publish_summary, run_origin
 from modelmill.observe.run_names import is_generated_name, run_name, unique_name
 from modelmill.observe.stages import StageLog
-from modelmill.config.overrides import RunOverrides
-from modelmill.hub.promotion import comparison_line
-from modelmill.observe.reporting import summary_markdown
-from modelmill.config.runs import ResolvedRun, resolve_run
 from modelmill.runtime.errors import ConfigError
 from modelmill.runtime.telemetry import switch_off_telemetry
 from modelmill.storage.run_records import Release, now, start_record, write_record
@@ -86,8 +86,12 @@ def complete_record(
     push = summary.push if summary is not None else None
     released = Release(repo_id=push.repo_id, tag=push.tag, commit=push.commit_oid) if push and not push.dry_run else None
     status = "failed" if error else ("completed" if summary is None or summary.promoted else "not promoted")
+    figures = {} if summary is None else {
+        "metrics": summary.evaluation.metrics, "work_seconds": summary.work_seconds,
+        "train_samples_per_second": summary.train_samples_per_second,
+    }
     write_record(run.record.model_copy(update={
-        "finished": now(), "status": status, "artifacts": stages.artifacts, "release": released,
+        "finished": now(), "status": status, "artifacts": stages.artifacts, "release": released, "figures": figures,
     }))
 
 

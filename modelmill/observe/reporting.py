@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from modelmill.evaluation.gates import is_baseline_gate, is_test_gate
 from modelmill.evaluation.tables import evaluation_sections
-from modelmill.manifests import EvaluationReport, PushResult, RunSummary
 from modelmill.hub.promotion import comparison_table
-
+from modelmill.manifests import EvaluationReport, PushResult, RunSummary
 
 UNGATED = (
     "Warning: no thresholds are declared (evaluate.thresholds, class_thresholds, sets, slices): nothing but the "

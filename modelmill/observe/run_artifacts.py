@@ -5,8 +5,8 @@ from __future__ import annotations
 import yaml
 from prefect.artifacts import create_markdown_artifact
 
-from modelmill.storage.artifacts import prefect_artifact_key
 from modelmill.config.runs import ResolvedRun
+from modelmill.storage.artifacts import prefect_artifact_key
 
 
 def run_origin(run: ResolvedRun, deployment_id: object | None, auto_scheduled: bool) -> str:

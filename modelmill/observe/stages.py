@@ -6,10 +6,11 @@ from typing import Any
 
 from prefect import Task
 
-from modelmill.runtime.retry import retry_options
-from modelmill.storage.settings import get_settings
 from modelmill.config import RetrySpec
+from modelmill.observe.timing import work_seconds
+from modelmill.runtime.retry import retry_options
 from modelmill.storage.run_records import RunRecord, artifact_folder, paths_in, write_record
+from modelmill.storage.settings import get_settings
 
 
 class StageLog:
@@ -34,3 +35,9 @@ class StageLog:
         if new and self.record is not None:
             write_record(self.record.model_copy(update={"artifacts": self.artifacts}))
         return result
+
+    def work_seconds(self) -> dict[str, float]:
+        """Seconds of each stage's own work in this flow run."""
+        from prefect import runtime
+
+        return work_seconds(runtime.flow_run.id)

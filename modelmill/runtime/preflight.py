@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from modelmill.config import PipelineSpec
 from modelmill.data.facts import SplitFacts
 from modelmill.runtime.errors import ModelmillError, PreflightFailed
-from modelmill.config import PipelineSpec
 
 COLUMN_KWARGS = ("column", "column_A", "column_B")
 UNBOUNDED = 1_000_000  # tokenizers without a limit report a huge model_max_length
@@ -39,8 +39,8 @@ def read_split(path: Path, split: str, spec: PipelineSpec, fmt: Any) -> tuple[li
 def check_data(where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, list[str]]]:
     """What the load stage would refuse in the local data files (the very sentences it would raise), problems of
     the extra evaluation sets, the classes `evaluate` names (against the labels), and the columns of each split."""
-    from modelmill.data.labels import column_problems, data_problems, row_problems, split_sources
     from modelmill.config import unknown_classes
+    from modelmill.data.labels import column_problems, data_problems, row_problems, split_sources
 
     if spec.data.hub is not None:
         return [], {}

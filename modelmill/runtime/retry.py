@@ -6,8 +6,8 @@ from typing import Any
 
 from prefect.tasks import exponential_backoff
 
-from modelmill.runtime.errors import PermanentError, TransientError
 from modelmill.config import RetrySpec
+from modelmill.runtime.errors import PermanentError, TransientError
 
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 

@@ -27,6 +27,9 @@ class CacheProbe:
         self.states: dict[str, str] = {}
         self.artifacts: list[str] = []
 
+    def work_seconds(self) -> dict[str, float]:
+        return {}  # nothing ran
+
     def __call__(self, stage: Any, *args: Any, options: dict[str, Any] | None = None) -> Any:
         from prefect.cache_policies import NO_CACHE, CachePolicy
         from prefect.utilities.callables import get_call_parameters

@@ -25,8 +25,8 @@ MAX_STALE_GENERATIONS = 20
 
 
 def module_source_hash(fn: Any) -> str | None:
-    """Hash of the whole source file that defines `fn` (None when it has no file)."""
-    source = Path(inspect.getsourcefile(fn) or "")
+    """Hash of the whole source file that defines `fn` (None when it has no file); decorators are looked through."""
+    source = Path(inspect.getsourcefile(inspect.unwrap(fn)) or "")
     return hash_objects(source.read_bytes()) if source.is_file() else None
 
 

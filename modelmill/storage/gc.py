@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from modelmill.storage.artifacts import SCRATCH_MARK, dead_scratch, pid_alive
-from modelmill.storage.settings import get_settings
 from modelmill.storage.run_records import RUNNING, RunRecord, artifact_folder, paths_in, read_records, record_path
+from modelmill.storage.settings import get_settings
 
 RUNNING_GRACE_SECONDS = 24 * 3600  # a run recorded as running on another host counts as running this long
 ENDED_WELL = ("completed", "not promoted")

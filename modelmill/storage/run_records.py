@@ -37,6 +37,9 @@ class RunRecord(BaseModel):
     pid: int = Field(default_factory=os.getpid)
     artifacts: list[str] = Field(default_factory=list, description="Output folders, relative to <home>/artifacts.")
     release: Release | None = None
+    figures: dict[str, Any] = Field(
+        default_factory=dict, description="Test metrics, training throughput and each stage's seconds of work."
+    )
 
 
 def now() -> str:

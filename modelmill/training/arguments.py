@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelmill.runtime.errors import ConfigError
 from modelmill.config import TrainSpec
+from modelmill.runtime.errors import ConfigError
 
 if TYPE_CHECKING:
     from transformers import TrainingArguments
@@ -52,6 +52,7 @@ def training_arguments(spec: TrainSpec, output_dir: Path) -> TrainingArguments:
         "save_total_limit": 2,
         "report_to": "none",
         "disable_tqdm": True,  # one bar per stage, drawn by TrainingProgress
+        "train_sampling_strategy": "group_by_length" if spec.group_by_length else "random",
         "dataloader_pin_memory": torch.cuda.is_available(),
         **precision_flags(spec.precision),
         **spec.training_arguments,

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from huggingface_hub import constants
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from typing import TYPE_CHECKING
 
+from huggingface_hub import constants
+
+from modelmill.config import ModelSpec
 from modelmill.hub.errors import secret_safe
 from modelmill.training.resources import resolve_model_ref
-from modelmill.config import ModelSpec
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 def load_tokenizer(ref: str, model: ModelSpec) -> PreTrainedTokenizerBase:
     """`AutoTokenizer` for `ref`; the model's revision applies when `ref` is the model itself."""
+    from transformers import AutoTokenizer
+
     with secret_safe(constants.ENDPOINT, ref):
         return AutoTokenizer.from_pretrained(
             resolve_model_ref(ref),
@@ -22,6 +28,8 @@ def load_tokenizer(ref: str, model: ModelSpec) -> PreTrainedTokenizerBase:
 
 def load_classifier(model: ModelSpec, labels: list[str]) -> PreTrainedModel:
     """The pretrained model with a fresh sequence-classification head for `labels`."""
+    from transformers import AutoModelForSequenceClassification
+
     with secret_safe(constants.ENDPOINT, model.name_or_path):
         return AutoModelForSequenceClassification.from_pretrained(
             resolve_model_ref(model.name_or_path),

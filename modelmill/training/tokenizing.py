@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import datasets
-from transformers import PreTrainedTokenizerBase
+from typing import TYPE_CHECKING
 
 from modelmill.manifests import DataManifest
+
+if TYPE_CHECKING:
+    import datasets
+    from transformers import PreTrainedTokenizerBase
 
 
 def tokenize_splits(

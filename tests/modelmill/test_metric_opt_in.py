@@ -85,3 +85,18 @@ def test_with_the_opt_in_a_local_metric_module_loads(tmp_path, write_pipelines, 
 
 def test_the_shipped_names_load_offline_without_the_opt_in():
     assert load_metric("accuracy").compute(predictions=[0, 1], references=[0, 0]) == {"accuracy": 0.5}
+
+
+def test_the_shipped_metrics_computed_directly_equal_their_evaluate_modules():
+    import numpy as np
+
+    from modelmill.metrics import SHIPPED_METRICS
+    from modelmill.metrics.formulas import compute_shipped
+
+    rng = np.random.default_rng(0)
+    references, predictions = rng.integers(0, 3, 200), rng.integers(0, 3, 200)
+    for name in SHIPPED_METRICS:
+        for average in ("macro", "micro", "weighted") if name != "accuracy" else (None,):
+            kwargs = {"average": average} if average else {}
+            module = load_metric(name).compute(predictions=predictions, references=references, **kwargs)
+            assert compute_shipped(name, predictions, references, **kwargs) == module, (name, average)
