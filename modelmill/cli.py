@@ -36,9 +36,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = run_stages(run, CacheProbe())
     except NotCached:
         summary = None
-    if summary is None:
-        require_ready(args.pipeline, run.spec, args.file)  # before Prefect starts: seconds, not minutes
-        with prefect_api(get_settings().home.resolve() / "prefect-server"):
+    if summary is None:  # the checks before any work run while the temporary server (if any) boots
+        with prefect_api(get_settings().home.resolve() / "prefect-server",
+                         while_starting=lambda: require_ready(args.pipeline, run.spec, args.file)):
             summary = finetune(pipeline=args.pipeline, pipelines_file=str(args.file), **overrides.model_dump())
     print("\n" + run_summary(summary))
     return 0 if summary.promoted else NOT_PROMOTED

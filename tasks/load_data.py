@@ -9,7 +9,7 @@ from prefect import task
 from prefect.logging import get_logger, get_run_logger
 
 from modelmill.config import SPLITS, DataSpec, SplitRatios
-from modelmill.data.facts import gather
+from modelmill.data.facts import column, gather
 from modelmill.data.files import file_format, read_file
 from modelmill.data.labels import class_problems, data_problems, split_sources, without_blank_labels
 from modelmill.data.splits import grouped_split
@@ -104,7 +104,7 @@ def read_data(spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str
         dataset = datasets.DatasetDict({split: drop_null_labels(part, spec, sources[split])
                                         for split, part in dataset.items()})
     if spec.file is not None and spec.ratios.group_duplicates:
-        ids = [mapping[str(value)] for value in dataset["train"][spec.label_column]]
+        ids = [mapping[str(value)] for value in column(dataset["train"], spec.label_column)]
         grouped = grouped_split(dataset["train"], spec.ratios, spec.text_column, ids)
         get_logger("modelmill.data").info(
             "%s: %d texts occur more than once (%d rows); each group was kept within one split",

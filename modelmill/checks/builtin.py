@@ -6,8 +6,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from modelmill.checks.text import duplicate_rows, overlap_rows, thin_classes
+import numpy as np
+
+from modelmill.checks.text import repeated_rows, rows_in, thin_classes
 from modelmill.config import BuiltinChecks, ExpectationRule
+from modelmill.data.facts import column
+from modelmill.data.splits import text_hashes
 from modelmill.manifests import DataManifest, RuleResult
 from modelmill.observe.text_cells import shorten
 
@@ -25,7 +29,7 @@ def builtin_rules(checks: BuiltinChecks, data: DataManifest, train: datasets.Dat
         rules.append(("built-in: empty_text", ExpectationRule(
             expectation="expect_column_values_to_not_match_regex", kwargs={"column": text, "regex": r"^\s*$"},
             severity=checks.empty_text.severity)))
-    counts = Counter(train[label])
+    counts = Counter(column(train, label))
     if checks.label_sets.enabled:
         rules.append(("built-in: label_sets", ExpectationRule(
             expectation="expect_column_distinct_values_to_equal_set",
@@ -62,12 +66,20 @@ def plain_checks(
 ) -> list[RuleResult]:
     """Overlap with train, duplicates within a split, and class balance, each a RuleResult per split."""
     results: list[RuleResult] = []
-    text, train = data.text_column, dataset["train"]
+    text = data.text_column
+    keys: dict[tuple[str, bool], np.ndarray] = {}
+
+    def keys_of(split: str, normalized: bool) -> np.ndarray:  # each split's texts read, folded, hashed once
+        if (split, normalized) not in keys:
+            keys[split, normalized] = text_hashes(dataset[split], text, normalized)
+        return keys[split, normalized]
+
     if checks.overlap.enabled:
         modes = [False, True] if checks.overlap.normalized else [False]
-        for split in [s for s in HELD_OUT if s in splits]:
-            for normalized in modes:
-                rows = overlap_rows(train[text], dataset[split][text], normalized)
+        for normalized in modes:
+            train = keys_of("train", normalized)
+            for split in [s for s in HELD_OUT if s in splits]:
+                rows = rows_in(train, keys_of(split, normalized))
                 how = "normalized" if normalized else "exact"
                 allowed = checks.overlap.max_share
                 severity = checks.overlap.severity if len(rows) > allowed * dataset[split].num_rows else "warning"
@@ -77,13 +89,13 @@ def plain_checks(
     if checks.duplicates.enabled:
         how = "normalized" if checks.duplicates.normalized else "exact"
         for split in splits:
-            rows = duplicate_rows(dataset[split][text], checks.duplicates.normalized)
+            rows = repeated_rows(keys_of(split, checks.duplicates.normalized))
             results.append(_row_result("modelmill.duplicates", f"no repeated text ({how})", split,
                                    checks.duplicates.severity, text, rows, dataset[split], shown))
     if checks.class_balance.enabled:
         balance = checks.class_balance
         for split in splits:
-            labels = [str(v) for v in dataset[split][data.label_column]]
+            labels = [str(v) for v in column(dataset[split], data.label_column)]
             thin = thin_classes(labels, list(data.label_ids), balance.min_share, balance.min_examples)
             counts = dict(Counter(labels))
             results.append(RuleResult(

@@ -6,29 +6,40 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
+
 from modelmill.data.splits import normalize_text
 
 
-def _key(text: object, normalized: bool) -> str:
-    return normalize_text(str(text)) if normalized else str(text)
+def text_keys(texts: Sequence[object], normalized: bool) -> list[str]:
+    """What texts are compared by: as written, or folded (case, whitespace and punctuation)."""
+    return [normalize_text(str(text)) for text in texts] if normalized else [str(text) for text in texts]
 
 
 def overlap_rows(train: Sequence[object], other: Sequence[object], normalized: bool) -> list[int]:
     """0-based rows of `other` whose text is also in `train` (after folding when `normalized`)."""
-    seen = {_key(text, normalized) for text in train}
-    return [row for row, text in enumerate(other) if _key(text, normalized) in seen]
+    return rows_in(hashes_of(text_keys(train, normalized)), hashes_of(text_keys(other, normalized)))
+
+
+def hashes_of(keys: Sequence[str]) -> np.ndarray:
+    return np.array([hash(key) for key in keys], dtype=np.int64)
+
+
+def rows_in(seen: np.ndarray, hashes: np.ndarray) -> list[int]:
+    """0-based rows of `hashes` that are in `seen`."""
+    return np.flatnonzero(np.isin(hashes, seen)).tolist()
 
 
 def duplicate_rows(texts: Sequence[object], normalized: bool) -> list[int]:
     """0-based rows that repeat a text seen earlier in the same split."""
-    seen: set[str] = set()
-    rows = []
-    for row, text in enumerate(texts):
-        key = _key(text, normalized)
-        if key in seen:
-            rows.append(row)
-        seen.add(key)
-    return rows
+    return repeated_rows(hashes_of(text_keys(texts, normalized)))
+
+
+def repeated_rows(hashes: np.ndarray) -> list[int]:
+    """0-based rows whose hash repeats one seen earlier."""
+    repeated = np.ones(len(hashes), dtype=bool)
+    repeated[np.unique(hashes, return_index=True)[1]] = False
+    return np.flatnonzero(repeated).tolist()
 
 
 def thin_classes(labels: Sequence[object], names: Sequence[str], min_share: float, min_examples: int) -> dict[str, int]:

@@ -5,6 +5,7 @@ a file with the same message."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +90,19 @@ def blank_rows(column: Any, offset: int) -> list[int]:
     if _is_text(column.type):
         blank = pc.or_(blank, pc.fill_null(pc.match_substring_regex(column, BLANK), False))
     return [offset + index + 1 for index in pc.indices_nonzero(blank).to_pylist()]
+
+
+def column(part: datasets.Dataset, name: str) -> list[Any]:
+    """A column's values as a list, read in one slice: `part[name]` in datasets 5 is a lazy column that yields
+    its values a row at a time, ten times slower on 100 000 rows."""
+    return part.select_columns([name])[:][name]
+
+
+def column_batches(part: datasets.Dataset, name: str, size: int = BATCH_ROWS) -> Iterator[list[Any]]:
+    """A column's values a batch at a time: bounded memory for the largest split."""
+    only = part.select_columns([name])
+    for start in range(0, only.num_rows, size):
+        yield only[start:start + size][name]
 
 
 def gather(part: datasets.Dataset, split: str, source: str, text_column: str, label_column: str) -> SplitFacts:

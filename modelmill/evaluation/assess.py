@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from modelmill.config import SPLITS, EvaluateSpec
+from modelmill.data.facts import column
 from modelmill.evaluation.baselines import classical, majority
 from modelmill.evaluation.cutoff import pick_cutoff
 from modelmill.evaluation.extra_sets import read_evaluation_set
@@ -88,7 +89,7 @@ def baseline_scores(
     test_ids: np.ndarray,
 ) -> list[BaselineScores]:
     """The majority class and TF-IDF + logistic regression, trained on train, scored on test."""
-    texts = {split: raw[split][data.text_column] for split in SPLITS}
+    texts = {split: column(raw[split], data.text_column) for split in SPLITS}
     always, label = majority(train_ids)
     tfidf, c = classical(texts["train"], train_ids, texts["validation"], validation_ids)
     return [
@@ -180,8 +181,8 @@ def assess(
     rows = train_sample(tokenized["train"].num_rows, spec.overfitting.train_sample, seed)
     train = scorer.predict_and_score(f"train (sample of {len(rows)})", tokenized["train"].select(rows))
     validation = scorer.scores("validation", labels_at(validation_probabilities, scorer.cutoff), validation_ids)
-    baselines = baseline_scores(scorer, raw, data, np.array(tokenized["train"]["labels"]), validation_ids, test_ids)
-    unseen = unseen_rows(raw["train"][data.text_column], raw["test"][data.text_column])
+    baselines = baseline_scores(scorer, raw, data, np.array(column(tokenized["train"], "labels")), validation_ids, test_ids)
+    unseen = unseen_rows(column(raw["train"], data.text_column), column(raw["test"], data.text_column))
     clean = None
     if 0 < len(unseen) < len(test_ids):  # some test texts were seen in training: the figures without them, beside
         clean = scorer.scores(f"test, rows not in train ({len(unseen)} of {len(test_ids)})", test_predictions[unseen],
@@ -200,6 +201,6 @@ def assess(
         key=key, metrics=test.metrics, checks=checks, num_examples=test.num_examples, per_class=test.per_class,
         labels=model.labels, support=test.support, confusion=test.confusion, baselines=baselines, fit=fit, unseen=clean,
         sets=sets, slices=slices, decision=decision, figures=output, warnings=fit_warnings(fit, spec.overfitting),
-        mistakes=confident_mistakes(raw["test"][data.text_column], test_probabilities, test_predictions, test_ids,
+        mistakes=confident_mistakes(column(raw["test"], data.text_column), test_probabilities, test_predictions, test_ids,
                                     model.labels),
     )

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import json
-import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelmill.config import MACRO_F1, PER_CLASS_METRICS
+from modelmill.data.facts import column
 from modelmill.manifests import Scores
 from modelmill.metrics import SHIPPED_METRICS, load_metric
 from modelmill.metrics.formulas import compute_shipped
@@ -22,31 +23,34 @@ if TYPE_CHECKING:
 AVERAGED = frozenset({"precision", "recall", "f1"})
 
 
-def predict_probabilities(model_dir: Path, split: datasets.Dataset, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Class probabilities (softmax) and true label ids for a tokenized split (with a `labels` column)."""
+@lru_cache(maxsize=2)
+def loaded_classifier(model_dir: str) -> tuple[Any, Any, Any]:
+    """The saved classifier (in eval mode, on the GPU when there is one), its tokenizer and its device; loaded once
+    per stage whatever the number of splits it scores (a published model folder never changes)."""
     import torch
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        DataCollatorWithPadding,
-        Trainer,
-        TrainingArguments,
-    )
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    with tempfile.TemporaryDirectory() as scratch:
-        args = TrainingArguments(
-            output_dir=scratch,
-            per_device_eval_batch_size=batch_size,
-            report_to="none",
-            disable_tqdm=True,
-            dataloader_pin_memory=torch.cuda.is_available(),
-        )
-        trainer = Trainer(model=model, args=args, data_collator=DataCollatorWithPadding(tokenizer))
-        output = trainer.predict(split)
-    logits = torch.from_numpy(np.asarray(output.predictions, dtype=np.float32))
-    return torch.softmax(logits, dim=-1).numpy(), output.label_ids
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).to(device).eval()
+    return model, AutoTokenizer.from_pretrained(model_dir), device
+
+
+def predict_probabilities(model_dir: Path, split: datasets.Dataset, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities (softmax) and true label ids for a tokenized split (with a `labels` column). Batches go
+    through in order of length (padding costs nothing then), and the rows come back in the split's order."""
+    import torch
+
+    model, tokenizer, device = loaded_classifier(str(model_dir))
+    references = np.asarray(column(split, "labels"))
+    order = np.argsort([len(ids) for ids in column(split, "input_ids")], kind="stable")
+    inputs = split.select_columns([name for name in tokenizer.model_input_names if name in split.column_names])
+    probabilities = np.zeros((split.num_rows, model.config.num_labels), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, split.num_rows, batch_size):
+            rows = order[start:start + batch_size]
+            batch = tokenizer.pad(inputs[rows.tolist()], return_tensors="pt").to(device)
+            probabilities[rows] = torch.softmax(model(**batch).logits.float(), dim=-1).cpu().numpy()
+    return probabilities, references
 
 
 Cutoff = tuple[int, float]

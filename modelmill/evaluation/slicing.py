@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from modelmill.config import SliceSpec
+from modelmill.data.facts import column
 from modelmill.manifests import SliceScores
 from modelmill.runtime.errors import ConfigError
 
@@ -28,7 +29,7 @@ def slice_values(spec: SliceSpec, rows: datasets.Dataset, text_column: str, wher
     """The slice each row belongs to."""
     if spec.length_buckets is not None:
         names = bucket_names(spec.length_buckets)
-        lengths = np.array([len(text) for text in rows[text_column]])
+        lengths = np.array([len(text) for text in column(rows, text_column)])
         return [names[i] for i in np.searchsorted(spec.length_buckets, lengths, side="right")]
     if spec.column not in rows.column_names:
         raise ConfigError(f"{where}.column: the test split has no column '{spec.column}'; columns are "

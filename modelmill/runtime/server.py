@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -124,8 +124,9 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
 
 
 @contextmanager
-def prefect_api(state_dir: Path) -> Iterator[str | None]:
+def prefect_api(state_dir: Path, while_starting: Callable[[], None] = lambda: None) -> Iterator[str | None]:
     """Yield the API URL to use: the configured PREFECT_API_URL, else a temporary server's, stopped on exit.
+    `while_starting` (the checks before any work) runs while the temporary server boots, which takes seconds.
 
     SIGTERM is turned into KeyboardInterrupt meanwhile, so that the run is marked as ended and the server
     stopped; a SIGKILL of this process takes the server down through the kernel (Linux).
@@ -133,6 +134,7 @@ def prefect_api(state_dir: Path) -> Iterator[str | None]:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     if PREFECT_API_URL.value():
+        while_starting()
         yield PREFECT_API_URL.value()
         return
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -142,6 +144,7 @@ def prefect_api(state_dir: Path) -> Iterator[str | None]:
     process = start_server(port, log)
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
+        while_starting()
         wait_until_healthy(process, url, startup_timeout(), log)
         os.environ[TEMPORARY_API_URL] = url
         with temporary_settings(updates={PREFECT_API_URL: url}):
