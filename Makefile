@@ -1,11 +1,12 @@
-# Two entry points: `make example` and `make test`. Both create .venv and install the project first.
+# Two entry points: `make example` and `make test`; `make test-fast` and `make bench` for development.
+# Each creates .venv and installs the project first.
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.modelmill-installed
 
-.PHONY: install example test bench clean
+.PHONY: install example test test-fast bench bench-padding clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +24,15 @@ example: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
 
+# the edit loop: unit tests only (no training, no Prefect server), under 2 minutes
+test-fast: $(INSTALLED)
+	$(BIN)/python -m pytest -m "not slow"
+
+# modelmill against the plain Trainer script on SST-2 (../shared/data/sst2): ratios measured in one run
 bench: $(INSTALLED)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/vs_plain.py
+
+bench-padding: $(INSTALLED)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/padding.py
 
 clean:

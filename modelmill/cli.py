@@ -280,5 +280,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def entry() -> None:
+    """The `modelmill` command: `main`, then an exit without the heavy libraries' teardown."""
+    from modelmill.runtime.exiting import exit_promptly
+
+    exit_promptly(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

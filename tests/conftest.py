@@ -40,6 +40,26 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 
 from tests.hub_server import LoopbackHub  # noqa: E402
+from tests.patience import factor, patient  # noqa: E402
+
+
+SLOW_FOLDERS = ("flows", "server")  # whole runs, real servers
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`slow`: a test that runs a flow or a task on a Prefect API, trains, or starts a server; `make test-fast`
+    (`pytest -m "not slow"`) leaves them out."""
+    root = Path(__file__).parent
+    for item in items:
+        folder = item.path.relative_to(root).parts[0]
+        if folder in SLOW_FOLDERS or "prefect" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_report_header() -> str:
+    """Measured as the run starts: every bound the tests wait within is scaled by it."""
+    return f"modelmill patience: x{factor():.1f} (tests/patience.py; MODELMILL_TEST_PATIENCE overrides)"
+
 
 POSITIVE = ["great", "excellent", "wonderful", "lovely", "superb", "fantastic", "good", "brilliant"]
 NEGATIVE = ["awful", "terrible", "horrible", "dreadful", "poor", "bad", "boring", "broken"]
@@ -144,8 +164,8 @@ def review_files(tmp_path: Path) -> dict[str, Path]:
 @pytest.fixture
 def review_data(review_files: dict[str, Path], tmp_path: Path) -> tuple[Any, Any]:
     """The review CSVs as read by `load_data` (a DatasetDict) and their manifest, without Prefect."""
-    from modelmill.manifests import DataManifest
     from modelmill.config import DataSpec
+    from modelmill.manifests import DataManifest
     from tasks.load_data import read_data
 
     dataset, labels, mapping, source = read_data(DataSpec(files=review_files))
@@ -218,5 +238,5 @@ def prefect() -> Iterator[None]:
     """A temporary Prefect API and database for tests that run tasks or flows."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with prefect_test_harness(server_startup_timeout=int(patient(120))):
         yield

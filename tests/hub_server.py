@@ -16,6 +16,7 @@ import base64
 import hashlib
 import json
 import re
+import select
 import threading
 import time
 from dataclasses import dataclass, field
@@ -121,9 +122,12 @@ class HubState:
         """Close the connection without an answer, before the request takes effect."""
         self.faults.append(Fault(method, path_pattern, 0, times, kind="drop"))
 
-    def hang(self, method: str, path_pattern: str, seconds: float, times: int = 1) -> None:
-        """Leave the next matching requests unanswered for `seconds`, then drop them (they take no effect)."""
-        self.faults.append(Fault(method, path_pattern, 0, times, kind="hang", seconds=seconds))
+    def hang(self, method: str, path_pattern: str, seconds: float, times: int = 1) -> Fault:
+        """Leave the next matching requests unanswered for `seconds`, then drop them (they take no effect);
+        `fault.done` is set once a client hung up on one first."""
+        fault = Fault(method, path_pattern, 0, times, kind="hang", seconds=seconds)
+        self.faults.append(fault)
+        return fault
 
     def apply_late(self, method: str, path_pattern: str, seconds: float) -> Fault:
         """Hold the next matching request for `seconds` (its client times out meanwhile), then apply it as the Hub
@@ -178,6 +182,18 @@ class HubHandler(BaseHTTPRequestHandler):
     def _authorized(self) -> bool:
         return self.headers.get("Authorization") == f"Bearer {self.state.token}"
 
+    def _client_gives_up_within(self, seconds: float) -> bool:
+        """Wait up to `seconds` for the client to close the connection (what it still sends is read and dropped)."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if select.select([self.connection], [], [], min(left, 0.2))[0]:
+                try:
+                    if not self.connection.recv(65536):
+                        return True
+                except OSError:
+                    return True
+        return False
+
     def _dispatch(self, method: str) -> None:
         path = unquote(urlsplit(self.path).path)
         self.state.requests.append((method, path))
@@ -189,7 +205,8 @@ class HubHandler(BaseHTTPRequestHandler):
             self.connection.shutdown(2)
             return None
         if fault is not None and fault.kind == "hang":  # never answers: waits, then drops the connection
-            time.sleep(fault.seconds)
+            if self._client_gives_up_within(fault.seconds):
+                fault.done.set()
             self.close_connection = True
             return None
         if fault is not None and fault.kind == "before":

@@ -8,6 +8,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.patience import patient
+
 
 class WebhookReceiver:
     """`with WebhookReceiver() as hook:` → POST to `hook.url`; `hook.wait_for(n)` returns the bodies."""
@@ -33,7 +35,7 @@ class WebhookReceiver:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
 
     def wait_for(self, count: int = 1, timeout: float = 60.0) -> list[Any]:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + patient(timeout)
         while len(self.received) < count and time.monotonic() < deadline:
             time.sleep(0.2)
         return list(self.received)

@@ -16,8 +16,19 @@ from pathlib import Path
 from modelmill.config import PipelineSpec, load_pipelines
 
 
+_BUILT: set[str] = set()  # the rule sets built without a problem in this process (by `check` or `run`'s checks)
+
+
+def rules_key(spec: PipelineSpec) -> str:
+    return json.dumps([(where, rule.expectation, rule.kwargs) for where, rule in spec.validation.all_rules()],
+                      sort_keys=True, default=str)
+
+
 def rule_problems(name: str, spec: PipelineSpec) -> list[str]:
-    """One line per rule of pipeline `name` that GX refuses to build."""
+    """One line per rule of pipeline `name` that GX refuses to build; a rule set this process saw built is not
+    built again (GX takes seconds to import)."""
+    if rules_key(spec) in _BUILT:
+        return []
     from modelmill.checks.expectations import build_expectation
 
     problems = []
@@ -26,6 +37,8 @@ def rule_problems(name: str, spec: PipelineSpec) -> list[str]:
             build_expectation(rule.expectation, rule.kwargs)
         except ValueError as exc:
             problems.append(f"pipelines.{name}.{where}: {exc}")
+    if not problems:
+        _BUILT.add(rules_key(spec))
     return problems
 
 
@@ -42,11 +55,12 @@ def finish(child: subprocess.Popen[str], pipelines: dict[str, PipelineSpec]) -> 
     out, _ = child.communicate()
     try:
         found = json.loads(out)
-        if child.returncode == 0 and set(found) == set(pipelines):
-            return found
     except ValueError:
-        pass
-    return {name: rule_problems(name, spec) for name, spec in pipelines.items()}
+        found = None
+    if child.returncode != 0 or not isinstance(found, dict) or set(found) != set(pipelines):
+        return {name: rule_problems(name, spec) for name, spec in pipelines.items()}
+    _BUILT.update(rules_key(spec) for name, spec in pipelines.items() if not found[name])
+    return found
 
 
 def main(argv: list[str]) -> int:

@@ -8,9 +8,9 @@ import os
 import pytest
 
 from modelmill.cli import main
-from modelmill.storage.settings import get_settings
 from modelmill.storage.gc import collect
 from modelmill.storage.run_records import RunRecord, read_records, start_record, write_record
+from modelmill.storage.settings import get_settings
 from tests.conftest import pipeline_dict
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import copy
 
-from modelmill.hub.promotion import decide
 from modelmill.config import PromoteSpec
+from modelmill.hub.promotion import decide
 from tests.conftest import LEARNS_THE_TASK, pipeline_dict
 from tests.flows.conftest import STAGES
+from tests.patience import patient
 
 
 def test_a_worse_retrain_is_not_promoted_and_the_hub_keeps_its_release(prefect, run, hub, hub_token, tiny_model_dir,
@@ -88,7 +89,7 @@ def test_the_cli_exits_3_and_the_team_hears_when_a_retrain_is_not_promoted(prefe
         # when a worse retrain runs from the command line
         assert main(["run", "tiny", "-f", path, "--set", "train.learning_rate=1e-9"]) == 3
         out = capsys.readouterr().out
-        (message,) = hook.wait_for(1, timeout=30)
+        (message,) = hook.wait_for(1, timeout=patient(30))
     # then the terminal and the notification show the side-by-side table, and nothing was pushed
     assert "NOT PROMOTED" in out and "| accuracy |" in out and "nothing was pushed" in out
     assert message["subject"] == "modelmill: pipeline 'tiny' not promoted"

@@ -12,6 +12,7 @@ from prefect.client.orchestration import get_client
 from modelmill.storage.settings import get_settings
 from tests.conftest import pipeline_dict
 from tests.flows.conftest import STAGES, run_artifacts
+from tests.patience import patient
 from tests.webhook_receiver import WebhookReceiver
 
 RUN_NAME = re.compile(r"^tiny-\d{8}-\d{6}-[0-9a-f]{6}$")
@@ -88,7 +89,7 @@ def test_a_failed_run_notifies_the_pipelines_block_with_the_reason(prefect, run,
         state, _ = run(spec)
         assert state.is_failed()
         # then the block receives the pipeline, what happened and the failed metric
-        (message,) = hook.wait_for(1, timeout=30)
+        (message,) = hook.wait_for(1, timeout=patient(30))
     assert message["subject"] == "modelmill: pipeline 'tiny' failed"
     assert "ThresholdsNotMet: below 1 gate(s): accuracy " in message["body"] and "<= 0.01)" in message["body"]
     assert flow_run_name(state) in message["body"] and len(message["body"]) < 600, "the report stays in the artifact"

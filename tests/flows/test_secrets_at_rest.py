@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LEARNS_THE_TASK, SESSION_HOME, pipeline_dict
+from tests.patience import patient
 from tests.secret_scan import files_holding, holds
 
 CANARY = "hf_CanaryToken7f3c9a1b2d4e6f80"
@@ -106,7 +107,7 @@ def test_a_cli_run_whose_push_fails_leaves_the_token_nowhere(hub, canary, tiny_m
     env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
     env.update(HF_HUB_OFFLINE="0", PREFECT_HOME=str(tmp_path / "prefect-home"), MODELMILL_HOME=str(tmp_path / "home"))
     done = subprocess.run([sys.executable, "-m", "modelmill.cli", "run", "tiny", "-f", str(path)], env=env,
-                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+                          capture_output=True, text=True, timeout=patient(600), cwd=tmp_path)
     # then it fails with the Hub's reason, and the token is in no file and no line it printed
     assert done.returncode == 1, done.stdout + done.stderr
     assert "HubUnavailable" in done.stderr and "HTTP 503" in done.stderr

@@ -4,15 +4,14 @@ that used to be accepted (or crashed `check`)."""
 from __future__ import annotations
 
 import copy
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from modelmill.runtime.errors import ConfigError
 from modelmill.config.file import load_pipelines
+from modelmill.runtime.errors import ConfigError
 
 BASE: dict[str, Any] = {
     "data": {"files": {"train": "a.csv", "validation": "b.csv", "test": "c.csv"}},
@@ -95,14 +94,12 @@ def test_a_duplicate_key_names_both_lines(tmp_path):
         load_pipelines(write(tmp_path, text))
 
 
-def test_a_billion_laughs_is_refused_quickly(tmp_path):
+def test_a_billion_laughs_is_refused_before_it_expands(tmp_path):
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for prev, name in zip("abcdefgh", "bcdefghi"):
         lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
-    started = time.monotonic()
     with pytest.raises(ConfigError, match="aliases expand this document"):
         load_pipelines(write(tmp_path, "\n".join(lines) + "\npipelines: *i\n"))
-    assert time.monotonic() - started < 2
 
 
 @pytest.mark.parametrize("depth", [60, 500, 5000])

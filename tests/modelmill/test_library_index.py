@@ -13,6 +13,7 @@ import pytest
 from modelmill.cli import main
 from modelmill.config.library_index import generate, index, installed_versions, rule_problem
 from tests.conftest import pipeline_dict
+from tests.patience import patient
 
 ROOT = Path(__file__).parents[2]
 
@@ -29,7 +30,7 @@ def test_loading_a_file_imports_none_of_the_heavy_libraries():
         "print(sorted(m for m in ('great_expectations', 'transformers', 'torch', 'datasets', 'prefect', 'evaluate') "
         "if m in sys.modules))"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=patient(120))
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
@@ -61,3 +62,23 @@ def test_what_only_gx_refuses_is_refused_by_check_at_the_rules_yaml_path(write_p
     assert ("pipelines.tiny.validation.expectations[2]: invalid arguments for 'expect_table_row_count_to_be_between':"
             " __root__: min_value (10) must be less than or equal to max_value (5)") in err
     assert "pipelines.tiny.validation.expectations[3]: invalid arguments for " in err
+
+
+def test_rules_the_checks_built_are_not_built_again_when_the_run_starts(write_pipelines, tiny_model_dir,
+                                                                       review_files, monkeypatch):
+    from modelmill.checks import expectations, strict
+    from modelmill.config import load_pipelines
+    from modelmill.runtime.preflight import problems_of
+
+    path = write_pipelines({"tiny": pipeline_dict(tiny_model_dir, review_files)})
+    spec = load_pipelines(path).pipelines["tiny"]
+    assert spec.validation.all_rules() and problems_of(path, {"tiny": spec}) == {"tiny": []}
+    # when the flow checks the same rules at its start, GX is not asked again
+    built = []
+    monkeypatch.setattr(expectations, "build_expectation", lambda name, kwargs: built.append(name))
+    assert strict.rule_problems("tiny", spec) == [] and built == []
+    # and a changed rule set is built
+    changed = spec.model_copy(deep=True)
+    changed.validation.expectations[0].kwargs["mostly"] = 0.5
+    strict.rule_problems("tiny", changed)
+    assert built == [rule.expectation for _, rule in changed.validation.all_rules()]

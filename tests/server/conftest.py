@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from tests.conftest import pipeline_dict
+from tests.patience import patient
 
 BIN = Path(sys.executable).parent
 
@@ -50,7 +51,7 @@ class RealServer:
     def cli(self, *args: str, timeout: float = 120, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess:
         """Run the Prefect CLI against the server (in `cwd`, the test's folder by default)."""
         return subprocess.run(
-            [str(BIN / "prefect"), *args], env=self.env(**env), capture_output=True, text=True, timeout=timeout,
+            [str(BIN / "prefect"), *args], env=self.env(**env), capture_output=True, text=True, timeout=patient(timeout),
             cwd=cwd,
         )
 
@@ -71,7 +72,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealSer
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + patient(180)
         while True:
             try:
                 if httpx.get(f"{server.api_url}/health", timeout=2).status_code == 200:
@@ -85,7 +86,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealSer
     finally:
         process.terminate()
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=patient(20))
         except subprocess.TimeoutExpired:
             process.kill()
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from modelmill.evaluation.scoring import predict
+from tests.patience import patient
 from tests.server.conftest import BIN, RealServer, write_pipelines
 
 
@@ -36,7 +37,7 @@ def test_two_simultaneous_runs_share_one_training_and_report_the_model_they_publ
     # when two runs of the same pipeline start at the same moment
     runs = [subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for _ in range(2)]
-    outputs = [process.communicate(timeout=300)[0] for process in runs]
+    outputs = [process.communicate(timeout=patient(300))[0] for process in runs]
     # then both succeed, one trained and the other waited for it and reused its model
     assert [process.returncode for process in runs] == [0, 0], "\n".join(outputs)
     (path_a, accuracy_a), (path_b, accuracy_b) = map(reported, outputs)

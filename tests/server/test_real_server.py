@@ -14,9 +14,10 @@ import pytest
 import yaml
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter
-from prefect.states import Scheduled
 from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.states import Scheduled
 
+from tests.patience import patient
 from tests.server.conftest import BIN, RealServer, write_pipelines
 from tests.webhook_receiver import WebhookReceiver
 
@@ -29,14 +30,14 @@ FORM = {
 def modelmill(server: RealServer, folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     done = subprocess.run(
         [str(BIN / "modelmill"), *args], cwd=folder, env=server.env(**env), capture_output=True, text=True,
-        timeout=300,
+        timeout=patient(300),
     )
     assert done.returncode == 0, f"modelmill {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done
 
 
 def wait_for(predicate, timeout: float, what: str, server: RealServer) -> Any:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + patient(timeout)
     while time.monotonic() < deadline:
         value = predicate()
         if value:
@@ -92,7 +93,7 @@ def run_by_worker(server: RealServer, project: Path, name: str, *parameters: str
     """Start a run of finetune/tiny from the Prefect CLI and let one worker pass, in the project folder, execute it."""
     started = server.cli("deployment", "run", "finetune/tiny", *parameters, "--flow-run-name", name)
     assert started.returncode == 0, started.stdout + started.stderr
-    worker = server.cli("worker", "start", "--pool", "test-pool", "--run-once", timeout=300, cwd=project,
+    worker = server.cli("worker", "start", "--pool", "test-pool", "--run-once", timeout=patient(300), cwd=project,
                         PWD=str(project))  # as a shell in the project folder starts it
     assert worker.returncode == 0, worker.stdout + worker.stderr
 
@@ -127,7 +128,7 @@ def test_redeploying_retires_removed_pipelines_and_alerts_on_a_crash(prefect_ser
             run = client.create_flow_run_from_deployment(alpha.id, name="killed-run")
             client.set_flow_run_state(run.id, Crashed(message="Process exited with code -9"), force=True)
         # then the server's automation tells the on-call webhook, naming the pipeline and the run
-        (message, *_) = hook.wait_for(1, timeout=90)
+        (message, *_) = hook.wait_for(1, timeout=patient(90))
         assert "alpha" in message["subject"] and "crashed" in message["subject"]
         assert "killed-run" in message["body"] and "code -9" in message["body"]
 
@@ -165,7 +166,7 @@ def test_serve_registers_the_pipelines_and_runs_what_the_file_says_at_run_time(
         assert final.name.startswith("served-")
     finally:
         serving.terminate()
-        serving.wait(timeout=60)
+        serving.wait(timeout=patient(60))
 
 
 NAMED = re.compile(r"^owned-\d{8}-\d{6}-[0-9a-f]{6}(-[0-9a-f]{6})?$")
@@ -185,7 +186,7 @@ def test_serve_leaves_a_pool_deployment_alone_and_every_way_of_starting_a_run_na
     assert deployed.pull_steps == [{"modelmill.runtime.project.enter_project": {"pipelines_file": "pipelines.yaml"}}]
     # when `modelmill serve` is started for the same file, it refuses and says who owns the deployment
     served = subprocess.run([str(BIN / "modelmill"), "serve"], cwd=project, env=prefect_server.env(),
-                            capture_output=True, text=True, timeout=180)
+                            capture_output=True, text=True, timeout=patient(180))
     assert served.returncode == 1 and "finetune/owned (work pool 'owner-pool') already run on a work pool" in (
         served.stderr), served.stdout + served.stderr
     with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:
@@ -204,7 +205,7 @@ def test_serve_leaves_a_pool_deployment_alone_and_every_way_of_starting_a_run_na
         form = client.create_flow_run_from_deployment(after.id, name="Sleek-Jaguar")
     assert prefect_server.cli("deployment", "run", "finetune/owned").returncode == 0
     # when a worker started elsewhere, pointed at the project by MODELMILL_PROJECT_ROOT, runs them
-    worker = prefect_server.cli("worker", "start", "--pool", "owner-pool", "--run-once", timeout=480, cwd=tmp_path,
+    worker = prefect_server.cli("worker", "start", "--pool", "owner-pool", "--run-once", timeout=patient(480), cwd=tmp_path,
                                 MODELMILL_PROJECT_ROOT=str(project))
     assert worker.returncode == 0, worker.stdout + worker.stderr
     with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:

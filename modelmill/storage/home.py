@@ -1,0 +1,203 @@
+"""The home: where everything a run keeps lives, a local folder or an fsspec URL (`s3://`, `gs://`, `abfs://`).
+
+With a local home, outputs are folders under it, published by a rename, and manifests name them by absolute path
+(as they always have). With a remote home, a stage still builds its output in a real local folder (libraries need
+real folders), then uploads it to an immutable prefix under the home and writes a completion marker last; manifests
+name the output by its place under the home (a relative path), and a reader on any machine gets a local copy
+through the read cache (`local_copy`). A prefix without its marker does not exist for any reader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+COMPLETE = "_MODELMILL_COMPLETE"  # the last object of a published prefix: what it holds, file by file
+REMOTE_PROTOCOLS = ("s3", "s3a", "gs", "gcs", "abfs", "az", "adl", "memory")
+CREDENTIAL_OPTIONS = ("key", "secret", "token", "password", "account_key", "sas_token", "client_secret",
+                      "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "session_token",
+                      "credentials", "connection_string")
+
+
+class HomeError(ValueError):
+    """A home or its storage options that cannot be used, named by the setting it came from."""
+
+
+def protocol_of(location: str) -> str:
+    return location.split("://", 1)[0].lower() if "://" in location else ""
+
+
+def storage_options(raw: str | None) -> dict[str, Any]:
+    """MODELMILL_STORAGE_OPTIONS as a dict: endpoint, region and the like; credentials are refused (they come from
+    the environment or the machine's role, so they are never saved in a block, a record or a log)."""
+    if not raw:
+        return {}
+    try:
+        options = json.loads(raw)
+    except ValueError as error:
+        raise HomeError(f"MODELMILL_STORAGE_OPTIONS is not JSON: {error}") from None
+    if not isinstance(options, dict):
+        raise HomeError("MODELMILL_STORAGE_OPTIONS must be a JSON object, e.g. "
+                        '{"client_kwargs": {"endpoint_url": "https://..."}}')
+    found = sorted(_credential_keys(options))
+    if found:
+        raise HomeError(f"MODELMILL_STORAGE_OPTIONS holds credentials ({', '.join(found)}): set them in the "
+                        "environment (AWS_ACCESS_KEY_ID, GOOGLE_APPLICATION_CREDENTIALS, ...) or use the machine's role")
+    return options
+
+
+def _credential_keys(value: Any, where: str = "") -> list[str]:
+    if not isinstance(value, dict):
+        return []
+    found = []
+    for key, item in value.items():
+        path = f"{where}.{key}" if where else str(key)
+        if str(key).lower() in CREDENTIAL_OPTIONS:
+            found.append(path)
+        found += _credential_keys(item, path)
+    return found
+
+
+@dataclass(frozen=True)
+class Home:
+    """One home, resolved from the settings: `location` is an absolute local path or a URL."""
+
+    location: str
+    options_json: str = ""
+    cache_dir: str = ""
+
+    @property
+    def remote(self) -> bool:
+        return bool(protocol_of(self.location)) and protocol_of(self.location) != "file"
+
+    @cached_property
+    def options(self) -> dict[str, Any]:
+        return storage_options(self.options_json)
+
+    @cached_property
+    def local(self) -> Path:
+        """The local root: the home itself, or, for a remote home, this machine's mirror of it (the read cache,
+        scratch, flock locks, the temporary server's database and this machine's run records)."""
+        if not self.remote:
+            return Path(self.location.removeprefix("file://")).resolve()
+        digest = hashlib.sha256(self.location.rstrip("/").encode()).hexdigest()[:12]
+        return Path(self.cache_dir or Path.home() / ".cache" / "modelmill").resolve() / f"home-{digest}"
+
+    @cached_property
+    def fs(self) -> Any:
+        """The fsspec filesystem of a remote home (its package comes with modelmill[s3], [gcs] or [azure])."""
+        import fsspec
+
+        protocol = protocol_of(self.location)
+        try:
+            return fsspec.filesystem(protocol, **self.options)
+        except ImportError as error:
+            extra = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}.get(protocol, "azure")
+            raise HomeError(f"MODELMILL_HOME={self.location}: {error} (pip install 'modelmill[{extra}]')") from None
+
+    def url(self, relative: str | Path = "") -> str:
+        """The full location of `relative` under the home."""
+        base = self.location.rstrip("/") if self.remote else str(self.local)
+        return f"{base}/{Path(relative).as_posix()}" if str(relative) not in ("", ".") else base
+
+    def block_name(self) -> str:
+        """The name of the saved storage block of this home's Prefect results (a pure function of the home)."""
+        return "modelmill-home-" + hashlib.sha256(self.url("prefect-results").encode()).hexdigest()[:12]
+
+    def results_filesystem(self) -> Any:
+        """Prefect results and cache records under the home: a storage block, never a URL string (Prefect turns
+        those into local `./s3:/` folders)."""
+        from prefect.filesystems import LocalFileSystem, RemoteFileSystem
+
+        if not self.remote:
+            return LocalFileSystem(basepath=str(self.local / "prefect-results"))
+        return RemoteFileSystem(basepath=self.url("prefect-results"), settings=self.options)
+
+    def result_storage(self) -> Any:
+        """What flows and tasks take as `result_storage`: a local folder, or the slug of the saved block (the
+        block itself is saved by `save_result_block` once a Prefect API is up)."""
+        if not self.remote:
+            return self.local / "prefect-results"
+        return f"remote-file-system/{self.block_name()}"
+
+    def save_result_block(self) -> None:
+        """Save the results block of a remote home on the current Prefect API (idempotent)."""
+        if self.remote:
+            self.results_filesystem().save(self.block_name(), overwrite=True)
+
+    # publishing
+
+    def published(self, relative: Path) -> bool:
+        """Whether an output prefix was published in full (its marker exists)."""
+        if not self.remote:
+            return (self.local / relative).exists()
+        return self.fs.exists(self.url(Path(relative) / COMPLETE))
+
+    def publish(self, folder: Path, relative: Path) -> None:
+        """Upload `folder` to `relative` under the home, file by file, then the marker. Keys are never
+        overwritten: an existing marker means this output exists already, which is refused."""
+        if self.published(relative):
+            raise FileExistsError(f"{self.url(relative)} is already published; outputs are never overwritten")
+        files = sorted(path for path in folder.rglob("*") if path.is_file())
+        listing = {path.relative_to(folder).as_posix(): path.stat().st_size for path in files}
+        for path in files:
+            self.fs.put_file(str(path), self.url(Path(relative) / path.relative_to(folder)))
+        self.fs.pipe_file(self.url(Path(relative) / COMPLETE), json.dumps({"files": listing}).encode())
+
+    def download(self, relative: Path, target: Path) -> None:
+        """Copy a published prefix into the local folder `target` (which must not exist), checking every file
+        named by its marker arrived whole."""
+        listing = json.loads(self.fs.cat_file(self.url(Path(relative) / COMPLETE)))["files"]
+        scratch = target.with_name(f".{target.name}.download-{os.getpid()}")
+        shutil.rmtree(scratch, ignore_errors=True)
+        try:
+            for name, size in listing.items():
+                local = scratch / name
+                local.parent.mkdir(parents=True, exist_ok=True)
+                self.fs.get_file(self.url(Path(relative) / name), str(local))
+                if local.stat().st_size != size:
+                    raise OSError(f"{self.url(Path(relative) / name)}: {local.stat().st_size} bytes, expected {size}")
+            scratch.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            scratch.rename(target)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+
+
+def current_home() -> Home:
+    from modelmill.storage.settings import get_settings
+
+    settings = get_settings()
+    return Home(settings.home_location, settings.storage_options or "", str(settings.cache_dir or ""))
+
+
+def local_copy(path: Path) -> Path:
+    """A real local folder for an output named in a manifest: an absolute path as it is; a path relative to a
+    remote home through the read cache, downloaded once per machine (only a published prefix is ever read)."""
+    path = Path(path)
+    if path.is_absolute():
+        return path
+    home = current_home()
+    target = home.local / path
+    if not home.remote or target.exists():
+        return target
+    if not home.published(path):
+        raise FileNotFoundError(f"{home.url(path)} is not published (no {COMPLETE} marker)")
+    from modelmill.storage.read_cache import make_room
+
+    make_room(home)
+    home.download(path, target)
+    return target
+
+
+def exists(path: Path) -> bool:
+    """Whether an output named in a manifest exists: a local path on disk, a remote one by its marker."""
+    path = Path(path)
+    return path.exists() if path.is_absolute() else current_home().published(path)
