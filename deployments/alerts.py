@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from modelmill.runtime.errors import ConfigError
 from modelmill.config import NotifySpec
+from modelmill.runtime.errors import ConfigError
 
 BODY = """Pipeline '{pipeline}' crashed (run {{{{ flow_run.name }}}}).
 

@@ -21,10 +21,11 @@ from prefect.schedules import Cron
 from deployments.alerts import sync_crash_alerts
 from deployments.retire import retire_stale_deployments
 from flows.finetune import finetune
-from modelmill.runtime.errors import ConfigError
-from modelmill.runtime.project import PULL_STEP
 from modelmill.config import PipelineSpec
 from modelmill.config.file import DEFAULT_FILE, load_pipelines
+from modelmill.runtime.errors import ConfigError
+from modelmill.runtime.project import PULL_STEP
+from modelmill.storage.home import current_home
 
 TAG = "modelmill"
 ENTRYPOINT = "flows.finetune.finetune"  # a module path: workers import the installed flow from any folder
@@ -120,9 +121,13 @@ def _finish(path: Path | str, deployment_ids: dict[str, UUID]) -> list[str]:
     return retired
 
 
+SHARED_SETTINGS = ("MODELMILL_HOME", "MODELMILL_STORAGE_OPTIONS", "MODELMILL_LOCKS")  # what every run must agree on
+
+
 def serve_pipelines(path: Path | str = DEFAULT_FILE, announce: Any = print) -> None:
     """Serve every pipeline's deployment from this process (needs a Prefect server: `prefect server start`)."""
     deployments = build_deployments(path)
+    current_home().save_result_block()
     refuse_pool_deployments([deployment.name for deployment in deployments])
     retired = _finish(path, {deployment.name: deployment.apply() for deployment in deployments})
     for name in retired:
@@ -150,15 +155,17 @@ def deploy_pipelines(path: Path | str = DEFAULT_FILE, pool: str = "modelmill") -
     Runs start in the project folder of the worker's host (MODELMILL_PROJECT_ROOT there, or the folder the worker
     started in), so relative paths mean the same there; `MODELMILL_HOME`, when set here, is passed to the runs as
     written (a relative home is relative to the project folder), so that every worker keeps artifacts and results
-    in the same place.
+    in the same place; so are the home's storage options and lock manager (never credentials: workers take
+    those from their own environment or role).
     """
     pipelines_file = project_relative(path, "pipelines file")
     pipelines = load_pipelines(path).pipelines
     refuse_served_deployments(list(pipelines))
     ensure_process_pool(pool)
     source = finetune.from_source(source=ProjectFolder(pipelines_file), entrypoint=ENTRYPOINT)
-    home = os.environ.get("MODELMILL_HOME")
-    job_variables = {"env": {"MODELMILL_HOME": home}} if home else {}
+    current_home().save_result_block()
+    shared = {name: os.environ[name] for name in SHARED_SETTINGS if os.environ.get(name)}
+    job_variables = {"env": shared} if shared else {}
     ids = {
         name: source.deploy(
             **deployment_settings(name, spec, pipelines_file),

@@ -25,8 +25,8 @@ from modelmill.observe import notify
 from modelmill.observe.lifecycle import announce_promotion, current_run_name, finish_run, start_run
 from modelmill.observe.stages import StageLog
 from modelmill.runtime.errors import ModelmillError
+from modelmill.storage.home import current_home
 from modelmill.storage.secrets import push_credentials
-from modelmill.storage.settings import get_settings
 from tasks.challenge import challenge_champion
 from tasks.evaluate import evaluate_model
 from tasks.hub_head import read_hub_head
@@ -41,7 +41,7 @@ HEAD_MOVES = 3  # how many times a release is decided again because main moved b
 
 @flow(
     name="finetune", validate_parameters=True, on_failure=[notify.on_failure], on_crashed=[notify.on_crashed],
-    result_storage=get_settings().results,  # a failed run's result too: under the home, never PREFECT_HOME
+    result_storage=current_home().result_storage(),  # a failed run's result too: under the home, never PREFECT_HOME
 )
 def finetune(
     pipeline: str,

@@ -37,7 +37,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except NotCached:
         summary = None
     if summary is None:  # the checks before any work run while the temporary server (if any) boots
-        with prefect_api(get_settings().home.resolve() / "prefect-server",
+        with prefect_api(get_settings().local_home / "prefect-server",
                          while_starting=lambda: require_ready(args.pipeline, run.spec, args.file)):
             summary = finetune(pipeline=args.pipeline, pipelines_file=str(args.file), **overrides.model_dump())
     print("\n" + run_summary(summary))
@@ -54,7 +54,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from flows.validate import validate_pipeline
     from tasks.validate import describe_result
 
-    with prefect_api(get_settings().home.resolve() / "prefect-server"):
+    with prefect_api(get_settings().local_home / "prefect-server"):
         report = validate_pipeline(pipeline=args.pipeline, pipelines_file=str(args.file))
     print(f"\nPipeline '{args.pipeline}': data {report.summary()}.")
     for result in report.warnings:
@@ -152,7 +152,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
     from modelmill.storage.gc import collect
     from modelmill.storage.settings import get_settings
 
-    home = get_settings().home.resolve()
+    home = get_settings().local_home
     result = collect(args.keep_last, args.checkpoint_days, args.dry_run)
     verb = "Would remove" if args.dry_run else "Removed"
     for path, size in result.remove:

@@ -20,6 +20,7 @@ from modelmill.observe.timing import timed
 from modelmill.runtime.retry import retry_if_transient
 from modelmill.storage.artifacts import atomic_dir, files_fingerprint, link_tree, new_output_dir, stable_hash
 from modelmill.storage.caching import HubTokenPresence, stage_policy
+from modelmill.storage.home import local_copy
 from modelmill.storage.secrets import push_credentials
 
 NOT_UPLOADED = ("training_args.bin",)  # a pickle of local training state: not for the Hub
@@ -28,7 +29,7 @@ NOT_UPLOADED = ("training_args.bin",)  # a pickle of local training state: not f
 def stage_upload(model: ModelManifest, card: str, folder: Path, evaluation: EvaluationReport) -> list[str]:
     """Fill `folder` with the model (hard links to the trained files: no copy of the weights), its evaluation
     figures and README.md, with the decision threshold (if any) in config.json; return the relative file names."""
-    link_tree(model.path, folder, skip=NOT_UPLOADED)
+    link_tree(local_copy(model.path), folder, skip=NOT_UPLOADED)
     if cutoff := decision_config(evaluation):
         config = folder / "config.json"
         values = json.loads(config.read_text(encoding="utf-8"))

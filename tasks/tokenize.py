@@ -13,6 +13,7 @@ from modelmill.observe.timing import timed
 from modelmill.runtime.retry import retry_if_transient
 from modelmill.storage.artifacts import atomic_dir, new_output_dir, stable_hash
 from modelmill.storage.caching import STAGE
+from modelmill.storage.home import local_copy
 from modelmill.training.loading import load_tokenizer
 from modelmill.training.tokenizing import tokenize_splits
 
@@ -28,7 +29,7 @@ def tokenize(data: DataManifest, spec: TokenizerSpec, model: ModelSpec) -> Token
     tokenizer = load_tokenizer(ref, model)
     import datasets
 
-    tokenized = tokenize_splits(datasets.load_from_disk(str(data.path)), tokenizer, data, spec.max_length)
+    tokenized = tokenize_splits(datasets.load_from_disk(str(local_copy(data.path))), tokenizer, data, spec.max_length)
     key = stable_hash("tokenize", data.key, spec, model)
     folder = new_output_dir("tokenized", key)
     with atomic_dir(folder) as scratch:

@@ -18,6 +18,7 @@ from modelmill.runtime.retry import retry_if_transient
 from modelmill.storage.artifacts import atomic_dir, new_output_dir, stable_hash, stage_dir
 from modelmill.storage.caching import STAGE, module_source_hash
 from modelmill.storage.checkpoints import last_complete_checkpoint
+from modelmill.storage.home import local_copy
 from modelmill.training.arguments import precision_flags, training_arguments
 from modelmill.training.loading import load_classifier, load_tokenizer
 
@@ -68,7 +69,7 @@ def fine_tune(
     labels = tokens.labels
     tokenizer = load_tokenizer(tokens.tokenizer, model_spec)
     model = load_classifier(model_spec, labels)
-    splits = datasets.load_from_disk(str(tokens.path))
+    splits = datasets.load_from_disk(str(local_copy(tokens.path)))
     checkpoints = workdir / "checkpoints"
     args = training_arguments(spec, checkpoints)
     early = [EarlyStoppingCallback(spec.early_stopping_patience)] if spec.early_stopping_patience else []

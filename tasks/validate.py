@@ -20,6 +20,7 @@ from modelmill.runtime.errors import DataValidationFailed
 from modelmill.runtime.retry import retry_if_transient
 from modelmill.storage.artifacts import atomic_dir, new_output_dir, stable_hash
 from modelmill.storage.caching import STAGE
+from modelmill.storage.home import local_copy
 from modelmill.storage.settings import get_settings
 
 if TYPE_CHECKING:
@@ -171,8 +172,8 @@ def data_docs_markdown(report: ValidationReport, pipeline: str) -> str:
             lines.append("| " + " | ".join(str(cell).replace("|", "\\|").replace("\n", " ") for cell in cells) + " |")
         lines.append("")
     if report.data_docs is not None:
-        home = get_settings().home.resolve()
-        where = report.data_docs.relative_to(home) if report.data_docs.is_relative_to(home) else report.data_docs.name
+        home, docs = get_settings().local_home, report.data_docs
+        where = docs if not docs.is_absolute() else docs.relative_to(home) if docs.is_relative_to(home) else docs.name
         lines.append(f"GX's HTML Data Docs: `{where}` under MODELMILL_HOME of the host that ran the validation.")
     return "\n".join(lines)
 
@@ -195,7 +196,7 @@ def validate_data(data: DataManifest, spec: ValidationSpec, pipeline: str) -> Va
     with atomic_dir(folder) as scratch:
         import datasets
 
-        report = run_rules(datasets.load_from_disk(str(data.path)), spec, data, scratch / "data-docs")
+        report = run_rules(datasets.load_from_disk(str(local_copy(data.path))), spec, data, scratch / "data-docs")
     if report.data_docs is not None:
         report = report.model_copy(update={"data_docs": folder / report.data_docs.relative_to(scratch)})
         create_markdown_artifact(markdown=data_docs_markdown(report, pipeline),

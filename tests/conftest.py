@@ -40,6 +40,7 @@ import pytest  # noqa: E402
 import yaml  # noqa: E402
 
 from tests.hub_server import LoopbackHub  # noqa: E402
+from tests.object_store import S3Server, start_redis, start_s3  # noqa: E402
 from tests.patience import factor, patient  # noqa: E402
 
 
@@ -240,3 +241,24 @@ def prefect() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=int(patient(120))):
         yield
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server on 127.0.0.1, one per test run, with one bucket; each test takes a prefix of its own."""
+    server, s3 = start_s3()
+    try:
+        yield s3
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis server on 127.0.0.1, one per test run."""
+    process, url = start_redis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

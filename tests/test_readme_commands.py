@@ -32,6 +32,7 @@ BY_HAND = {
     ". .venv/bin/activate": "shell set-up",
     "export PREFECT_API_URL": "shell set-up (the server tests set it in each process's environment)",
     "make bench": "a benchmark on ../shared/data, outside the repository: its figures are in the README's table",
+    "make bench-padding": "a benchmark on ../shared/data: its figures are in the README's table",
     "modelmill run sst2": "a benchmark on ../shared/data",
     "modelmill run sms_spam": "a benchmark on ../shared/data",
     "modelmill validate sms_spam": "a benchmark on ../shared/data",

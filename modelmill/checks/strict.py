@@ -15,7 +15,6 @@ from pathlib import Path
 
 from modelmill.config import PipelineSpec, load_pipelines
 
-
 _BUILT: set[str] = set()  # the rule sets built without a problem in this process (by `check` or `run`'s checks)
 
 

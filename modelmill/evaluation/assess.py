@@ -35,6 +35,7 @@ from modelmill.manifests import (
     TokenizedManifest,
 )
 from modelmill.storage.artifacts import atomic_dir
+from modelmill.storage.home import local_copy
 
 if TYPE_CHECKING:
     import datasets
@@ -48,7 +49,7 @@ class Scorer:
         self.cutoff: Cutoff | None = None
 
     def probabilities(self, split: datasets.Dataset) -> tuple[np.ndarray, np.ndarray]:
-        return predict_probabilities(self.model.path, split, self.spec.batch_size)
+        return predict_probabilities(local_copy(self.model.path), split, self.spec.batch_size)
 
     def scores(self, name: str, predictions: np.ndarray, references: np.ndarray) -> Scores:
         return score(name, self.spec.metrics, predictions, references, self.spec.average, self.labels,
@@ -108,7 +109,7 @@ def extra_set_scores(
 
     from modelmill.training.tokenizing import tokenize_splits
 
-    tokenizer = AutoTokenizer.from_pretrained(str(scorer.model.path))
+    tokenizer = AutoTokenizer.from_pretrained(str(local_copy(scorer.model.path)))
     sets, checks = [], []
     for name, extra in spec.sets.items():
         rows = tokenize_splits(read_evaluation_set(name, extra, data), tokenizer, data, max_length)
@@ -160,8 +161,8 @@ def assess(
     save the confusion matrix and validation curve PNGs in `output`."""
     import datasets
 
-    tokenized = datasets.load_from_disk(str(tokens.path))
-    raw = datasets.load_from_disk(str(data.path))
+    tokenized = datasets.load_from_disk(str(local_copy(tokens.path)))
+    raw = datasets.load_from_disk(str(local_copy(data.path)))
     scorer = Scorer(model, spec)
     validation_probabilities, validation_ids = scorer.probabilities(tokenized["validation"])
     decision, checks = None, []

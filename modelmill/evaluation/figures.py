@@ -6,6 +6,8 @@ import base64
 from pathlib import Path
 from typing import Any
 
+from modelmill.storage.home import local_copy
+
 CONFUSION_MATRIX = "confusion_matrix.png"
 TRAINING_CURVE = "training_curve.png"
 TITLES = {"Confusion matrix": CONFUSION_MATRIX, "Validation curve": TRAINING_CURVE}
@@ -15,6 +17,7 @@ def saved_figures(folder: Path | None) -> dict[str, Path]:
     """Title -> file of each figure saved in `folder` (a run without validation history has no curve)."""
     if folder is None:
         return {}
+    folder = local_copy(folder)
     return {title: folder / name for title, name in TITLES.items() if (folder / name).is_file()}
 
 

@@ -15,6 +15,7 @@ from modelmill.hub.champion import Champion, fetch_champion
 from modelmill.hub.head import HubHead
 from modelmill.hub.promotion import Promotion, decide
 from modelmill.manifests import DataManifest
+from modelmill.storage.home import local_copy
 from modelmill.training.tokenizing import tokenize_splits
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def champion_scores(
 
     tokenizer = AutoTokenizer.from_pretrained(str(champion.folder))
     by_name = {name: index for index, name in enumerate(labels)}
-    test = tokenize_splits(datasets.load_from_disk(str(data.path))["test"], tokenizer, data, max_length)
+    test = tokenize_splits(datasets.load_from_disk(str(local_copy(data.path)))["test"], tokenizer, data, max_length)
     predicted, references = predict(champion.folder, test, spec.batch_size)
     predictions = np.array([by_name[champion.labels[i]] for i in predicted])  # champion ids -> our ids, by name
     return {

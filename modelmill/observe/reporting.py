@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from modelmill.evaluation.gates import is_baseline_gate, is_test_gate
 from modelmill.evaluation.tables import evaluation_sections
 from modelmill.hub.promotion import comparison_table
@@ -41,12 +43,19 @@ def stages_table(stages: dict[str, str]) -> str:
     return "\n".join(["| stage | state |", "| --- | --- |", *(f"| {name} | {state} |" for name, state in stages.items())])
 
 
+def location(path: Path) -> str:
+    """Where an output is, for people: a local path, or its URL under a remote home."""
+    from modelmill.storage.home import current_home
+
+    return str(path) if path.is_absolute() else current_home().url(path)
+
+
 def push_outcome(push: PushResult | None) -> str:
     """One line: what the push did, or where the dry run left its files."""
     if push is None:
         return "not promoted: nothing was pushed, the published model stays"
     if push.dry_run:
-        return f"dry run: the {len(push.files)} files for {push.repo_id} are in {push.folder}"
+        return f"dry run: the {len(push.files)} files for {push.repo_id} are in {location(push.folder)}"
     return push.outcome
 
 
@@ -64,7 +73,7 @@ def run_summary(summary: RunSummary) -> str:
             "",
             evaluation_sections(summary.evaluation),
             *promotion_lines(summary.evaluation),
-            f"Model: {summary.model_path}",
+            f"Model: {location(summary.model_path)}",
             f"Push:  {push_outcome(summary.push)}",
         ]
     )
@@ -78,7 +87,7 @@ def summary_markdown(
     if summary is not None:
         parts += ["", metrics_table(summary.evaluation), *gate_note(summary.evaluation),
                   "", evaluation_sections(summary.evaluation), *promotion_lines(summary.evaluation),
-                  "", f"**Model:** `{summary.model_path}`",
+                  "", f"**Model:** `{location(summary.model_path)}`",
                   "", f"**Push:** {push_outcome(summary.push)}"]
     if error:
         parts += ["", "**Stopped by:**", "", "```", error, "```"]

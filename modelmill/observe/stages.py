@@ -9,6 +9,7 @@ from prefect import Task
 from modelmill.config import RetrySpec
 from modelmill.observe.timing import work_seconds
 from modelmill.runtime.retry import retry_options
+from modelmill.storage.home import current_home
 from modelmill.storage.run_records import RunRecord, artifact_folder, paths_in, write_record
 from modelmill.storage.settings import get_settings
 
@@ -18,7 +19,7 @@ class StageLog:
     records each final state name, in call order, and the artifact folders the results point at."""
 
     def __init__(self, retries: RetrySpec, record: RunRecord | None = None) -> None:
-        self.defaults: dict[str, Any] = {**retry_options(retries), "result_storage": get_settings().results}
+        self.defaults: dict[str, Any] = {**retry_options(retries), "result_storage": current_home().result_storage()}
         self.states: dict[str, str] = {}
         self.artifacts: list[str] = []  # output folders the stages' results point at, relative to the artifacts
         self.record = record  # kept up to date as stages end: `modelmill gc` keeps what a running run uses

@@ -133,8 +133,11 @@ def prefect_api(state_dir: Path, while_starting: Callable[[], None] = lambda: No
     """
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
+    from modelmill.storage.home import current_home
+
     if PREFECT_API_URL.value():
         while_starting()
+        current_home().save_result_block()
         yield PREFECT_API_URL.value()
         return
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -148,6 +151,7 @@ def prefect_api(state_dir: Path, while_starting: Callable[[], None] = lambda: No
         wait_until_healthy(process, url, startup_timeout(), log)
         os.environ[TEMPORARY_API_URL] = url
         with temporary_settings(updates={PREFECT_API_URL: url}):
+            current_home().save_result_block()
             yield url
     finally:
         os.environ.pop(TEMPORARY_API_URL, None)

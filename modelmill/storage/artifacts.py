@@ -37,7 +37,9 @@ def file_identity(path: Path) -> str:
 def portable_path(path: Path) -> str:
     """What a path means, independent of the folder the project or the home sits in: an output under the home by
     its place there, a file by its name and content, anything else by its name."""
-    home = get_settings().home.resolve()
+    if not path.is_absolute():  # an output under a remote home, named by its place there
+        return f"home:{path.as_posix()}"
+    home = get_settings().local_home
     try:
         return f"home:{path.resolve().relative_to(home).as_posix()}"
     except ValueError:
@@ -83,14 +85,19 @@ def files_fingerprint(paths: list[Path]) -> str:
 
 
 def stage_dir(stage: str, key: str) -> Path:
-    """The folder that holds a stage's outputs for one cache key."""
+    """The local folder that holds a stage's outputs (and working folders) for one cache key."""
     return get_settings().artifacts / stage / key
 
 
 def new_output_dir(stage: str, key: str) -> Path:
-    """A fresh, not yet existing folder for one run's output of a stage: published outputs are never rewritten."""
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    return stage_dir(stage, key) / f"{stamp}-{uuid.uuid4().hex[:8]}"
+    """A fresh, not yet existing place for one run's output of a stage: published outputs are never rewritten.
+    Under a local home, its absolute path; under a remote one, its place relative to the home."""
+    from modelmill.storage.home import current_home
+
+    name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+    if current_home().remote:
+        return Path("artifacts") / stage / key / name
+    return stage_dir(stage, key) / name
 
 
 def pid_alive(pid: int) -> bool:
@@ -132,7 +139,14 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     """Yield a scratch folder that becomes `final` only if the block succeeds; never leave half a folder.
 
     `final` must not exist yet: a published folder is never replaced. Scratch of killed writers is swept first.
+    A `final` relative to a remote home is uploaded there, its completion marker last, then kept in this
+    machine's read cache.
     """
+    remote = not final.is_absolute()
+    if remote:
+        from modelmill.storage.home import current_home
+
+        home, relative, final = current_home(), final, current_home().local / final
     final.parent.mkdir(parents=True, exist_ok=True)
     sweep_dead_scratch(final.parent)
     if final.exists():
@@ -144,6 +158,12 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
+    if remote:
+        try:
+            home.publish(scratch, relative)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
     scratch.rename(final)
 
 

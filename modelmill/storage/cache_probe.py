@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from modelmill.storage.settings import get_settings
+from modelmill.storage.home import current_home
 
 
 class NotCached(Exception):
@@ -20,10 +20,9 @@ class CacheProbe:
     """Called like the flow's stage runner (`StageLog`); returns each stage's cached result, or raises NotCached."""
 
     def __init__(self) -> None:
-        from prefect.filesystems import LocalFileSystem
         from prefect.results import ResultStore
 
-        self.store = ResultStore(result_storage=LocalFileSystem(basepath=str(get_settings().results)))
+        self.store = ResultStore(result_storage=current_home().results_filesystem())
         self.states: dict[str, str] = {}
         self.artifacts: list[str] = []
 

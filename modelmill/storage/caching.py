@@ -18,8 +18,7 @@ from prefect.utilities.hashing import hash_objects
 from pydantic import BaseModel
 
 from modelmill.storage.artifacts import stable_hash
-from modelmill.storage.locks import FlockLockManager
-from modelmill.storage.settings import get_settings
+from modelmill.storage.locks import HomeLocks
 
 MAX_STALE_GENERATIONS = 20
 
@@ -64,11 +63,14 @@ class HubTokenPresence(CachePolicy):
 
 
 def missing_paths(result: Any) -> list[Path]:
-    """The `Path` fields of a manifest that point at nothing on disk."""
+    """The `Path` fields of a manifest that point at nothing: not on disk, or not published in full under a
+    remote home (no completion marker)."""
+    from modelmill.storage.home import exists
+
     if not isinstance(result, BaseModel):
         return []
     paths = [value for value in dict(result).values() if isinstance(value, Path)]
-    return [path for path in paths if not path.exists()]
+    return [path for path in paths if not exists(path)]
 
 
 @dataclass
@@ -101,7 +103,7 @@ class LiveArtifacts(CachePolicy):
         return None
 
 
-LOCKS = FlockLockManager(lambda: get_settings().locks)
+LOCKS = HomeLocks()
 
 
 def stage_policy(*extra: CachePolicy) -> CachePolicy:

@@ -131,7 +131,7 @@ def collect(
     keep_last: int = 5, checkpoint_days: float = 7.0, dry_run: bool = False, min_age: float = MIN_AGE_SECONDS
 ) -> Plan:
     """Plan, and unless `dry_run`, remove; empty key folders go too."""
-    home = get_settings().home.resolve()
+    home = get_settings().local_home
     result = plan(home, keep_last, checkpoint_days, min_age)
     if dry_run:
         return result

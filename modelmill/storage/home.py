@@ -175,29 +175,42 @@ def current_home() -> Home:
     from modelmill.storage.settings import get_settings
 
     settings = get_settings()
-    return Home(settings.home_location, settings.storage_options or "", str(settings.cache_dir or ""))
+    raw = settings.home
+    location = raw if protocol_of(raw) not in ("", "file") else str(Path(raw.removeprefix("file://")).resolve())
+    return Home(location, settings.storage_options or "", str(settings.cache_dir or ""))
+
+
+OUTPUT_DEPTH = 4  # artifacts/<stage>/<key>/<output>: the unit that is published, marked and downloaded
+
+
+def output_prefix(path: Path) -> Path:
+    """The published output that a path relative to the home lies in (a figure inside an evaluation output)."""
+    return Path(*Path(path).parts[:OUTPUT_DEPTH])
 
 
 def local_copy(path: Path) -> Path:
-    """A real local folder for an output named in a manifest: an absolute path as it is; a path relative to a
-    remote home through the read cache, downloaded once per machine (only a published prefix is ever read)."""
+    """A real local path for an output named in a manifest: an absolute path as it is; a path relative to a
+    remote home through the read cache, its whole output downloaded once per machine (only a published output is
+    ever read)."""
+    from modelmill.storage.read_cache import make_room, touch
+
     path = Path(path)
     if path.is_absolute():
         return path
     home = current_home()
-    target = home.local / path
-    if not home.remote or target.exists():
+    prefix, target = output_prefix(path), home.local / path
+    if not home.remote:
         return target
-    if not home.published(path):
-        raise FileNotFoundError(f"{home.url(path)} is not published (no {COMPLETE} marker)")
-    from modelmill.storage.read_cache import make_room
-
-    make_room(home)
-    home.download(path, target)
+    if not (home.local / prefix).exists():
+        if not home.published(prefix):
+            raise FileNotFoundError(f"{home.url(prefix)} is not published (no {COMPLETE} marker)")
+        make_room(home)
+        home.download(prefix, home.local / prefix)
+    touch(home.local / prefix)
     return target
 
 
 def exists(path: Path) -> bool:
-    """Whether an output named in a manifest exists: a local path on disk, a remote one by its marker."""
+    """Whether an output named in a manifest exists: a local path on disk, a remote one by its output's marker."""
     path = Path(path)
-    return path.exists() if path.is_absolute() else current_home().published(path)
+    return path.exists() if path.is_absolute() else current_home().published(output_prefix(path))

@@ -104,3 +104,46 @@ class FlockLockManager:
 
     async def await_for_lock(self, key: str, timeout: float | None = None) -> bool:
         return await anyio.to_thread.run_sync(self.wait_for_lock, key, timeout)
+
+
+class HomeLocks:
+    """The cache-key lock manager the settings name, chosen at each use: Redis across machines (MODELMILL_LOCKS),
+    else `flock`s under this machine's home. With a remote home and no Redis, machines do not see each other's
+    locks: two may compute one key, each publishing its own immutable output (said once in the log)."""
+
+    def __init__(self) -> None:
+        self._managers: dict[tuple[str, str], object] = {}
+        self._warned = False
+
+    def __deepcopy__(self, memo: dict) -> HomeLocks:
+        return self
+
+    def __reduce__(self) -> tuple:
+        return (type(self), ())
+
+    def manager(self) -> object:
+        from modelmill.storage.home import current_home
+        from modelmill.storage.settings import get_settings
+
+        settings = get_settings()
+        choice = ("redis", settings.locks) if settings.locks else ("flock", str(settings.lock_folder))
+        if choice not in self._managers:
+            if settings.locks:
+                from modelmill.storage.redis_locks import LeasedRedisLockManager
+
+                self._managers[choice] = LeasedRedisLockManager(settings.locks)
+            else:
+                self._managers[choice] = FlockLockManager(Path(choice[1]))
+        if not settings.locks and current_home().remote and not self._warned:
+            self._warned = True
+            from prefect.logging import get_logger
+
+            get_logger("modelmill.storage.locks").warning(
+                "MODELMILL_HOME is remote but MODELMILL_LOCKS is not set: runs on other machines may compute the "
+                "same stage at once (each publishes its own output; nothing is overwritten)")
+        return self._managers[choice]
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.manager(), name)

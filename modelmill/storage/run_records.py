@@ -47,7 +47,7 @@ def now() -> str:
 
 
 def records_dir(home: Path | None = None) -> Path:
-    return (home or get_settings().home).resolve() / "runs"
+    return (home.resolve() if home else get_settings().local_home) / "runs"
 
 
 def record_path(record: RunRecord, home: Path | None = None) -> Path:
@@ -83,6 +83,9 @@ def read_records(home: Path | None = None) -> list[RunRecord]:
 
 def artifact_folder(path: Path, artifacts: Path) -> str | None:
     """The output folder (`<stage>/<key>/<run>`) a path lies in, relative to `artifacts`; None outside it."""
+    if not path.is_absolute():  # under a remote home: artifacts/<stage>/<key>/<run>
+        parts = path.parts[1:] if path.parts[:1] == ("artifacts",) else ()
+        return "/".join(parts[:3]) if len(parts) >= 3 else None
     try:
         parts = path.resolve().relative_to(artifacts.resolve()).parts
     except ValueError:

@@ -13,20 +13,32 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MODELMILL_", extra="ignore")
 
-    home: Path = Field(Path(".modelmill"), description="Artifacts (data, tokens, models) and Prefect results.")
+    home: str = Field(".modelmill", description="Everything a run keeps: a local folder or an fsspec URL "
+                      "(s3://bucket/prefix, gs://, abfs://).")
+    storage_options: str | None = Field(None, description="JSON options of the home's filesystem (endpoint, "
+                                        "region); never credentials, which come from the environment.")
+    cache_dir: Path | None = Field(None, description="This machine's read cache and scratch for a remote home "
+                                   "(default ~/.cache/modelmill).")
+    cache_max_gb: float | None = Field(None, gt=0, description="Size limit of the read cache; least recently used "
+                                       "outputs are evicted past it.")
+    locks: str | None = Field(None, description="A lock manager across machines: redis://host:port/db. "
+                              "Without it, cache keys are locked per machine.")
     hf_token: SecretStr | None = Field(None, validation_alias=AliasChoices("HF_TOKEN", "MODELMILL_HF_TOKEN"))
 
     @property
+    def local_home(self) -> Path:
+        """The home on this machine: the home itself, or this machine's mirror of a remote one."""
+        from modelmill.storage.home import current_home
+
+        return current_home().local
+
+    @property
     def artifacts(self) -> Path:
-        return self.home.resolve() / "artifacts"
+        return self.local_home / "artifacts"
 
     @property
-    def results(self) -> Path:
-        return self.home.resolve() / "prefect-results"
-
-    @property
-    def locks(self) -> Path:
-        return self.home.resolve() / "locks"
+    def lock_folder(self) -> Path:
+        return self.local_home / "locks"
 
 
 def get_settings() -> Settings:

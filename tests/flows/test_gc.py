@@ -16,7 +16,7 @@ from tests.conftest import pipeline_dict
 
 @pytest.fixture
 def home(own_home):
-    return get_settings().home.resolve()
+    return get_settings().local_home
 
 
 def models(home) -> set[str]:

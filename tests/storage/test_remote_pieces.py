@@ -1,0 +1,165 @@
+"""A remote home piece by piece, on moto's S3 server and a real Redis on 127.0.0.1: publishing with a marker,
+reading through the local read cache, storage options without credentials, leased locks across processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from modelmill.storage.artifacts import atomic_dir, new_output_dir
+from modelmill.storage.caching import missing_paths
+from modelmill.storage.home import COMPLETE, HomeError, current_home, local_copy, storage_options
+from modelmill.storage.read_cache import make_room
+from tests.object_store import S3Server
+from tests.patience import patient
+
+
+class _Manifest(BaseModel):
+    path: Path
+
+
+@pytest.fixture
+def remote_home(s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    home = s3_server.new_home()
+    for key, value in s3_server.env(home, tmp_path / "cache").items():
+        monkeypatch.setenv(key, value)
+    return home
+
+
+def publish(files: dict[str, bytes], stage: str = "tokenize", key: str = "k1") -> Path:
+    output = new_output_dir(stage, key)
+    with atomic_dir(output) as scratch:
+        for name, content in files.items():
+            (scratch / name).parent.mkdir(parents=True, exist_ok=True)
+            (scratch / name).write_bytes(content)
+    return output
+
+
+def test_an_output_is_named_by_its_place_in_the_home_and_its_marker_is_written_last(remote_home, s3_server):
+    output = publish({"a.bin": b"x" * 10, "sub/b.txt": b"hello"})
+    assert not output.is_absolute() and output.parts[:3] == ("artifacts", "tokenize", "k1")
+    fs = s3_server.filesystem()
+    prefix = f"{remote_home.removeprefix('s3://')}/{output.as_posix()}"
+    assert sorted(p.rsplit("/", 1)[-1] for p in fs.find(prefix)) == sorted([COMPLETE, "a.bin", "b.txt"])
+    assert missing_paths(_Manifest(path=output)) == []
+
+
+def test_another_machine_reads_a_published_output_through_its_own_read_cache(remote_home, tmp_path, monkeypatch):
+    output = publish({"weights.bin": b"w" * 100})
+    monkeypatch.setenv("MODELMILL_CACHE_DIR", str(tmp_path / "other-machine"))
+    local = local_copy(output)
+    assert local.is_relative_to(tmp_path / "other-machine")
+    assert (local / "weights.bin").read_bytes() == b"w" * 100
+    (local / "weights.bin").unlink()  # a second read is served from the cache, not downloaded again
+    assert local_copy(output) == local and not (local / "weights.bin").exists()
+
+
+def test_a_prefix_without_its_marker_does_not_exist_for_any_reader(remote_home, s3_server, tmp_path, monkeypatch):
+    output = publish({"weights.bin": b"w"})
+    s3_server.filesystem().rm(f"{remote_home.removeprefix('s3://')}/{output.as_posix()}/{COMPLETE}")
+    monkeypatch.setenv("MODELMILL_CACHE_DIR", str(tmp_path / "other-machine"))
+    assert missing_paths(_Manifest(path=output)) == [output]
+    with pytest.raises(FileNotFoundError, match=COMPLETE):
+        local_copy(output)
+
+
+def test_a_failed_stage_publishes_nothing(remote_home, s3_server):
+    output = new_output_dir("train", "k2")
+    with pytest.raises(RuntimeError), atomic_dir(output) as scratch:
+        (scratch / "half.bin").write_bytes(b"h")
+        raise RuntimeError("killed mid-save")
+    assert not s3_server.filesystem().exists(f"{remote_home.removeprefix('s3://')}/{output.as_posix()}")
+    assert not (current_home().local / output).exists()
+
+
+def test_a_published_output_is_never_overwritten(remote_home):
+    output = publish({"a": b"1"})
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        current_home().publish(current_home().local / output, output)
+
+
+def test_the_read_cache_evicts_the_least_recently_used_outputs_past_its_limit(remote_home):
+    old, new = publish({"a": b"1" * 1000}, key="old"), publish({"b": b"2" * 1000}, key="new")
+    home = current_home()
+    os.utime(home.local / old, (1, 1))
+    removed = make_room(home, limit_bytes=1500)
+    assert removed == [home.local / old]
+    assert (home.local / new).exists()
+    assert (local_copy(old) / "a").read_bytes() == b"1" * 1000  # evicted from the cache, still in the home
+
+
+@pytest.mark.parametrize("options", [
+    '{"key": "AKIA", "client_kwargs": {}}',
+    '{"client_kwargs": {"aws_secret_access_key": "s"}}',
+    '{"token": "t"}',
+])
+def test_storage_options_never_carry_credentials(options):
+    with pytest.raises(HomeError, match="MODELMILL_STORAGE_OPTIONS holds credentials"):
+        storage_options(options)
+
+
+def test_bad_storage_options_are_named():
+    with pytest.raises(HomeError, match="MODELMILL_STORAGE_OPTIONS is not JSON"):
+        storage_options("{endpoint")
+    with pytest.raises(HomeError, match="must be a JSON object"):
+        storage_options("[1]")
+
+
+def test_prefect_gets_a_saved_block_for_a_remote_home_never_a_url_string(remote_home):
+    home = current_home()
+    storage = home.result_storage()
+    assert storage == f"remote-file-system/{home.block_name()}"
+    filesystem = home.results_filesystem()
+    assert filesystem.basepath == f"{remote_home}/prefect-results"
+    assert "testing" not in filesystem.model_dump_json(), "credentials are never saved in the block"
+
+
+def _hold(url: str, key: str, lease: float, ready) -> None:
+    from modelmill.storage.redis_locks import LeasedRedisLockManager
+
+    manager = LeasedRedisLockManager(url, lease_seconds=lease)
+    assert manager.acquire_lock(key, holder="first")
+    ready.set()
+    time.sleep(600)
+
+
+def test_a_redis_lock_is_held_while_its_holder_lives_and_freed_when_it_is_killed(redis_url):
+    from modelmill.storage.redis_locks import LeasedRedisLockManager
+
+    key = f"key-{time.monotonic_ns()}"
+    ready = multiprocessing.get_context("spawn").Event()
+    holder = multiprocessing.get_context("spawn").Process(target=_hold, args=(redis_url, key, 1.5, ready))
+    holder.start()
+    try:
+        assert ready.wait(patient(60))
+        other = LeasedRedisLockManager(redis_url, lease_seconds=1.5)
+        time.sleep(3)  # two leases: the live holder has renewed its lock meanwhile
+        assert other.is_locked(key)
+        assert not other.acquire_lock(key, holder="second", acquire_timeout=0.5)
+        os.kill(holder.pid, signal.SIGKILL)
+        assert other.acquire_lock(key, holder="second", acquire_timeout=patient(10))
+        other.release_lock(key, holder="second")
+    finally:
+        holder.kill()
+
+
+def test_the_lock_manager_follows_the_settings(redis_url, monkeypatch, tmp_path):
+    from modelmill.storage.caching import LOCKS
+    from modelmill.storage.locks import FlockLockManager
+    from modelmill.storage.redis_locks import LeasedRedisLockManager
+
+    assert isinstance(LOCKS.manager(), FlockLockManager)
+    monkeypatch.setenv("MODELMILL_LOCKS", redis_url)
+    assert isinstance(LOCKS.manager(), LeasedRedisLockManager)
+    assert LOCKS.acquire_lock("k", holder="h", acquire_timeout=5)
+    assert LOCKS.is_lock_holder("k", "h")
+    LOCKS.release_lock("k", holder="h")
+
+
+
