@@ -19,6 +19,7 @@ from prefect.runner.storage import LocalStorage
 from prefect.schedules import Cron
 
 from deployments.alerts import sync_crash_alerts
+from deployments.pools import job_variables, read_pool
 from deployments.retire import retire_stale_deployments
 from flows.finetune import finetune
 from modelmill.config import PipelineSpec
@@ -135,22 +136,10 @@ def serve_pipelines(path: Path | str = DEFAULT_FILE, announce: Any = print) -> N
     serve(*deployments)
 
 
-def ensure_process_pool(pool: str) -> None:
-    """Create a process work pool named `pool` if the server has none of that name."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import WorkPoolCreate
-    from prefect.exceptions import ObjectNotFound
-
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_work_pool(pool)
-        except ObjectNotFound:
-            client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
-
-
 def deploy_pipelines(path: Path | str = DEFAULT_FILE, pool: str = "modelmill") -> tuple[dict[str, UUID], list[str]]:
-    """One deployment per pipeline on work pool `pool` (a process pool is created if missing); returns their ids
-    and the pipelines retired (no longer in the file).
+    """One deployment per pipeline on the work pool its `deploy.work_pool` names, else `pool` (created as a process
+    pool if missing), with its image and job variables checked against the pool's template first; returns their
+    ids and the pipelines retired (no longer in the file).
 
     Runs start in the project folder of the worker's host (MODELMILL_PROJECT_ROOT there, or the folder the worker
     started in), so relative paths mean the same there; `MODELMILL_HOME`, when set here, is passed to the runs as
@@ -161,16 +150,18 @@ def deploy_pipelines(path: Path | str = DEFAULT_FILE, pool: str = "modelmill") -
     pipelines_file = project_relative(path, "pipelines file")
     pipelines = load_pipelines(path).pipelines
     refuse_served_deployments(list(pipelines))
-    ensure_process_pool(pool)
+    shared = {name: os.environ[name] for name in SHARED_SETTINGS if os.environ.get(name)}
+    targets = {}
+    for name, spec in pipelines.items():  # every pool and variable checked before anything is deployed
+        target = read_pool(spec.deploy.work_pool or pool, create=spec.deploy.work_pool is None)
+        targets[name] = (target.name, job_variables(f"{path}: {name}", spec, target, shared))
     source = finetune.from_source(source=ProjectFolder(pipelines_file), entrypoint=ENTRYPOINT)
     current_home().save_result_block()
-    shared = {name: os.environ[name] for name in SHARED_SETTINGS if os.environ.get(name)}
-    job_variables = {"env": shared} if shared else {}
     ids = {
         name: source.deploy(
             **deployment_settings(name, spec, pipelines_file),
-            work_pool_name=pool,
-            job_variables=job_variables,
+            work_pool_name=targets[name][0],
+            job_variables=targets[name][1],
             paused=False,
             build=False,
             push=False,

@@ -87,13 +87,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_deploy(args: argparse.Namespace) -> int:
     from deployments.pipelines import deploy_pipelines
+    from modelmill.config import load_pipelines
 
     deployed, retired = deploy_pipelines(args.file, args.pool)
-    print(f"Deployed {', '.join(f'finetune/{name}' for name in deployed)} to work pool '{args.pool}'.")
+    pools = {name: spec.deploy.work_pool or args.pool for name, spec in load_pipelines(args.file).pipelines.items()}
+    for pool in dict.fromkeys(pools.values()):
+        names = ", ".join(f"finetune/{name}" for name in deployed if pools[name] == pool)
+        print(f"Deployed {names} to work pool '{pool}'.")
     for name in retired:
         print(f"Retired finetune/{name}: pipeline '{name}' is no longer in {args.file}.")
-    print(f"Start a worker in the project folder (or set MODELMILL_PROJECT_ROOT to it): "
-          f"prefect worker start --pool {args.pool}")
+    print("Start a worker in the project folder (or set MODELMILL_PROJECT_ROOT to it): "
+          + "; ".join(f"prefect worker start --pool {pool}" for pool in dict.fromkeys(pools.values())))
     return 0
 
 

@@ -20,6 +20,7 @@ from modelmill.runtime.errors import DataError
 from modelmill.runtime.retry import retry_if_transient
 from modelmill.storage.artifacts import atomic_dir, files_fingerprint, new_output_dir, stable_hash
 from modelmill.storage.caching import STAGE
+from modelmill.storage.remote_files import local_file
 
 if TYPE_CHECKING:
     import datasets
@@ -32,7 +33,7 @@ def read_files(spec: DataSpec, files: dict[str, Path]) -> datasets.DatasetDict:
     import datasets
 
     for split, path in files.items():
-        if not path.is_file():
+        if isinstance(path, Path) and not path.is_file():  # a URL is checked as it is read
             raise DataError(f"{path}: data file for split '{split}' not found")
     formats = {file_format(spec, path) for path in files.values()}
     if len(formats) > 1:
@@ -94,8 +95,7 @@ def read_data(spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str
         source, dataset = f"hub:{spec.hub.id}", read_hub(spec)
     else:
         source = ", ".join(p.name for p in spec.local_files())  # names: where a checkout sits is not the data
-        files = {split: Path(name) for split, name in sources.items()}
-        dataset = read_files(spec, files)
+        dataset = read_files(spec, spec.split_files())
     facts = [gather(dataset[split], split, sources[split], spec.text_column, spec.label_column) for split in dataset]
     labels, mapping, problems = data_problems(facts, spec)
     if problems:
@@ -142,7 +142,8 @@ def load_data(spec: DataSpec) -> DataManifest:
     """Read the declared data into train/validation/test splits and save them under their cache key."""
     dataset, labels, mapping, source = read_data(spec)
     local = spec.local_files()
-    content = files_fingerprint(local) if local else stable_hash([dataset[s]._fingerprint for s in SPLITS])
+    fingerprints = [dataset[split]._fingerprint for split in SPLITS]
+    content = files_fingerprint([local_file(path) for path in local]) if local else stable_hash(fingerprints)
     key = stable_hash("load_data", spec, content)
     folder = new_output_dir("data", key)
     with atomic_dir(folder) as scratch:

@@ -17,8 +17,7 @@ from modelmill.observe.timing import timed
 from modelmill.runtime.retry import retry_if_transient
 from modelmill.storage.artifacts import atomic_dir, new_output_dir, stable_hash, stage_dir
 from modelmill.storage.caching import STAGE, module_source_hash
-from modelmill.storage.checkpoints import last_complete_checkpoint
-from modelmill.storage.home import local_copy
+from modelmill.storage.home import current_home, local_copy
 from modelmill.training.arguments import precision_flags, training_arguments
 from modelmill.training.loading import load_classifier, load_tokenizer
 
@@ -60,10 +59,13 @@ def fine_tune(
 
     The seed is set before the model (and its new classification head) is created, so equal inputs give
     equal weights. A complete checkpoint in `workdir` (left by a failed attempt) is resumed; an incomplete
-    one is deleted. `workdir` is removed once the model is published.
+    one is deleted; with a remote home, checkpoints are uploaded as they are saved and the newest uploaded one is
+    resumed on any machine. `workdir` is removed once the model is published.
     """
     import datasets
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, PrinterCallback, Trainer, set_seed
+
+    from modelmill.training.remote_checkpoints import UploadCheckpoints, restore_checkpoint
 
     set_seed(spec.seed)
     labels = tokens.labels
@@ -84,7 +86,9 @@ def fine_tune(
         callbacks=[*early, *callbacks],
     )
     trainer.remove_callback(PrinterCallback)  # raw log dicts on stdout; TrainingProgress reports instead
-    resume = last_complete_checkpoint(checkpoints)
+    if current_home().remote:  # checkpoints follow the run: a retry on another machine resumes
+        trainer.add_callback(UploadCheckpoints(output.parent.name))
+    resume = restore_checkpoint(output.parent.name, checkpoints)
     trained = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     with atomic_dir(output) as scratch:
         trainer.save_model(str(scratch))

@@ -31,6 +31,12 @@ RUN_BY = {
 BY_HAND = {
     ". .venv/bin/activate": "shell set-up",
     "export PREFECT_API_URL": "shell set-up (the server tests set it in each process's environment)",
+    "export MODELMILL_HOME": "shell set-up (tests/server/test_remote_home.py sets them in each process's environment)",
+    "export MODELMILL_LOCKS": "shell set-up (tests/storage/test_remote_pieces.py uses a real Redis)",
+    "prefect work-pool create": "for it the Prefect server fetches its worker registry from GitHub (its bundled copy "
+    "offline), which the loopback-only suite refuses: tests/server/test_gpu_pools.py::gpu_pool creates the same pool "
+    "with the client API",
+    "docker build": "the images are not built here: this machine reaches no registry of base images",
     "make bench": "a benchmark on ../shared/data, outside the repository: its figures are in the README's table",
     "make bench-padding": "a benchmark on ../shared/data: its figures are in the README's table",
     "modelmill run sst2": "a benchmark on ../shared/data",

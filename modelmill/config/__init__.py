@@ -43,7 +43,7 @@ from modelmill.config.file import DEFAULT_FILE, load_pipeline, load_pipelines, s
 from modelmill.config.loader import CORE, MAX_DEPTH, MAX_EXPANDED_NODES, PLAIN_TAGS, load_yaml_file, yaml_problem  # noqa: F401
 from modelmill.config.messages import describe_error, format_validation_error, yaml_path  # noqa: F401
 from modelmill.config.model import ModelSpec, TokenizerSpec  # noqa: F401
-from modelmill.config.operations import NotifySpec, PushSpec, RetrySpec, ScheduleSpec  # noqa: F401
+from modelmill.config.operations import DeploySpec, NotifySpec, PushSpec, RetrySpec, ScheduleSpec  # noqa: F401
 from modelmill.config.overrides import CLI_KEYS, TRAIN_FIELDS, RunOverrides, parse_cli_overrides  # noqa: F401
 from modelmill.config.pipeline import PipelinesFile, PipelineSpec  # noqa: F401
 from modelmill.config.runs import OPERATIONAL, ResolvedRun, resolve_run  # noqa: F401

@@ -7,11 +7,13 @@ Relative paths are resolved against the folder of the YAML file (pass ``context=
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -92,7 +94,41 @@ class Section(BaseModel):
 
 
 def _resolve(path: Path | None, info: ValidationInfo) -> Path | None:
-    if path is None or path.is_absolute():
+    if path is None or isinstance(path, str) or path.is_absolute():  # a DataURL is taken as written
         return path
     base = (info.context or {}).get("base_dir")
     return (Path(base) / path).resolve() if base else path
+
+
+DATA_URL_SCHEMES = ("s3", "gs", "gcs", "abfs", "az")  # object stores, read with MODELMILL_STORAGE_OPTIONS
+
+
+class DataURL(str):
+    """A data file named by a URL on object storage; `name` and `suffix` as a path has them."""
+
+    @property
+    def name(self) -> str:
+        return self.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def suffix(self) -> str:
+        return PurePosixPath(self.name).suffix
+
+
+def _data_location(value: Any) -> Any:
+    if not isinstance(value, str) or "://" not in value:
+        return Path(value) if isinstance(value, str) else value
+    scheme, rest = value.split("://", 1)
+    if scheme.lower() not in DATA_URL_SCHEMES:
+        raise ValueError(f"'{value}': a data file is a local path or a URL on {', '.join(DATA_URL_SCHEMES)}")
+    if "/" not in rest.strip("/"):
+        raise ValueError(f"'{value}' names a bucket, not a file")
+    return DataURL(value)
+
+
+def _rewrap(value: Any) -> Any:
+    return DataURL(value) if isinstance(value, str) and not isinstance(value, DataURL) else value
+
+
+DataLocation = Annotated[Path | str, BeforeValidator(_data_location), AfterValidator(_rewrap)]
+"""A data file: a local path (relative to the YAML file) or a URL on object storage (s3://bucket/key.csv)."""

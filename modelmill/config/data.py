@@ -9,6 +9,8 @@ from pydantic import Field, field_validator, model_validator
 
 from modelmill.config.base import (
     SEED_RANGE,
+    DataLocation,
+    DataURL,
     Section,
     _resolve,
 )
@@ -17,9 +19,9 @@ from modelmill.config.base import (
 class SplitFiles(Section):
     """One file per split."""
 
-    train: Path
-    validation: Path
-    test: Path
+    train: DataLocation
+    validation: DataLocation
+    test: DataLocation
 
     _resolve_paths = field_validator("train", "validation", "test")(_resolve)
 
@@ -58,8 +60,9 @@ class HubDataset(Section):
 class DataSpec(Section):
     """Where the examples come from and which columns hold text and label."""
 
-    files: SplitFiles | None = Field(None, description="One local file per split.")
-    file: Path | None = Field(None, description="One local file, cut into splits by `split`.")
+    files: SplitFiles | None = Field(None, description="One file per split (a local path or an s3://, gs:// "
+                                     "or abfs:// URL).")
+    file: DataLocation | None = Field(None, description="One file, cut into splits by `split`.")
     split: SplitRatios | None = None
     hub: HubDataset | None = None
     format: Literal["csv", "json", "parquet"] | None = Field(
@@ -101,8 +104,14 @@ class DataSpec(Section):
         """Split ratios for a single `file` (the declared ones or the defaults)."""
         return self.split or SplitRatios()
 
+    def split_files(self) -> dict[str, Path | DataURL]:
+        """The file each split is read from (a single `file` is read as train and split later)."""
+        if self.files is not None:
+            return {"train": self.files.train, "validation": self.files.validation, "test": self.files.test}
+        return {"train": self.file} if self.file is not None else {}
+
     def local_files(self) -> list[Path]:
-        """The local files this spec reads, in a stable order."""
+        """The files this spec reads (local paths and URLs), in a stable order."""
         if self.files is not None:
             return [self.files.train, self.files.validation, self.files.test]
         return [self.file] if self.file is not None else []

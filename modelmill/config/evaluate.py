@@ -12,6 +12,7 @@ from modelmill.config.base import (
     MAX_BATCH,
     MAX_ROWS,
     PER_CLASS_METRICS,
+    DataLocation,
     Section,
     _resolve,
 )
@@ -76,7 +77,7 @@ CLASS_THRESHOLDS = "Per class name: bounds on its precision, recall or f1, e.g. 
 class EvaluationSet(Section):
     """An extra, named evaluation set (e.g. a frozen regression set) with the data's columns and its own gates."""
 
-    file: Path
+    file: DataLocation
     format: Literal["csv", "json", "parquet"] | None = Field(None, description="Inferred from the extension.")
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
     class_thresholds: ClassThresholds = Field(default_factory=dict, description=CLASS_THRESHOLDS)

@@ -114,6 +114,21 @@ class NotifySpec(Section):
         return value
 
 
+class DeploySpec(Section):
+    """Where `modelmill deploy` puts the pipeline: a work pool on the server, the image its runs start in, and
+    job variables that the pool's base job template defines (checked against it at deploy time)."""
+
+    work_pool: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[\w.-]+$",
+                                  description="The work pool (default: `modelmill deploy --pool`, itself 'modelmill').")
+    image: str | None = Field(None, min_length=1, max_length=500,
+                              description="The image runs start in (the pool's `image` job variable).")
+    job_variables: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Values of the pool's job variables, e.g. {gpu_limit: 1, node_selector: {gpu: h100}} on the "
+        "shipped Kubernetes template; a name the pool does not define is an error.",
+    )
+
+
 class RetrySpec(Section):
     """Retries of transient failures (network, 429, 5xx) for every stage."""
 

@@ -11,7 +11,7 @@ from modelmill.config.base import (
 from modelmill.config.data import DataSpec
 from modelmill.config.evaluate import EvaluateSpec, unknown_classes
 from modelmill.config.model import ModelSpec, TokenizerSpec
-from modelmill.config.operations import NotifySpec, PushSpec, RetrySpec, ScheduleSpec
+from modelmill.config.operations import DeploySpec, NotifySpec, PushSpec, RetrySpec, ScheduleSpec
 from modelmill.config.train import TrainSpec
 from modelmill.config.validation import ValidationSpec
 
@@ -30,6 +30,8 @@ class PipelineSpec(Section):
     schedule: ScheduleSpec | None = None
     notify: NotifySpec | None = Field(None, description="Overrides the file-level `notify` for this pipeline.")
     retries: RetrySpec = Field(default_factory=RetrySpec)
+    deploy: DeploySpec = Field(default_factory=DeploySpec, description="Work pool, image and job variables of "
+                               "`modelmill deploy`.")
 
     @model_validator(mode="after")
     def _named_classes_are_labels(self) -> PipelineSpec:

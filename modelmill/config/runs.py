@@ -14,7 +14,7 @@ from modelmill.storage.artifacts import stable_hash
 if TYPE_CHECKING:
     from modelmill.storage.run_records import RunRecord
 
-OPERATIONAL = ("schedule", "notify", "retries")
+OPERATIONAL = ("schedule", "notify", "retries", "deploy")
 
 
 @dataclass(frozen=True)

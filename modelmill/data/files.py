@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelmill.config import DataSpec, EvaluationSet
+from modelmill.config.base import DataURL
 from modelmill.data.encoding import NEWLINE, file_chunks, text_problem
 from modelmill.runtime.errors import DataError
 
@@ -17,7 +18,7 @@ TEXT_FORMATS = ("csv", "json")
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 
 
-def file_format(spec: DataSpec | EvaluationSet, path: Path) -> str:
+def file_format(spec: DataSpec | EvaluationSet, path: Path | DataURL) -> str:
     """The `datasets` builder for a file: the declared format or one from its extension."""
     if spec.format:
         return spec.format
@@ -38,11 +39,13 @@ def root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
-def check_text_file(path: Path, needs_rows: bool) -> None:
+def check_text_file(path: Path, needs_rows: bool, shown: str | None = None) -> None:
     """A CSV or JSON Lines file must exist, be UTF-8 text, and not be empty (a CSV: a header and a row); read as a
-    stream, so that an 8 GiB file costs a megabyte of memory."""
+    stream, so that an 8 GiB file costs a megabyte of memory. Messages name it as `shown` (a URL it came from)."""
     if not path.is_file():
-        raise DataError(f"{path}: file not found")
+        raise DataError(f"{shown or path}: file not found")
+    path_ = path
+    path = shown or path
     lines = 0
     pending = False  # the line the last chunk ended in has content
 
@@ -56,7 +59,7 @@ def check_text_file(path: Path, needs_rows: bool) -> None:
                 pending = pending or bool(chunk.rsplit(NEWLINE, 1)[-1].strip())
             yield chunk
 
-    if where := text_problem(counted(file_chunks(path))):
+    if where := text_problem(counted(file_chunks(path_))):
         raise DataError(
             f"{path}: not UTF-8 (expected UTF-8): {where}; re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
         )
@@ -67,16 +70,22 @@ def check_text_file(path: Path, needs_rows: bool) -> None:
         raise DataError(f"{path}: the file has a header but no data rows")
 
 
-def read_file(path: Path, file_format: str) -> datasets.Dataset:
-    """One file as a `Dataset`; a DataError names the file and why it cannot be read."""
+def read_file(path: Path | DataURL, file_format: str) -> datasets.Dataset:
+    """One file (a local path, or a URL read through a local copy) as a `Dataset`; a DataError names the file
+    (as the YAML names it) and why it cannot be read."""
+    local = path
+    if isinstance(path, DataURL):
+        from modelmill.storage.remote_files import fetch
+
+        local = fetch(path)
     if file_format in TEXT_FORMATS:
-        check_text_file(path, needs_rows=file_format == "csv")
-    elif not path.is_file():
+        check_text_file(local, needs_rows=file_format == "csv", shown=str(path))
+    elif not local.is_file():
         raise DataError(f"{path}: file not found")
     import datasets
 
     try:
-        return datasets.load_dataset(file_format, data_files={"train": str(path)}, split="train")
+        return datasets.load_dataset(file_format, data_files={"train": str(local)}, split="train")
     except Exception as exc:  # datasets wraps parser errors in DatasetGenerationError; report the real one
         cause = root_cause(exc)
         raise DataError(

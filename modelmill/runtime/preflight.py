@@ -40,14 +40,14 @@ def check_data(where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, lis
     """What the load stage would refuse in the local data files (the very sentences it would raise), problems of
     the extra evaluation sets, the classes `evaluate` names (against the labels), and the columns of each split."""
     from modelmill.config import unknown_classes
-    from modelmill.data.labels import column_problems, data_problems, row_problems, split_sources
+    from modelmill.data.labels import column_problems, data_problems, row_problems
 
     if spec.data.hub is not None:
         return [], {}
     problems: list[str] = []
     splits: list[SplitFacts] = []
-    for split, source in split_sources(spec.data).items():
-        found, facts = read_split(Path(source), split, spec, spec.data)
+    for split, source in spec.data.split_files().items():
+        found, facts = read_split(source, split, spec, spec.data)
         problems += found
         splits += [facts] if facts is not None else []
     labels = spec.data.labels

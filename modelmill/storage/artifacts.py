@@ -55,6 +55,10 @@ def portable(value: Any) -> Any:
         return portable(value.model_dump(mode="python", by_alias=False))
     if isinstance(value, Path):
         return portable_path(value)
+    if isinstance(value, str) and type(value).__name__ == "DataURL":  # by name and checksum, never a download
+        from modelmill.storage.remote_files import url_identity
+
+        return url_identity(value)
     if isinstance(value, dict):
         return {str(key): portable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):

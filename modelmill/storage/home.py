@@ -80,6 +80,11 @@ class Home:
     def options(self) -> dict[str, Any]:
         return storage_options(self.options_json)
 
+    @property
+    def cache_root(self) -> Path:
+        """This machine's read cache (MODELMILL_CACHE_DIR, default ~/.cache/modelmill)."""
+        return Path(self.cache_dir or Path.home() / ".cache" / "modelmill").resolve()
+
     @cached_property
     def local(self) -> Path:
         """The local root: the home itself, or, for a remote home, this machine's mirror of it (the read cache,
@@ -87,7 +92,7 @@ class Home:
         if not self.remote:
             return Path(self.location.removeprefix("file://")).resolve()
         digest = hashlib.sha256(self.location.rstrip("/").encode()).hexdigest()[:12]
-        return Path(self.cache_dir or Path.home() / ".cache" / "modelmill").resolve() / f"home-{digest}"
+        return self.cache_root / f"home-{digest}"
 
     @cached_property
     def fs(self) -> Any:

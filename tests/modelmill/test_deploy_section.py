@@ -1,0 +1,106 @@
+"""The `deploy` section: job variables checked against the pool's base job template before anything is deployed,
+and the shipped Kubernetes template wiring GPUs, node selector and tolerations into the pod spec."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from deployments.pools import job_variables, pool_variables
+from modelmill.config import PipelineSpec
+from modelmill.runtime.errors import ConfigError
+from tests.conftest import pipeline_dict
+
+TEMPLATE = Path(__file__).parents[2] / "deploy" / "kubernetes" / "base-job-template.json"
+
+
+def spec_with(tiny_model_dir: Path, review_files, **deploy) -> PipelineSpec:
+    return PipelineSpec.model_validate({**pipeline_dict(tiny_model_dir, review_files), "deploy": deploy})
+
+
+def pool(template: dict, name: str = "gpu", kind: str = "kubernetes") -> SimpleNamespace:
+    return SimpleNamespace(name=name, type=kind, base_job_template=template)
+
+
+def shipped() -> dict:
+    return json.loads(TEMPLATE.read_text())
+
+
+def test_the_shipped_template_keeps_every_stock_variable_and_adds_the_gpu_ones():
+    from prefect_kubernetes.worker import KubernetesWorker
+
+    stock = set(KubernetesWorker.get_default_base_job_template()["variables"]["properties"])
+    assert set(pool_variables(pool(shipped()))) == stock | {"gpu_limit", "node_selector", "tolerations"}
+
+
+def test_declared_job_variables_image_and_the_shared_settings_go_to_the_deployment(tiny_model_dir, review_files):
+    spec = spec_with(tiny_model_dir, review_files, work_pool="gpu", image="registry.example/modelmill:cuda",
+                     job_variables={"gpu_limit": 1, "env": {"EXTRA": "1"}})
+    found = job_variables("pipelines.yaml: tiny", spec, pool(shipped()), {"MODELMILL_HOME": "s3://b/home"})
+    assert found == {"gpu_limit": 1, "image": "registry.example/modelmill:cuda",
+                     "env": {"MODELMILL_HOME": "s3://b/home", "EXTRA": "1"}}
+
+
+def test_a_job_variable_the_pool_does_not_define_is_an_error_naming_its_yaml_path_and_the_pool_variables(
+    tiny_model_dir, review_files
+):
+    from prefect_kubernetes.worker import KubernetesWorker
+
+    stock = pool(KubernetesWorker.get_default_base_job_template(), name="k8s")
+    spec = spec_with(tiny_model_dir, review_files, job_variables={"gpu_limit": 1})
+    with pytest.raises(ConfigError) as refused:
+        job_variables("pipelines.yaml: tiny", spec, stock, {})
+    message = str(refused.value)
+    assert message.startswith("pipelines.yaml: tiny.deploy.job_variables.gpu_limit: work pool 'k8s' (kubernetes) "
+                              "defines no job variable 'gpu_limit'; its variables: ")
+    assert "cpu_limit" in message and "image" in message
+
+
+def test_an_image_on_a_pool_without_images_is_an_error_at_deploy_image(tiny_model_dir, review_files):
+    process_pool = pool({"variables": {"properties": {"env": {}, "working_dir": {}}}}, name="local", kind="process")
+    spec = spec_with(tiny_model_dir, review_files, image="registry.example/modelmill:cpu")
+    with pytest.raises(ConfigError, match=r"tiny\.deploy\.image: work pool 'local' \(process\) defines no job "
+                                          r"variable 'image'; its variables: env, working_dir"):
+        job_variables("pipelines.yaml: tiny", spec, process_pool, {})
+
+
+@pytest.mark.parametrize("deploy, message", [
+    ({"work_pool": "gpu pool"}, "work_pool"),
+    ({"pool": "gpu"}, "pool"),
+])
+def test_a_bad_deploy_section_is_refused_at_load(tiny_model_dir, review_files, deploy, message):
+    with pytest.raises(ValueError, match=message):
+        spec_with(tiny_model_dir, review_files, **deploy)
+
+
+def test_the_shipped_template_renders_gpus_node_selector_and_tolerations_into_the_pod(prefect):
+    import anyio
+    from prefect_kubernetes.worker import KubernetesWorkerJobConfiguration
+
+    values = {"gpu_limit": 2, "node_selector": {"cloud.google.com/gke-accelerator": "nvidia-l4"},
+              "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+              "image": "registry.example/modelmill:cuda"}
+    config = anyio.run(KubernetesWorkerJobConfiguration.from_template_and_values, shipped(), values)
+    pod = config.job_manifest["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["resources"]["limits"] == {"nvidia.com/gpu": 2}
+    assert container["image"] == "registry.example/modelmill:cuda"
+    assert pod["nodeSelector"] == values["node_selector"] and pod["tolerations"] == values["tolerations"]
+    cpu_only = anyio.run(KubernetesWorkerJobConfiguration.from_template_and_values, shipped(), {})
+    assert "nvidia.com/gpu" not in cpu_only.job_manifest["spec"]["template"]["spec"]["containers"][0]["resources"][
+        "limits"], "no GPU requested unless asked"
+
+
+@pytest.mark.parametrize("name", ["Dockerfile.cpu", "Dockerfile.cuda"])
+def test_the_images_install_the_tested_torch_and_the_project_with_its_constraints(name):
+    root = Path(__file__).parents[2]
+    makefile_torch = next(line.split("?=")[1].strip() for line in (root / "Makefile").read_text().splitlines()
+                          if line.startswith("TORCH ?="))
+    dockerfile = (root / "docker" / name).read_text()
+    assert f'pip install "{makefile_torch}" --index-url https://download.pytorch.org/whl/' in dockerfile
+    assert 'pip install -c constraints.txt ".[s3,redis,kubernetes]"' in dockerfile
+    assert "MODELMILL_PROJECT_ROOT=/project" in dockerfile, "runs enter the project folder baked into the image"
+    assert ".venv" in (root / ".dockerignore").read_text().split()

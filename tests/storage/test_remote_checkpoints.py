@@ -1,0 +1,82 @@
+"""Checkpoints follow the run: a training killed on one machine resumes on another from the checkpoint it
+uploaded to the remote home (moto's S3 server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from modelmill.config import ModelSpec, TrainSpec
+from modelmill.manifests import TokenizedManifest
+from modelmill.storage.home import current_home
+from modelmill.training.loading import load_tokenizer
+from modelmill.training.remote_checkpoints import uploaded_steps
+from modelmill.training.tokenizing import tokenize_splits
+from tasks import train as train_module
+from tests.object_store import S3Server
+from tests.patience import patient
+
+KEY = "remote-train-key"
+TRAIN = """
+import sys
+from pathlib import Path
+from modelmill.config import ModelSpec, TrainSpec
+from modelmill.manifests import TokenizedManifest
+from tasks.train import fine_tune
+
+tokens = TokenizedManifest.model_validate_json(Path(sys.argv[1]).read_text())
+spec = TrainSpec.model_validate_json(Path(sys.argv[2]).read_text())
+fine_tune(tokens, ModelSpec(name_or_path=sys.argv[3]), spec, Path(sys.argv[4]), Path(sys.argv[5]))
+"""
+
+
+@pytest.fixture
+def tokens(review_data, tiny_model_dir: Path, tmp_path: Path) -> TokenizedManifest:
+    dataset, data = review_data
+    tokenized = tokenize_splits(dataset, load_tokenizer(str(tiny_model_dir), ModelSpec(name_or_path=str(tiny_model_dir))),
+                                data, 32)
+    tokenized.save_to_disk(str(tmp_path / "tokens"))
+    return TokenizedManifest(key="t", path=tmp_path / "tokens", tokenizer=str(tiny_model_dir), labels=data.labels)
+
+
+def test_a_killed_training_resumes_on_another_machine_from_its_uploaded_checkpoint(
+    tokens, tiny_model_dir, tmp_path, monkeypatch, s3_server: S3Server
+):
+    home = s3_server.new_home()
+    for key, value in s3_server.env(home, tmp_path / "machine-a").items():
+        monkeypatch.setenv(key, value)
+    spec = TrainSpec(max_steps=400, batch_size=8, learning_rate=1e-3, eval_strategy="steps", eval_steps=4)
+    output = Path("artifacts") / "train" / KEY / "model"
+    (tmp_path / "tokens.json").write_text(tokens.model_dump_json())
+    (tmp_path / "spec.json").write_text(spec.model_dump_json())
+    # given a training on machine A, killed once it has uploaded a checkpoint
+    process = subprocess.Popen(
+        [sys.executable, "-c", TRAIN, str(tmp_path / "tokens.json"), str(tmp_path / "spec.json"), str(tiny_model_dir),
+         str(tmp_path / "machine-a" / "work"), str(output)],
+        env=os.environ.copy(), cwd=Path(__file__).parents[2], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + patient(240)
+        while not uploaded_steps(current_home(), KEY):
+            assert process.poll() is None, process.stderr.read().decode()[-3000:]
+            assert time.monotonic() < deadline, "no checkpoint was uploaded"
+            time.sleep(0.5)
+        process.kill()
+        process.wait()
+    finally:
+        process.kill()
+    uploaded = uploaded_steps(current_home(), KEY)
+    # when the retry runs on machine B: another read cache, another working folder
+    monkeypatch.setenv("MODELMILL_CACHE_DIR", str(tmp_path / "machine-b"))
+    spec = spec.model_copy(update={"max_steps": uploaded[-1] + 8})
+    manifest = train_module.fine_tune(tokens, ModelSpec(name_or_path=str(tiny_model_dir)), spec,
+                                      tmp_path / "machine-b" / "work", output)
+    # then it resumed from the newest uploaded checkpoint (its step count did not start at 0), and finished
+    assert manifest.resumed_from == f"checkpoint-{uploaded[-1]}" and uploaded[-1] > 0
+    assert current_home().published(output)
+    assert len(uploaded_steps(current_home(), KEY)) <= 2, "old uploaded checkpoints are dropped"
