@@ -21,16 +21,25 @@ STAGES = ("load_data", "validate_data", "tokenize", "train", "evaluate", "push")
 OUTPUT_STAGES = ("data", "validation", "tokenized", "train", "evaluate", "push")  # folders under artifacts/
 
 
+CANARY = "canary-object-store-secret-5be1"  # moto takes any credentials: none may be written anywhere
+
+
 def machine(server: RealServer, s3: S3Server, home: str, folder: Path, **extra: str) -> dict[str, str]:
     """The environment of one machine: its own Prefect home and read cache, the shared server and home."""
-    return server.env(PREFECT_HOME=str(folder / "prefect-home"), **s3.env(home, folder / "cache"), **extra)
+    return server.env(PREFECT_HOME=str(folder / "prefect-home"),
+                      **{**s3.env(home, folder / "cache"), "AWS_SECRET_ACCESS_KEY": CANARY}, **extra)
+
+
+def holding(text: str, *roots: Path) -> list[Path]:
+    return [path for root in roots for path in root.rglob("*")
+            if path.is_file() and text.encode() in path.read_bytes()]
 
 
 def run(project: Path, env: dict[str, str], *args: str) -> str:
     done = subprocess.run([str(BIN / "modelmill"), "run", "tiny", *args], cwd=project, env=env, capture_output=True,
                           text=True, timeout=patient(400))
     assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    return done.stdout + done.stderr
 
 
 def cached_stages(output: str) -> set[str]:
@@ -62,6 +71,7 @@ def test_two_machines_share_one_remote_home(prefect_server, s3_server, project: 
     # given one run on the first machine
     out = run(project, first)
     assert cached_stages(out) == set(), out
+    assert out.count("MODELMILL_LOCKS is not set") == 1, "without Redis, the run says once that machines may race"
     outputs = published_outputs(s3_server, home)
     assert set(outputs) == set(OUTPUT_STAGES), outputs
     assert s3_server.filesystem().find(f"{home.removeprefix('s3://')}/prefect-results"), "results live in the home"
@@ -89,6 +99,10 @@ def test_two_machines_share_one_remote_home(prefect_server, s3_server, project: 
     assert cached_stages(out) >= set(STAGES) - {"push"} and "push" not in cached_stages(out), out
     # and no URL was taken for a local folder anywhere
     assert s3_folders(tmp_path, project) == []
+    # and the object store's secret is nowhere: not in the bucket, the machines' folders or the server's database
+    fs = s3_server.filesystem()
+    assert [key for key in fs.find(home.removeprefix("s3://")) if CANARY.encode() in fs.cat_file(key)] == []
+    assert holding(CANARY, tmp_path, project, prefect_server.home) == []
 
 
 def test_a_worker_keeps_everything_in_the_bucket(prefect_server, s3_server, project: Path, tmp_path: Path):
@@ -113,3 +127,21 @@ def test_a_worker_keeps_everything_in_the_bucket(prefect_server, s3_server, proj
         assert [r.state.name for r in runs] == ["Completed"], [r.state for r in runs]
     assert set(published_outputs(s3_server, home)) == set(OUTPUT_STAGES)
     assert s3_folders(tmp_path, project) == []
+
+
+def test_two_machines_starting_one_pipeline_at_once_train_once_with_redis_locks(
+    prefect_server, s3_server, redis_url, project: Path, tmp_path: Path
+):
+    spec = yaml.safe_load((project / "pipelines.yaml").read_text())["pipelines"]["tiny"]
+    spec["train"].update(max_steps=300, eval_strategy="steps", eval_steps=300, logging_steps=50)
+    write_pipelines(project, {"tiny": spec})
+    home = s3_server.new_home()
+    machines = [machine(prefect_server, s3_server, home, tmp_path / name, MODELMILL_LOCKS=redis_url)
+                for name in ("machine-a", "machine-b")]
+    runs = [subprocess.Popen([str(BIN / "modelmill"), "run", "tiny"], cwd=project, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True) for env in machines]
+    outputs = [process.communicate(timeout=patient(400))[0] for process in runs]
+    assert [process.returncode for process in runs] == [0, 0], "\n".join(outputs)
+    assert sum("train" in cached_stages(out) for out in outputs) == 1, "one trained, the other waited and reused it"
+    assert len(published_outputs(s3_server, home)["train"]) == 1, "one model published for the key"
+    assert all("MODELMILL_LOCKS is not set" not in out for out in outputs)
