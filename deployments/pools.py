@@ -26,13 +26,26 @@ def read_pool(name: str, create: bool) -> Any:
                     f"work pool '{name}' does not exist on the server; create it first, e.g. prefect work-pool create "
                     f"{name} --type kubernetes --base-job-template deploy/kubernetes/base-job-template.json"
                 ) from None
-            client.create_work_pool(WorkPoolCreate(name=name, type=DEFAULT_POOL_TYPE))
+            client.create_work_pool(WorkPoolCreate(name=name, type=DEFAULT_POOL_TYPE,
+                                                   base_job_template=default_template(DEFAULT_POOL_TYPE) or {}))
             return client.read_work_pool(name)
 
 
+def default_template(pool_type: str) -> dict[str, Any] | None:
+    """The base job template a worker of `pool_type` uses when its pool has none (None: type not installed)."""
+    from prefect.workers.base import BaseWorker
+
+    worker = BaseWorker.get_worker_class_from_type(pool_type)
+    return worker.get_default_base_job_template() if worker is not None else None
+
+
 def pool_variables(pool: Any) -> list[str]:
-    """The job variables a pool's base job template defines."""
-    return sorted((pool.base_job_template or {}).get("variables", {}).get("properties", {}))
+    """The job variables a pool's base job template defines (a pool saved without one: its worker's default)."""
+    template = pool.base_job_template or default_template(pool.type)
+    if template is None:
+        raise ConfigError(f"work pool '{pool.name}' has no base job template and no worker of type '{pool.type}' "
+                          "is installed here to tell its job variables; install the worker's package")
+    return sorted(template.get("variables", {}).get("properties", {}))
 
 
 def job_variables(where: str, spec: PipelineSpec, pool: Any, shared_env: dict[str, str]) -> dict[str, Any]:

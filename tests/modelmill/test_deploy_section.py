@@ -104,3 +104,11 @@ def test_the_images_install_the_tested_torch_and_the_project_with_its_constraint
     assert 'pip install -c constraints.txt ".[s3,redis,kubernetes]"' in dockerfile
     assert "MODELMILL_PROJECT_ROOT=/project" in dockerfile, "runs enter the project folder baked into the image"
     assert ".venv" in (root / ".dockerignore").read_text().split()
+
+
+def test_a_pool_saved_without_a_template_is_checked_against_its_worker_default(tiny_model_dir, review_files):
+    spec = spec_with(tiny_model_dir, review_files)
+    bare = pool({}, name="local", kind="process")
+    assert job_variables("pipelines.yaml: tiny", spec, bare, {"MODELMILL_HOME": "h"}) == {"env": {"MODELMILL_HOME": "h"}}
+    with pytest.raises(ConfigError, match="no worker of type 'nowhere' is installed here"):
+        job_variables("pipelines.yaml: tiny", spec, pool({}, kind="nowhere"), {})
