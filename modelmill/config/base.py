@@ -28,6 +28,7 @@ MAX_EPOCHS = 1_000
 MAX_STEPS = 10_000_000
 MAX_BATCH = 65_536
 MAX_ACCUMULATION = 4_096
+MAX_PROCESSES = 256  # training processes on one node
 MAX_LEARNING_RATE = 10.0
 MAX_ROWS = 10_000_000  # rows sampled, shown or counted by a setting
 MAX_DELAY_SECONDS = 3_600.0

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from modelmill.config.base import (
     MAX_ACCUMULATION,
     MAX_BATCH,
+    MAX_PROCESSES,
     MAX_STEPS,
     REDIRECTING_ARGUMENTS,
     BatchSize,
@@ -47,6 +48,11 @@ class TrainSpec(Section):
     group_by_length: bool = Field(
         True, description="Batches of texts of similar length (shuffled in large groups): far less padding to "
         "compute through; false: batches drawn at random.",
+    )
+    processes: Literal["auto"] | Annotated[int, Field(ge=1, le=MAX_PROCESSES)] = Field(
+        "auto", exclude=True,
+        description="Training processes on this node (torchrun): auto is one per visible GPU, else 1. `batch_size` "
+        "is the effective batch, split between them, so the count is not part of the model's identity.",
     )
     training_arguments: dict[str, Any] = Field(
         default_factory=dict, description="Any other `TrainingArguments` field, passed through as is."

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect.tasks import exponential_backoff
-
 from modelmill.config import RetrySpec
 from modelmill.runtime.errors import PermanentError, TransientError
 
@@ -61,6 +59,8 @@ def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 def retry_options(spec: RetrySpec) -> dict[str, Any]:
     """Options for `Task.with_options`: retries with exponential backoff and jitter."""
+    from prefect.tasks import exponential_backoff
+
     return {
         "retries": spec.max_retries,
         "retry_delay_seconds": exponential_backoff(spec.delay_seconds)(spec.max_retries) if spec.max_retries else 0,

@@ -25,8 +25,9 @@ def precision_flags(precision: str) -> dict[str, bool]:
     return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
-def training_arguments(spec: TrainSpec, output_dir: Path) -> TrainingArguments:
-    """`TrainingArguments` from the YAML section; `training_arguments` entries override the rest."""
+def training_arguments(spec: TrainSpec, output_dir: Path, processes: int = 1) -> TrainingArguments:
+    """`TrainingArguments` from the YAML section; `training_arguments` entries override the rest. With several
+    processes, each takes its share of `batch_size` (the effective batch stays the same)."""
     import torch
     from transformers import TrainingArguments
 
@@ -35,7 +36,7 @@ def training_arguments(spec: TrainSpec, output_dir: Path) -> TrainingArguments:
         "num_train_epochs": spec.epochs,
         "max_steps": spec.max_steps,
         "learning_rate": spec.learning_rate,
-        "per_device_train_batch_size": spec.batch_size,
+        "per_device_train_batch_size": spec.batch_size // processes,
         "per_device_eval_batch_size": spec.eval_batch_size,
         "gradient_accumulation_steps": spec.gradient_accumulation_steps,
         "weight_decay": spec.weight_decay,
@@ -55,6 +56,10 @@ def training_arguments(spec: TrainSpec, output_dir: Path) -> TrainingArguments:
         "train_sampling_strategy": "group_by_length" if spec.group_by_length else "random",
         "dataloader_pin_memory": torch.cuda.is_available(),
         **precision_flags(spec.precision),
+        # several processes: every parameter gets a gradient; on CPU, accelerate shards batches and syncs
+        # gradients (gloo) only with use_cpu, else each process would train alone on the whole data
+        **({"ddp_find_unused_parameters": False, "use_cpu": not torch.cuda.is_available(),
+            "average_tokens_across_devices": False} if processes > 1 else {}),
         **spec.training_arguments,
     }
     return TrainingArguments(**{k: v for k, v in values.items() if v is not None})

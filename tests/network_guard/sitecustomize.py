@@ -25,11 +25,19 @@ def is_loopback(host: object) -> bool:
         return False
 
 
+def own_name(host: object) -> bool:
+    """This machine's own name: torchrun's agent looks it up (`socket.getfqdn(socket.gethostname())`) whatever
+    its options; /etc/hosts answers it. Only the lookup is allowed: a connection is judged by its address."""
+    import socket
+
+    return isinstance(host, (str, bytes)) and (host.decode() if isinstance(host, bytes) else host) == socket.gethostname()
+
+
 def _host(event: str, args: tuple) -> tuple[bool, object]:
     """(whether the event reaches the network, and the host it names)."""
     if event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex", "socket.gethostbyaddr"):
         host = args[0]
-        return host not in (None, b"", ""), host
+        return host not in (None, b"", "") and not own_name(host), host
     if event in ("socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg"):
         address = args[1] if event != "socket.sendmsg" else (args[2] if len(args) > 2 else None)
         if isinstance(address, tuple) and address:

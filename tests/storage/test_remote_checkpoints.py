@@ -14,10 +14,10 @@ import pytest
 from modelmill.config import ModelSpec, TrainSpec
 from modelmill.manifests import TokenizedManifest
 from modelmill.storage.home import current_home
+from modelmill.training import fine_tune as train_module
 from modelmill.training.loading import load_tokenizer
 from modelmill.training.remote_checkpoints import uploaded_steps
 from modelmill.training.tokenizing import tokenize_splits
-from tasks import train as train_module
 from tests.object_store import S3Server
 from tests.patience import patient
 
@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 from modelmill.config import ModelSpec, TrainSpec
 from modelmill.manifests import TokenizedManifest
-from tasks.train import fine_tune
+from modelmill.training.fine_tune import fine_tune
 
 tokens = TokenizedManifest.model_validate_json(Path(sys.argv[1]).read_text())
 spec = TrainSpec.model_validate_json(Path(sys.argv[2]).read_text())

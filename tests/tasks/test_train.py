@@ -9,11 +9,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from modelmill.runtime.errors import ConfigError, TransientError
-from modelmill.training.loading import load_tokenizer
-from modelmill.manifests import TokenizedManifest
 from modelmill.config import ModelSpec, TrainSpec
-from tasks import train as train_module
+from modelmill.manifests import TokenizedManifest
+from modelmill.runtime.errors import ConfigError, TransientError
+from modelmill.training import fine_tune as train_module
+from modelmill.training.loading import load_tokenizer
 from modelmill.training.tokenizing import tokenize_splits
 
 
