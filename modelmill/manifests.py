@@ -91,6 +91,7 @@ class ModelManifest(BaseModel):
     train_loss: float | None = Field(None, description="Mean logged train loss; None when no logging step was reached.")
     best_eval_loss: float | None = None
     resumed_from: str | None = Field(None, description="Checkpoint a retried run resumed from.")
+    settings: str = Field("", description="Where and how it trained: device, processes, precision, optimizer...")
     train_seconds: float | None = Field(None, description="The training loop's wall time (evaluation included).")
     train_samples_per_second: float | None = Field(None, description="Training examples processed per second.")
     history: list[dict[str, float]] = Field(
@@ -241,6 +242,7 @@ class RunSummary(BaseModel):
     evaluation: EvaluationReport
     model_path: Path
     train_samples_per_second: float | None = Field(None, description="Of the training that made the model.")
+    training: str = Field("", description="Where and how the model trained (device settings as resolved).")
     push: PushResult | None = Field(None, description="None when the model was not promoted (nothing pushed).")
 
     @property

@@ -49,6 +49,18 @@ class TrainSpec(Section):
         True, description="Batches of texts of similar length (shuffled in large groups): far less padding to "
         "compute through; false: batches drawn at random.",
     )
+    tf32: Literal["auto"] | bool = Field("auto", description="TF32 matmuls: auto is on for GPUs that have them "
+                                         "(compute capability 8+), off elsewhere.")
+    optimizer: Literal["auto", "adamw_torch", "adamw_torch_fused", "adafactor", "sgd"] = Field(
+        "auto", description="auto: fused AdamW on a GPU, AdamW elsewhere.")
+    dataloader_workers: Literal["auto"] | Annotated[int, Field(ge=0, le=64)] = Field(
+        "auto", exclude=True, description="Data-loader processes: auto is up to 4 per training process on a GPU "
+        "machine, none on CPU (they do not change the model).")
+    compile: bool = Field(False, description="torch.compile the model (slower start, faster steps on GPUs).")
+    gradient_checkpointing: bool = Field(False, description="Recompute activations: less memory, slower steps.")
+    effective_batch_size: int | None = Field(
+        None, ge=1, le=MAX_BATCH * MAX_ACCUMULATION, description="Examples per optimizer step: gradient "
+        "accumulation reaches it from batch_size (instead of gradient_accumulation_steps).")
     processes: Literal["auto"] | Annotated[int, Field(ge=1, le=MAX_PROCESSES)] = Field(
         "auto", exclude=True,
         description="Training processes on this node (torchrun): auto is one per visible GPU, else 1. `batch_size` "
@@ -60,6 +72,8 @@ class TrainSpec(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainSpec:
+        if self.effective_batch_size is not None and self.gradient_accumulation_steps != 1:
+            raise ValueError("give effective_batch_size or gradient_accumulation_steps, not both")
         if self.eval_strategy == "steps" and self.eval_steps is None:
             raise ValueError("eval_strategy 'steps' needs `eval_steps`")
         known = training_argument_names()

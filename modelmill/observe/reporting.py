@@ -74,6 +74,7 @@ def run_summary(summary: RunSummary) -> str:
             evaluation_sections(summary.evaluation),
             *promotion_lines(summary.evaluation),
             f"Model: {location(summary.model_path)}",
+            *([f"Trained on: {summary.training}"] if summary.training else []),
             f"Push:  {push_outcome(summary.push)}",
         ]
     )

@@ -6,23 +6,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelmill.config import TrainSpec
-from modelmill.runtime.errors import ConfigError
+from modelmill.training import devices
 
 if TYPE_CHECKING:
     from transformers import TrainingArguments
 
 
 def precision_flags(precision: str) -> dict[str, bool]:
-    """`bf16`/`fp16` flags: auto picks bf16 on a GPU that supports it, fp16 on others, fp32 on CPU."""
-    import torch
-
-    cuda = torch.cuda.is_available()
-    if precision == "auto":
-        bf16 = cuda and torch.cuda.is_bf16_supported()
-        return {"bf16": bf16, "fp16": cuda and not bf16}
-    if precision != "fp32" and not cuda:
-        raise ConfigError(f"train.precision: {precision} needs a CUDA GPU and none is visible; use auto or fp32")
-    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
+    """`bf16`/`fp16` flags on this machine (see `devices.precision`)."""
+    return devices.precision(precision, devices.DeviceFacts.probe())
 
 
 def training_arguments(spec: TrainSpec, output_dir: Path, processes: int = 1) -> TrainingArguments:
@@ -38,7 +30,6 @@ def training_arguments(spec: TrainSpec, output_dir: Path, processes: int = 1) ->
         "learning_rate": spec.learning_rate,
         "per_device_train_batch_size": spec.batch_size // processes,
         "per_device_eval_batch_size": spec.eval_batch_size,
-        "gradient_accumulation_steps": spec.gradient_accumulation_steps,
         "weight_decay": spec.weight_decay,
         "warmup_steps": spec.warmup_ratio,
         "lr_scheduler_type": spec.lr_scheduler_type,
@@ -54,8 +45,7 @@ def training_arguments(spec: TrainSpec, output_dir: Path, processes: int = 1) ->
         "report_to": "none",
         "disable_tqdm": True,  # one bar per stage, drawn by TrainingProgress
         "train_sampling_strategy": "group_by_length" if spec.group_by_length else "random",
-        "dataloader_pin_memory": torch.cuda.is_available(),
-        **precision_flags(spec.precision),
+        **devices.resolve(spec, devices.DeviceFacts.probe(), processes),
         # several processes: every parameter gets a gradient; on CPU, accelerate shards batches and syncs
         # gradients (gloo) only with use_cpu, else each process would train alone on the whole data
         **({"ddp_find_unused_parameters": False, "use_cpu": not torch.cuda.is_available(),

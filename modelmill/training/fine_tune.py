@@ -15,7 +15,8 @@ from modelmill.config import ModelSpec, TrainSpec
 from modelmill.manifests import ModelManifest, TokenizedManifest
 from modelmill.storage.artifacts import atomic_dir
 from modelmill.storage.home import current_home, local_copy
-from modelmill.training.arguments import precision_flags, training_arguments
+from modelmill.training.arguments import training_arguments
+from modelmill.training.devices import DeviceFacts, describe, resolve
 from modelmill.training.loading import load_classifier, load_tokenizer
 
 if TYPE_CHECKING:
@@ -80,6 +81,8 @@ def fine_tune(
     splits = datasets.load_from_disk(str(local_copy(tokens.path)))
     checkpoints = workdir / "checkpoints"
     args = training_arguments(spec, checkpoints, processes=size)
+    device = DeviceFacts.probe()
+    resolved = resolve(spec, device, size)
     early = [EarlyStoppingCallback(spec.early_stopping_patience)] if spec.early_stopping_patience else []
     trainer = Trainer(
         model=model,
@@ -111,9 +114,10 @@ def fine_tune(
         device=str(args.device) if size == 1 else f"{args.device} x {size} processes",
         training_arguments={
             **spec.model_dump(mode="json", exclude={"training_arguments"}),
+            **resolved,
             **spec.training_arguments,
-            **precision_flags(spec.precision),
         },
+        settings=describe(resolved, size, device),
         train_loss=mean_logged_loss(trainer.state.log_history),
         best_eval_loss=trainer.state.best_metric if spec.metric_for_best_model == "loss" else None,
         resumed_from=resume.name if resume else None,

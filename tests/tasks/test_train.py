@@ -17,13 +17,6 @@ from modelmill.training.loading import load_tokenizer
 from modelmill.training.tokenizing import tokenize_splits
 
 
-def test_cpu_trains_in_fp32_and_refuses_gpu_precisions(monkeypatch):
-    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
-    assert train_module.precision_flags("auto") == {"bf16": False, "fp16": False}
-    with pytest.raises(ConfigError, match="train.precision: bf16 needs a CUDA GPU"):
-        train_module.precision_flags("bf16")
-
-
 @pytest.fixture
 def tokens(review_data, tiny_model_dir: Path, tmp_path: Path) -> TokenizedManifest:
     dataset, data = review_data
