@@ -18,14 +18,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from modelmill.runtime.errors import ConfigError
+
 COMPLETE = "_MODELMILL_COMPLETE"  # the last object of a published prefix: what it holds, file by file
-REMOTE_PROTOCOLS = ("s3", "s3a", "gs", "gcs", "abfs", "az", "adl", "memory")
 CREDENTIAL_OPTIONS = ("key", "secret", "token", "password", "account_key", "sas_token", "client_secret",
                       "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "session_token",
                       "credentials", "connection_string")
 
 
-class HomeError(ValueError):
+class HomeError(ConfigError):
     """A home or its storage options that cannot be used, named by the setting it came from."""
 
 

@@ -102,21 +102,29 @@ def test_a_killed_process_is_retried_and_the_retry_resumes_from_the_last_complet
     tokens, tiny_model_dir, tmp_path
 ):
     model = ModelSpec(name_or_path=str(tiny_model_dir))
-    spec = TrainSpec(max_steps=300, batch_size=8, learning_rate=1e-3, eval_strategy="steps", eval_steps=5,
+    spec = TrainSpec(max_steps=5000, batch_size=8, learning_rate=1e-3, eval_strategy="steps", eval_steps=5,
                      processes=2)
     workdir, output = tmp_path / "work", tmp_path / "train" / "key" / "model"
+
+    def workers() -> list[psutil.Process]:
+        found = []
+        for process in psutil.Process().children(recursive=True):
+            try:
+                command = " ".join(process.cmdline())
+            except psutil.Error:
+                continue
+            if "modelmill.training.worker" in command and "torch.distributed.run" not in command:
+                found.append(process)
+        return found
 
     def kill_a_rank_after_a_checkpoint():
         deadline = time.monotonic() + patient(240)
         saved = workdir / "checkpoints"
-        while time.monotonic() < deadline and not list(saved.glob("checkpoint-*/trainer_state.json")):
-            time.sleep(0.2)
-        time.sleep(1)
-        for process in psutil.Process().children(recursive=True):
-            if "modelmill.training.worker" in " ".join(process.cmdline()) and "torch.distributed.run" not in " ".join(
-                    process.cmdline()):
-                process.kill()
+        while time.monotonic() < deadline:
+            if list(saved.glob("checkpoint-*/trainer_state.json")) and (ranks := workers()):
+                ranks[0].kill()
                 return
+            time.sleep(0.2)
 
     killer = threading.Thread(target=kill_a_rank_after_a_checkpoint, daemon=True)
     killer.start()
