@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from prefect import serve
@@ -125,6 +127,18 @@ def _finish(path: Path | str, deployment_ids: dict[str, UUID]) -> list[str]:
 SHARED_SETTINGS = ("MODELMILL_HOME", "MODELMILL_STORAGE_OPTIONS", "MODELMILL_LOCKS")  # what every run must agree on
 
 
+def shared_settings(environ: Mapping[str, str], announce: Any = print) -> dict[str, str]:
+    """The settings every run of a deployment must share, as set here. A lock URL with a password is not passed
+    (job variables are stored on the server): the workers take it from their own environment."""
+    shared = {name: environ[name] for name in SHARED_SETTINGS if environ.get(name)}
+    locks = shared.get("MODELMILL_LOCKS")
+    if locks and urlsplit(locks).password:
+        del shared["MODELMILL_LOCKS"]
+        announce("MODELMILL_LOCKS holds a password, so it is not stored in the deployments: set it in the "
+                 "workers' environment")
+    return shared
+
+
 def serve_pipelines(path: Path | str = DEFAULT_FILE, announce: Any = print) -> None:
     """Serve every pipeline's deployment from this process (needs a Prefect server: `prefect server start`)."""
     deployments = build_deployments(path)
@@ -150,7 +164,7 @@ def deploy_pipelines(path: Path | str = DEFAULT_FILE, pool: str = "modelmill") -
     pipelines_file = project_relative(path, "pipelines file")
     pipelines = load_pipelines(path).pipelines
     refuse_served_deployments(list(pipelines))
-    shared = {name: os.environ[name] for name in SHARED_SETTINGS if os.environ.get(name)}
+    shared = shared_settings(os.environ)
     targets = {}
     for name, spec in pipelines.items():  # every pool and variable checked before anything is deployed
         target = read_pool(spec.deploy.work_pool or pool, create=spec.deploy.work_pool is None)

@@ -112,3 +112,15 @@ def test_a_pool_saved_without_a_template_is_checked_against_its_worker_default(t
     assert job_variables("pipelines.yaml: tiny", spec, bare, {"MODELMILL_HOME": "h"}) == {"env": {"MODELMILL_HOME": "h"}}
     with pytest.raises(ConfigError, match="no worker of type 'nowhere' is installed here"):
         job_variables("pipelines.yaml: tiny", spec, pool({}, kind="nowhere"), {})
+
+
+def test_the_settings_runs_share_are_passed_but_never_a_lock_password():
+    from deployments.pipelines import shared_settings
+
+    said: list[str] = []
+    environ = {"MODELMILL_HOME": "s3://b/h", "MODELMILL_STORAGE_OPTIONS": "{}", "MODELMILL_LOCKS": "redis://r:6379/0",
+               "AWS_SECRET_ACCESS_KEY": "never"}
+    assert shared_settings(environ, said.append) == {k: environ[k] for k in list(environ)[:3]} and not said
+    with_password = {**environ, "MODELMILL_LOCKS": "redis://:s3cret@r:6379/0"}
+    assert "MODELMILL_LOCKS" not in shared_settings(with_password, said.append)
+    assert said and "s3cret" not in said[0]
