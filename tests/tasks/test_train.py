@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from modelmill.config import ModelSpec, TrainSpec
 from modelmill.manifests import TokenizedManifest
-from modelmill.runtime.errors import ConfigError, TransientError
+from modelmill.runtime.errors import TransientError
 from modelmill.training import fine_tune as train_module
 from modelmill.training.loading import load_tokenizer
 from modelmill.training.tokenizing import tokenize_splits

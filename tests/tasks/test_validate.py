@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from modelmill.runtime.errors import DataValidationFailed
 from modelmill.config import DataSpec, ValidationSpec
+from modelmill.runtime.errors import DataValidationFailed
 from tasks.load_data import load_data, read_data
 from tasks.validate import describe_failures, run_rules, validate_data
 from tests.conftest import review_rows, write_csv
