@@ -124,6 +124,8 @@ def _data_location(value: Any) -> Any:
         raise ValueError(f"'{value}': a data file is a local path or a URL on {', '.join(DATA_URL_SCHEMES)}")
     if "/" not in rest.strip("/"):
         raise ValueError(f"'{value}' names a bucket, not a file")
+    if DataURL(value).name in (".", ".."):
+        raise ValueError(f"'{value}' names a folder, not a file")
     return DataURL(value)
 
 

@@ -15,7 +15,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from modelmill.runtime.errors import ConfigError
@@ -160,6 +160,11 @@ class Home:
         """Copy a published prefix into the local folder `target` (which must not exist), checking every file
         named by its marker arrived whole."""
         listing = json.loads(self.fs.cat_file(self.url(Path(relative) / COMPLETE)))["files"]
+        for name in listing:  # a marker is written by any machine with access to the bucket: no name leaves target
+            parts = PurePosixPath(name).parts
+            if not parts or PurePosixPath(name).is_absolute() or ".." in parts:
+                raise HomeError(f"{self.url(Path(relative) / COMPLETE)} lists {name!r}, which is not a file inside "
+                                "the output: refused")
         scratch = target.with_name(f".{target.name}.download-{os.getpid()}")
         shutil.rmtree(scratch, ignore_errors=True)
         try:

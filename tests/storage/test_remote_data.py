@@ -74,6 +74,8 @@ def test_check_names_a_missing_object_by_its_url(bucket_files, write_pipelines, 
 @pytest.mark.parametrize("url, message", [
     ("http://127.0.0.1/train.csv", "a data file is a local path or a URL on s3, gs"),
     ("s3://bucket-only", "names a bucket, not a file"),
+    ("s3://bucket/data/..", "names a folder, not a file"),
+    ("gs://bucket/.", "names a folder, not a file"),
 ])
 def test_a_url_that_cannot_be_data_is_refused_at_load_with_its_yaml_path(url, message, review_files):
     with pytest.raises(ValidationError, match=message) as refused:

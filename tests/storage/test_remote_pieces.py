@@ -3,6 +3,7 @@ reading through the local read cache, storage options without credentials, lease
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -76,6 +77,17 @@ def test_a_failed_stage_publishes_nothing(remote_home, s3_server):
         raise RuntimeError("killed mid-save")
     assert not s3_server.filesystem().exists(f"{remote_home.removeprefix('s3://')}/{output.as_posix()}")
     assert not (current_home().local / output).exists()
+
+
+@pytest.mark.parametrize("name", ["../../escaped.txt", "/tmp/absolute.txt", "sub/../../escaped.txt"])
+def test_a_marker_naming_a_file_outside_its_output_is_refused(remote_home, s3_server, tmp_path, monkeypatch, name):
+    output = publish({"weights.bin": b"w"})
+    marker = f"{remote_home.removeprefix('s3://')}/{output.as_posix()}/{COMPLETE}"
+    s3_server.filesystem().pipe_file(marker, json.dumps({"files": {name: 1}}).encode())
+    monkeypatch.setenv("MODELMILL_CACHE_DIR", str(tmp_path / "other-machine"))
+    with pytest.raises(HomeError, match="which is not a file inside the output: refused"):
+        local_copy(output)
+    assert not list((tmp_path / "other-machine").rglob("escaped.txt")) and not Path("/tmp/absolute.txt").exists()
 
 
 def test_a_published_output_is_never_overwritten(remote_home):
