@@ -8,7 +8,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Before any library reads its settings: offline, LFS-only Hub protocol, isolated state, loopback only.
 _STATE = Path(tempfile.mkdtemp(prefix="modelmill-tests-"))
@@ -43,6 +43,8 @@ from tests.hub_server import LoopbackHub  # noqa: E402
 from tests.object_store import S3Server, start_redis, start_s3  # noqa: E402
 from tests.patience import factor, patient  # noqa: E402
 
+if TYPE_CHECKING:
+    from modelmill.manifests import TokenizedManifest
 
 SLOW_FOLDERS = ("flows", "server")  # whole runs, real servers
 
@@ -175,6 +177,20 @@ def review_data(review_files: dict[str, Path], tmp_path: Path) -> tuple[Any, Any
         label_column="label", num_rows=dataset.num_rows, source=source,
     )
     return dataset, manifest
+
+
+@pytest.fixture
+def tokens(review_data, tiny_model_dir: Path, tmp_path: Path) -> TokenizedManifest:
+    """The review splits tokenized for the tiny model (max length 32), saved under the test's folder."""
+    from modelmill.config import ModelSpec
+    from modelmill.manifests import TokenizedManifest
+    from modelmill.training.loading import load_tokenizer
+    from modelmill.training.tokenizing import tokenize_splits
+
+    dataset, data = review_data
+    tokenizer = load_tokenizer(str(tiny_model_dir), ModelSpec(name_or_path=str(tiny_model_dir)))
+    tokenize_splits(dataset, tokenizer, data, 32).save_to_disk(str(tmp_path / "tokens"))
+    return TokenizedManifest(key="t", path=tmp_path / "tokens", tokenizer=str(tiny_model_dir), labels=data.labels)
 
 
 def pipeline_dict(model_dir: Path, files: dict[str, Path], hub_url: str = "http://127.0.0.1:9") -> dict[str, Any]:

@@ -7,7 +7,7 @@ Relative paths are resolved against the folder of the YAML file (pass ``context=
 from __future__ import annotations
 
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Annotated, Any, get_args
 
 from pydantic import (
@@ -19,6 +19,8 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+
+from modelmill.storage.urls import DataURL
 
 SPLITS = ("train", "validation", "test")
 SEED_RANGE = {"ge": 0, "le": 2**32 - 1}  # what numpy and torch accept
@@ -102,18 +104,6 @@ def _resolve(path: Path | None, info: ValidationInfo) -> Path | None:
 
 
 DATA_URL_SCHEMES = ("s3", "gs", "gcs", "abfs", "az")  # object stores, read with MODELMILL_STORAGE_OPTIONS
-
-
-class DataURL(str):
-    """A data file named by a URL on object storage; `name` and `suffix` as a path has them."""
-
-    @property
-    def name(self) -> str:
-        return self.rstrip("/").rsplit("/", 1)[-1]
-
-    @property
-    def suffix(self) -> str:
-        return PurePosixPath(self.name).suffix
 
 
 def _data_location(value: Any) -> Any:

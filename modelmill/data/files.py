@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelmill.config import DataSpec, EvaluationSet
-from modelmill.config.base import DataURL
 from modelmill.data.encoding import NEWLINE, file_chunks, text_problem
 from modelmill.runtime.errors import DataError
+from modelmill.storage.urls import DataURL
 
 if TYPE_CHECKING:
     import datasets
@@ -42,10 +42,9 @@ def root_cause(exc: BaseException) -> BaseException:
 def check_text_file(path: Path, needs_rows: bool, shown: str | None = None) -> None:
     """A CSV or JSON Lines file must exist, be UTF-8 text, and not be empty (a CSV: a header and a row); read as a
     stream, so that an 8 GiB file costs a megabyte of memory. Messages name it as `shown` (a URL it came from)."""
+    name = shown or path
     if not path.is_file():
-        raise DataError(f"{shown or path}: file not found")
-    path_ = path
-    path = shown or path
+        raise DataError(f"{name}: file not found")
     lines = 0
     pending = False  # the line the last chunk ended in has content
 
@@ -59,15 +58,15 @@ def check_text_file(path: Path, needs_rows: bool, shown: str | None = None) -> N
                 pending = pending or bool(chunk.rsplit(NEWLINE, 1)[-1].strip())
             yield chunk
 
-    if where := text_problem(counted(file_chunks(path_))):
+    if where := text_problem(counted(file_chunks(path))):
         raise DataError(
-            f"{path}: not UTF-8 (expected UTF-8): {where}; re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+            f"{name}: not UTF-8 (expected UTF-8): {where}; re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
         )
     lines += pending
     if lines == 0:
-        raise DataError(f"{path}: the file is empty")
+        raise DataError(f"{name}: the file is empty")
     if needs_rows and lines < 2:
-        raise DataError(f"{path}: the file has a header but no data rows")
+        raise DataError(f"{name}: the file has a header but no data rows")
 
 
 def read_file(path: Path | DataURL, file_format: str) -> datasets.Dataset:

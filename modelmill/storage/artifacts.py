@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from modelmill.storage.settings import get_settings
+from modelmill.storage.urls import DataURL
 
 SCRATCH_MARK = ".tmp-"
 
@@ -55,7 +56,7 @@ def portable(value: Any) -> Any:
         return portable(value.model_dump(mode="python", by_alias=False))
     if isinstance(value, Path):
         return portable_path(value)
-    if isinstance(value, str) and type(value).__name__ == "DataURL":  # by name and checksum, never a download
+    if isinstance(value, DataURL):  # by its name and the object's checksum, never a download
         from modelmill.storage.remote_files import url_identity
 
         return url_identity(value)

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from modelmill.runtime.errors import ConfigError
+from modelmill.storage.urls import protocol_of
 
 COMPLETE = "_MODELMILL_COMPLETE"  # the last object of a published prefix: what it holds, file by file
 CREDENTIAL_OPTIONS = ("key", "secret", "token", "password", "account_key", "sas_token", "client_secret",
@@ -28,10 +29,6 @@ CREDENTIAL_OPTIONS = ("key", "secret", "token", "password", "account_key", "sas_
 
 class HomeError(ConfigError):
     """A home or its storage options that cannot be used, named by the setting it came from."""
-
-
-def protocol_of(location: str) -> str:
-    return location.split("://", 1)[0].lower() if "://" in location else ""
 
 
 def storage_options(raw: str | None) -> dict[str, Any]:
@@ -49,7 +46,8 @@ def storage_options(raw: str | None) -> dict[str, Any]:
     found = sorted(_credential_keys(options))
     if found:
         raise HomeError(f"MODELMILL_STORAGE_OPTIONS holds credentials ({', '.join(found)}): set them in the "
-                        "environment (AWS_ACCESS_KEY_ID, GOOGLE_APPLICATION_CREDENTIALS, ...) or use the machine's role")
+                        "environment (AWS_ACCESS_KEY_ID, GOOGLE_APPLICATION_CREDENTIALS, ...) or use the machine's "
+                        "role")
     return options
 
 
@@ -97,15 +95,20 @@ class Home:
 
     @cached_property
     def fs(self) -> Any:
-        """The fsspec filesystem of a remote home (its package comes with modelmill[s3], [gcs] or [azure])."""
+        """The fsspec filesystem of a remote home."""
+        return self.filesystem(self.location, named=f"MODELMILL_HOME={self.location}")
+
+    def filesystem(self, location: str, named: str = "") -> Any:
+        """The fsspec filesystem of a URL (the home, a data file) with the home's storage options; its package
+        comes with modelmill[s3], [gcs] or [azure]."""
         import fsspec
 
-        protocol = protocol_of(self.location)
+        protocol = protocol_of(location)
         try:
             return fsspec.filesystem(protocol, **self.options)
         except ImportError as error:
             extra = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}.get(protocol, "azure")
-            raise HomeError(f"MODELMILL_HOME={self.location}: {error} (pip install 'modelmill[{extra}]')") from None
+            raise HomeError(f"{named or location}: {error} (pip install 'modelmill[{extra}]')") from None
 
     def url(self, relative: str | Path = "") -> str:
         """The full location of `relative` under the home."""

@@ -6,16 +6,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from modelmill.storage.home import Home
-
-ARTIFACT_DEPTH = 3  # artifacts/<stage>/<key>/<output>
+from modelmill.storage.home import OUTPUT_DEPTH, Home
 
 
 def cached_outputs(home: Home) -> list[Path]:
     """The published outputs this machine holds a copy of."""
-    root = home.local / "artifacts"
-    pattern = "/".join(["*"] * ARTIFACT_DEPTH)
-    return [path for path in root.glob(pattern) if path.is_dir() and not path.name.startswith(".")]
+    pattern = "artifacts/" + "/".join(["*"] * (OUTPUT_DEPTH - 1))  # artifacts/<stage>/<key>/<output>
+    return [path for path in home.local.glob(pattern) if path.is_dir() and not path.name.startswith(".")]
 
 
 def folder_bytes(folder: Path) -> int:

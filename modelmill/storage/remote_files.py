@@ -8,17 +8,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from modelmill.config.base import DataURL
 from modelmill.runtime.errors import DataError
-from modelmill.storage.home import current_home, protocol_of
+from modelmill.storage.home import current_home
+from modelmill.storage.urls import DataURL
 
 CHECKSUM_FIELDS = ("ETag", "etag", "md5Hash", "crc32c", "content_md5", "checksum")
 
 
 def filesystem(url: DataURL) -> Any:
-    import fsspec
-
-    return fsspec.filesystem(protocol_of(url), **current_home().options)
+    return current_home().filesystem(url)
 
 
 def object_info(url: DataURL) -> dict[str, Any]:

@@ -12,11 +12,6 @@ if TYPE_CHECKING:
     from transformers import TrainingArguments
 
 
-def precision_flags(precision: str) -> dict[str, bool]:
-    """`bf16`/`fp16` flags on this machine (see `devices.precision`)."""
-    return devices.precision(precision, devices.DeviceFacts.probe())
-
-
 def training_arguments(spec: TrainSpec, output_dir: Path, processes: int = 1) -> TrainingArguments:
     """`TrainingArguments` from the YAML section; `training_arguments` entries override the rest. With several
     processes, each takes its share of `batch_size` (the effective batch stays the same)."""

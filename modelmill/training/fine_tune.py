@@ -14,6 +14,7 @@ import numpy as np
 from modelmill.config import ModelSpec, TrainSpec
 from modelmill.manifests import ModelManifest, TokenizedManifest
 from modelmill.storage.artifacts import atomic_dir
+from modelmill.storage.checkpoints import last_complete_checkpoint
 from modelmill.storage.home import current_home, local_copy
 from modelmill.training.arguments import training_arguments
 from modelmill.training.devices import DeviceFacts, describe, resolve
@@ -98,7 +99,7 @@ def fine_tune(
     if current_home().remote:  # checkpoints follow the run: a retry on another machine resumes
         trainer.add_callback(UploadCheckpoints(output.parent.name))
     # one process restores an uploaded checkpoint; under torchrun the task did so before launching the workers
-    resume = restore_checkpoint(output.parent.name, checkpoints) if size == 1 else latest_local(checkpoints)
+    resume = restore_checkpoint(output.parent.name, checkpoints) if size == 1 else last_complete_checkpoint(checkpoints)
     trained = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     if rank == 0:
         with atomic_dir(output) as scratch:
@@ -125,9 +126,3 @@ def fine_tune(
         train_samples_per_second=trained.metrics.get("train_samples_per_second"),
         history=curve_points(trainer.state.log_history),
     )
-
-
-def latest_local(checkpoints: Path) -> Path | None:
-    from modelmill.storage.checkpoints import last_complete_checkpoint
-
-    return last_complete_checkpoint(checkpoints)

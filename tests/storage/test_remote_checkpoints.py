@@ -9,15 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from modelmill.config import ModelSpec, TrainSpec
-from modelmill.manifests import TokenizedManifest
 from modelmill.storage.home import current_home
 from modelmill.training import fine_tune as train_module
-from modelmill.training.loading import load_tokenizer
 from modelmill.training.remote_checkpoints import uploaded_steps
-from modelmill.training.tokenizing import tokenize_splits
 from tests.object_store import S3Server
 from tests.patience import patient
 
@@ -33,15 +28,6 @@ tokens = TokenizedManifest.model_validate_json(Path(sys.argv[1]).read_text())
 spec = TrainSpec.model_validate_json(Path(sys.argv[2]).read_text())
 fine_tune(tokens, ModelSpec(name_or_path=sys.argv[3]), spec, Path(sys.argv[4]), Path(sys.argv[5]))
 """
-
-
-@pytest.fixture
-def tokens(review_data, tiny_model_dir: Path, tmp_path: Path) -> TokenizedManifest:
-    dataset, data = review_data
-    tokenized = tokenize_splits(dataset, load_tokenizer(str(tiny_model_dir), ModelSpec(name_or_path=str(tiny_model_dir))),
-                                data, 32)
-    tokenized.save_to_disk(str(tmp_path / "tokens"))
-    return TokenizedManifest(key="t", path=tmp_path / "tokens", tokenizer=str(tiny_model_dir), labels=data.labels)
 
 
 def test_a_killed_training_resumes_on_another_machine_from_its_uploaded_checkpoint(

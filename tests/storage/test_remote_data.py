@@ -10,10 +10,10 @@ import pytest
 from pydantic import ValidationError
 
 from modelmill.config import DataSpec
-from modelmill.config.base import DataURL
 from modelmill.runtime.preflight import check_data
 from modelmill.storage.artifacts import stable_hash
 from modelmill.storage.home import current_home
+from modelmill.storage.urls import DataURL
 from tasks.load_data import load_data, read_data
 from tests.object_store import BUCKET, S3Server
 

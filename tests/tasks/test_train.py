@@ -10,20 +10,8 @@ import torch
 from safetensors.torch import load_file
 
 from modelmill.config import ModelSpec, TrainSpec
-from modelmill.manifests import TokenizedManifest
 from modelmill.runtime.errors import TransientError
 from modelmill.training import fine_tune as train_module
-from modelmill.training.loading import load_tokenizer
-from modelmill.training.tokenizing import tokenize_splits
-
-
-@pytest.fixture
-def tokens(review_data, tiny_model_dir: Path, tmp_path: Path) -> TokenizedManifest:
-    dataset, data = review_data
-    model = ModelSpec(name_or_path=str(tiny_model_dir))
-    tokenized = tokenize_splits(dataset, load_tokenizer(str(tiny_model_dir), model), data, 32)
-    tokenized.save_to_disk(str(tmp_path / "tokens"))
-    return TokenizedManifest(key="t", path=tmp_path / "tokens", tokenizer=str(tiny_model_dir), labels=data.labels)
 
 
 def checkpoint_steps(workdir: Path) -> list[int]:

@@ -7,7 +7,6 @@ import re
 import sys
 import threading
 import time
-from pathlib import Path
 
 import datasets
 import numpy as np
@@ -32,15 +31,6 @@ from modelmill.training.tokenizing import tokenize_splits
 from tests.patience import patient
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def tokens(review_data, tiny_model_dir: Path, tmp_path: Path) -> TokenizedManifest:
-    dataset, data = review_data
-    tokenizer = load_tokenizer(str(tiny_model_dir), ModelSpec(name_or_path=str(tiny_model_dir)))
-    tokenized = tokenize_splits(dataset, tokenizer, data, 32)
-    tokenized.save_to_disk(str(tmp_path / "tokens"))
-    return TokenizedManifest(key="t", path=tmp_path / "tokens", tokenizer=str(tiny_model_dir), labels=data.labels)
 
 
 def test_two_processes_train_as_one_world_with_one_writer_and_one_evaluation(tokens, tiny_model_dir, tmp_path):
