@@ -24,22 +24,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     from modelmill.config import parse_cli_overrides, resolve_run
     from modelmill.observe.reporting import run_summary
     from modelmill.runtime.preflight import require_ready
-    from modelmill.runtime.server import prefect_api
+    from modelmill.runtime.server import prefect_api, start_early, stop
+    from modelmill.storage.run_records import ran_before
     from modelmill.storage.settings import get_settings
 
     overrides = parse_cli_overrides(args.set, force_retrain=args.force_retrain, dry_run=args.dry_run, note=args.note)
     run = resolve_run(args.pipeline, args.file, overrides)
-    from flows.finetune import finetune, run_stages
-    from modelmill.storage.cache_probe import CacheProbe, NotCached
+    state = get_settings().local_home / "prefect-server"
+    # a run that cannot be all cache hits (none of this spec ended here, or a retrain is forced) boots its temporary
+    # server while the flow is imported and probed; a run that may be all hits starts none
+    early = start_early(state) if overrides.force_retrain or not ran_before(args.pipeline, run.spec_hash) else None
+    try:
+        from flows.finetune import finetune, run_stages
+        from modelmill.storage.cache_probe import CacheProbe, NotCached
 
-    try:  # every stage cached: the summary from their records, no data, model or server loaded
-        summary = run_stages(run, CacheProbe())
-    except NotCached:
-        summary = None
-    if summary is None:  # the checks before any work run while the temporary server (if any) boots
-        with prefect_api(get_settings().local_home / "prefect-server",
-                         while_starting=lambda: require_ready(args.pipeline, run.spec, args.file)):
-            summary = finetune(pipeline=args.pipeline, pipelines_file=str(args.file), **overrides.model_dump())
+        try:  # every stage cached: the summary from their records, no data, model or server loaded
+            summary = run_stages(run, CacheProbe())
+        except NotCached:
+            summary = None
+        if summary is None:  # the checks before any work run while the temporary server (if any) boots
+            with prefect_api(state, while_starting=lambda: require_ready(args.pipeline, run.spec, args.file),
+                             early=early):
+                summary = finetune(pipeline=args.pipeline, pipelines_file=str(args.file), **overrides.model_dump())
+    finally:
+        if early is not None:
+            stop(early.process)
     print("\n" + run_summary(summary))
     return 0 if summary.promoted else NOT_PROMOTED
 

@@ -33,7 +33,7 @@ def start_run(pipeline: str, pipelines_file: str, overrides: RunOverrides) -> Re
     run = resolve_run(pipeline, pipelines_file, overrides)
     refuse_unbuildable_rules(pipeline, run)
     context = FlowRunContext.get()
-    run = replace(run, record=start_record(pipeline, context.flow_run.id if context else None))
+    run = replace(run, record=start_record(pipeline, context.flow_run.id if context else None, run.spec_hash))
     if context is not None:
         notify.remember(context.flow_run.id, pipeline, run.spec.notify)
         name_run(context.flow_run, run)

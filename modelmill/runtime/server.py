@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -58,9 +59,12 @@ def startup_timeout() -> float:
 
 def start_server(port: int, log: Path) -> subprocess.Popen:
     """Prefect's own server app under uvicorn, in its own session (Ctrl-C in the terminal does not reach it:
-    modelmill stops it once the run has recorded how it ended)."""
-    import prefect
+    modelmill stops it once the run has recorded how it ended). Prefect is found, not imported."""
+    import importlib.util
 
+    spec = importlib.util.find_spec("prefect")
+    assert spec is not None and spec.origin is not None
+    app_dir = Path(spec.origin).parent.parent
     env = {
         **os.environ,
         "PREFECT_UI_ENABLED": "0",
@@ -71,7 +75,7 @@ def start_server(port: int, log: Path) -> subprocess.Popen:
     with log.open("ab") as sink:
         return subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent), "--factory",
+                sys.executable, "-m", "uvicorn", "--app-dir", str(app_dir), "--factory",
                 "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
                 "--log-level", "error", "--lifespan", "on",
             ],
@@ -123,34 +127,74 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+@dataclass
+class EarlyServer:
+    """A temporary server started before Prefect is imported, for a run that will surely need one."""
+
+    process: subprocess.Popen
+    port: int
+    log: Path
+
+
+def api_url_configured() -> bool:
+    """Whether Prefect will talk to a configured server, judged without importing Prefect: PREFECT_API_URL in the
+    environment, or a profiles file that mentions it (then no early server is started)."""
+    if os.environ.get("PREFECT_API_URL"):
+        return True
+    home = Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect")).expanduser()
+    profiles = Path(os.environ.get("PREFECT_PROFILES_PATH", home / "profiles.toml")).expanduser()
+    try:
+        return "PREFECT_API_URL" in profiles.read_text(encoding="utf-8")
+    except OSError:
+        return False
+
+
+def boot(state_dir: Path) -> EarlyServer:
+    """Start a temporary server on a free loopback port, its log in `state_dir`."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log, port = state_dir / "prefect-server.log", _free_port()
+    return EarlyServer(start_server(port, log), port, log)
+
+
+def start_early(state_dir: Path) -> EarlyServer | None:
+    """Start the temporary server now, while the flow is imported and its cache probed (a second or more), for a
+    run that cannot be all cache hits; None when a server is configured."""
+    return None if api_url_configured() else boot(state_dir)
+
+
 @contextmanager
-def prefect_api(state_dir: Path, while_starting: Callable[[], None] = lambda: None) -> Iterator[str | None]:
-    """Yield the API URL to use: the configured PREFECT_API_URL, else a temporary server's, stopped on exit.
-    `while_starting` (the checks before any work) runs while the temporary server boots, which takes seconds.
+def prefect_api(
+    state_dir: Path, while_starting: Callable[[], None] = lambda: None, early: EarlyServer | None = None
+) -> Iterator[str | None]:
+    """Yield the API URL to use: the configured PREFECT_API_URL, else a temporary server's (`early` when one was
+    started already), stopped on exit. `while_starting` (the checks before any work) runs while the temporary
+    server boots, which takes seconds.
 
     SIGTERM is turned into KeyboardInterrupt meanwhile, so that the run is marked as ended and the server
     stopped; a SIGKILL of this process takes the server down through the kernel (Linux).
     """
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     from modelmill.storage.home import current_home
 
     if PREFECT_API_URL.value():
+        if early is not None:
+            stop(early.process)
         while_starting()
         current_home().save_result_block()
         yield PREFECT_API_URL.value()
         return
-    state_dir.mkdir(parents=True, exist_ok=True)
-    log = state_dir / "prefect-server.log"
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    process = start_server(port, log)
+    early = early or boot(state_dir)
+    process, log = early.process, early.log
+    url = f"http://127.0.0.1:{early.port}/api"
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         while_starting()
         wait_until_healthy(process, url, startup_timeout(), log)
         os.environ[TEMPORARY_API_URL] = url
-        with temporary_settings(updates={PREFECT_API_URL: url}):
+        # no heartbeats: they tell a server that outlives the run that it crashed, and this one dies with it (the
+        # heartbeat thread sleeps in whole seconds, so joining it at the flow's end cost up to one)
+        with temporary_settings(updates={PREFECT_API_URL: url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             current_home().save_result_block()
             yield url
     finally:

@@ -35,6 +35,8 @@ class RunRecord(BaseModel):
     status: str = RUNNING
     host: str = Field(default_factory=socket.gethostname)
     pid: int = Field(default_factory=os.getpid)
+    spec_hash: str = Field("", description="The resolved spec's hash: a finished run of it means a re-run may be "
+                           "all cache hits.")
     artifacts: list[str] = Field(default_factory=list, description="Output folders, relative to <home>/artifacts.")
     release: Release | None = None
     figures: dict[str, Any] = Field(
@@ -54,9 +56,9 @@ def record_path(record: RunRecord, home: Path | None = None) -> Path:
     return records_dir(home) / record.pipeline / f"{record.started}-{record.run_id}.json"
 
 
-def start_record(pipeline: str, run_id: Any = None) -> RunRecord:
+def start_record(pipeline: str, run_id: Any = None, spec_hash: str = "") -> RunRecord:
     """Record a run that starts now (status running)."""
-    record = RunRecord(pipeline=pipeline, run_id=str(run_id or uuid.uuid4().hex), started=now())
+    record = RunRecord(pipeline=pipeline, run_id=str(run_id or uuid.uuid4().hex), started=now(), spec_hash=spec_hash)
     write_record(record)
     return record
 
@@ -79,6 +81,19 @@ def read_records(home: Path | None = None) -> list[RunRecord]:
         except (OSError, ValueError):
             continue
     return records
+
+
+def ran_before(pipeline: str, spec_hash: str) -> bool:
+    """Whether a run of this pipeline with this spec hash ended without an error here (its stages may be cached)."""
+    folder = records_dir() / pipeline
+    for path in folder.glob("*.json") if folder.is_dir() else []:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if record.get("spec_hash") == spec_hash and record.get("status") in ("completed", "not promoted"):
+            return True
+    return False
 
 
 def artifact_folder(path: Path, artifacts: Path) -> str | None:

@@ -183,6 +183,7 @@ def test_a_run_whose_every_stage_is_cached_loads_no_data_model_or_server(prefect
         monkeypatch.setattr(*target, refuse)
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", refuse)
     monkeypatch.setattr("modelmill.runtime.preflight.problems_of", refuse)
+    monkeypatch.setattr("modelmill.runtime.server.start_server", refuse)  # not even early, on a hunch
     assert main(["run", "tiny", "-f", path]) == 0
     again = capsys.readouterr().out
     # then it prints the same report from the records, and says so

@@ -1,0 +1,66 @@
+"""When `modelmill run` boots its temporary server before importing Prefect: only for a run that cannot be all
+cache hits, and never when a server is configured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modelmill.runtime.server import api_url_configured
+from modelmill.storage.run_records import ran_before, start_record, write_record
+
+
+def test_a_run_may_be_all_cache_hits_only_after_a_run_of_the_same_spec_ended_here():
+    assert not ran_before("tiny", "abc123")
+    record = start_record("tiny", spec_hash="abc123")
+    assert not ran_before("tiny", "abc123"), "a running run may still fail"
+    write_record(record.model_copy(update={"status": "failed"}))
+    assert not ran_before("tiny", "abc123")
+    write_record(record.model_copy(update={"status": "completed"}))
+    assert ran_before("tiny", "abc123")
+    assert not ran_before("tiny", "def456") and not ran_before("other", "abc123")
+
+
+@pytest.fixture
+def prefect_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.delenv("PREFECT_PROFILES_PATH", raising=False)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    return tmp_path / "prefect-home"
+
+
+def test_no_early_server_when_a_server_is_configured_by_environment_or_profile(prefect_home, monkeypatch):
+    assert not api_url_configured()
+    prefect_home.mkdir()
+    (prefect_home / "profiles.toml").write_text('active = "default"\n[profiles.default]\n')
+    assert not api_url_configured()
+    (prefect_home / "profiles.toml").write_text('[profiles.default]\nPREFECT_API_URL = "http://127.0.0.1:4200/api"\n')
+    assert api_url_configured()
+    (prefect_home / "profiles.toml").unlink()
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+    assert api_url_configured()
+
+
+def test_heartbeats_are_off_only_while_a_temporary_server_serves_the_run(tmp_path, prefect_home):
+    from prefect.settings import get_current_settings
+
+    from modelmill.runtime.server import prefect_api
+
+    default = get_current_settings().flows.heartbeat_frequency
+    assert default is not None
+    with prefect_api(tmp_path / "state") as url:
+        assert url.startswith("http://127.0.0.1:")
+        assert get_current_settings().flows.heartbeat_frequency is None, "the server dies with the run"
+    assert get_current_settings().flows.heartbeat_frequency == default
+
+
+def test_a_configured_server_keeps_its_heartbeats(tmp_path, prefect):
+    from prefect.settings import get_current_settings
+
+    from modelmill.runtime.server import prefect_api
+
+    default = get_current_settings().flows.heartbeat_frequency
+    with prefect_api(tmp_path / "state") as url:
+        assert url == get_current_settings().api.url
+        assert get_current_settings().flows.heartbeat_frequency == default is not None
