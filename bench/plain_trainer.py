@@ -15,7 +15,7 @@ from pathlib import Path
 
 import datasets
 import numpy as np
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments, set_seed
 
 
 def main() -> None:
@@ -34,6 +34,7 @@ def main() -> None:
                                                    "test": str(args.data / "test.csv")})
     encoded = raw.map(lambda batch: tokenizer(batch["text"], padding="max_length", truncation=True,
                                               max_length=args.max_length), batched=True)
+    set_seed(args.seed)  # before the classifier head exists: Trainer seeds only once the model is built
     model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2)
     with tempfile.TemporaryDirectory() as scratch:
         training = TrainingArguments(

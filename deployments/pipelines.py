@@ -124,7 +124,7 @@ def _finish(path: Path | str, deployment_ids: dict[str, UUID]) -> list[str]:
     return retired
 
 
-SHARED_SETTINGS = ("MODELMILL_HOME", "MODELMILL_STORAGE_OPTIONS", "MODELMILL_LOCKS")  # what every run must agree on
+SHARED_SETTINGS = ("MODELMILL_HOME", "MODELMILL_STORAGE_OPTIONS", "MODELMILL_LOCKS", "MODELMILL_RAY_ADDRESS")  # what every run must agree on
 
 
 def shared_settings(environ: Mapping[str, str], announce: Any = print) -> dict[str, str]:

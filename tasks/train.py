@@ -15,13 +15,14 @@ from modelmill.storage.artifacts import new_output_dir, stable_hash, stage_dir
 from modelmill.storage.caching import STAGE, module_source_hash
 from modelmill.training.fine_tune import fine_tune
 from modelmill.training.processes import resolve_processes, train_in_processes
+from modelmill.training.ray_engine import train_on_ray
 
 
 @task(name="train", cache_policy=STAGE, persist_result=True, retry_condition_fn=retry_if_transient)
 @timed("train")
 def train(tokens: TokenizedManifest, model: ModelSpec, spec: TrainSpec, title: str = "model") -> ModelManifest:
     """Fine-tune the model on the tokenized train split, selecting the best checkpoint on validation, in this
-    process or, with `train.processes` above 1, in torchrun processes.
+    process, with `train.processes` above 1 in torchrun processes, or with `train.engine: ray` on Ray workers.
 
     Its cache key is locked while it runs (SERIALIZABLE), so the working folder of a key has one user at a
     time: a retry, or a run after a crash, resumes there; a concurrent run waits and reuses the result.
@@ -30,9 +31,13 @@ def train(tokens: TokenizedManifest, model: ModelSpec, spec: TrainSpec, title: s
 
     key = stable_hash("train", tokens, model, spec, module_source_hash(fine_tune))
     logger = get_run_logger()
-    workdir, output, processes = stage_dir("train", key) / "work", new_output_dir("train", key), resolve_processes(spec)
+    workdir, output = stage_dir("train", key) / "work", new_output_dir("train", key)
+    processes = resolve_processes(spec) if spec.engine == "local" else 0
     progress = [TrainingProgress(title, log=logger)]
-    if processes == 1:
+    if spec.engine == "ray":
+        manifest = train_on_ray(tokens, model, spec, workdir, output, log=logger)
+        shutil.rmtree(workdir, ignore_errors=True)
+    elif processes == 1:
         manifest = fine_tune(tokens, model, spec, workdir, output, callbacks=progress)
     else:
         manifest = train_in_processes(tokens, model, spec, workdir, output, processes, callbacks=progress, log=logger)

@@ -22,6 +22,15 @@ from modelmill.config.base import (
 from modelmill.config.library_index import scheduler_names, training_argument_names
 
 
+class RaySpec(Section):
+    """Workers of `train.engine: ray` (the cluster is a setting: MODELMILL_RAY_ADDRESS)."""
+
+    num_workers: int = Field(1, ge=1, le=MAX_PROCESSES, description="Training workers on the Ray cluster. "
+                             "`train.batch_size` is the effective batch, split between them.")
+    use_gpu: Literal["auto"] | bool = Field("auto", description="A GPU per worker: auto is yes when the cluster "
+                                            "has a GPU for each worker.")
+
+
 class TrainSpec(Section):
     """Fine-tuning settings passed to `transformers.TrainingArguments`."""
 
@@ -66,6 +75,12 @@ class TrainSpec(Section):
         description="Training processes on this node (torchrun): auto is one per visible GPU, else 1. `batch_size` "
         "is the effective batch, split between them, so the count is not part of the model's identity.",
     )
+    engine: Literal["local", "ray"] = Field(
+        "local", exclude=True,
+        description="local: this node (`processes`); ray: Ray Train's TorchTrainer on the Ray cluster that "
+        "MODELMILL_RAY_ADDRESS names (auto: a local one). Neither changes the model's identity.",
+    )
+    ray: RaySpec = Field(default_factory=RaySpec, exclude=True, description="Workers when `engine` is ray.")
     training_arguments: dict[str, Any] = Field(
         default_factory=dict, description="Any other `TrainingArguments` field, passed through as is."
     )

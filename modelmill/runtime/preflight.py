@@ -79,10 +79,13 @@ def check_training(where: str, spec: PipelineSpec) -> list[str]:
     the train stage would refuse is found now, not after loading, validating and tokenizing. The fields modelmill
     maps itself are checked by the spec; they are built only when pass-through settings or a precision that needs a
     GPU could make them fail (building them imports torch and transformers' arguments: two seconds)."""
+    import importlib.util
     import tempfile
 
     from modelmill.training.arguments import training_arguments
 
+    if spec.train.engine == "ray" and importlib.util.find_spec("ray") is None:
+        return [f"{where}.train.engine: ray needs Ray on this machine: pip install 'modelmill[ray]'"]
     if not spec.train.training_arguments and spec.train.precision in ("auto", "fp32"):
         return []
     try:

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
                                        "outputs are evicted past it.")
     locks: str | None = Field(None, description="A lock manager across machines: redis://host:port/db. "
                               "Without it, cache keys are locked per machine.")
+    ray_address: str = Field("auto", description="The Ray cluster of `train.engine: ray`: auto starts a local "
+                             "one on 127.0.0.1 for the train stage; else an address ray.init accepts "
+                             "(host:6379, ray://host:10001).")
     hf_token: SecretStr | None = Field(None, validation_alias=AliasChoices("HF_TOKEN", "MODELMILL_HF_TOKEN"))
 
     @property

@@ -119,8 +119,8 @@ def test_the_settings_runs_share_are_passed_but_never_a_lock_password():
 
     said: list[str] = []
     environ = {"MODELMILL_HOME": "s3://b/h", "MODELMILL_STORAGE_OPTIONS": "{}", "MODELMILL_LOCKS": "redis://r:6379/0",
-               "AWS_SECRET_ACCESS_KEY": "never"}
-    assert shared_settings(environ, said.append) == {k: environ[k] for k in list(environ)[:3]} and not said
+               "MODELMILL_RAY_ADDRESS": "10.0.0.5:6379", "AWS_SECRET_ACCESS_KEY": "never"}
+    assert shared_settings(environ, said.append) == {k: environ[k] for k in list(environ)[:4]} and not said
     with_password = {**environ, "MODELMILL_LOCKS": "redis://:s3cret@r:6379/0"}
     assert "MODELMILL_LOCKS" not in shared_settings(with_password, said.append)
     assert said and "s3cret" not in said[0]

@@ -107,6 +107,23 @@ def test_check_builds_the_training_arguments_so_a_setting_train_would_refuse_is_
     assert "no_such_optimizer" in err
 
 
+def test_check_says_which_extra_the_ray_engine_needs_where_ray_is_missing(
+    write_pipelines, tiny_model_dir, review_files, capsys, monkeypatch
+):
+    import importlib.util
+
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    spec["train"].update(engine="ray", ray={"num_workers": 2})
+    path = str(write_pipelines({"tiny": spec}))
+    assert main(["check", "-f", path]) == 0, "Ray is installed here"
+    capsys.readouterr()
+    found = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else found(name, *a))
+    assert main(["check", "-f", path]) == 1
+    assert "pipelines.tiny.train.engine: ray needs Ray on this machine: pip install 'modelmill[ray]'" in \
+        capsys.readouterr().err
+
+
 def test_check_reads_a_large_data_file_as_a_stream(tmp_path):
     import tracemalloc
 
