@@ -27,6 +27,7 @@ from modelmill.observe.stages import StageLog
 from modelmill.runtime.errors import ModelmillError
 from modelmill.storage.home import current_home
 from modelmill.storage.secrets import push_credentials
+from flows.search import search_best
 from tasks.challenge import challenge_champion
 from tasks.evaluate import evaluate_model
 from tasks.hub_head import read_hub_head
@@ -51,6 +52,7 @@ def finetune(
     batch_size: BatchSize | None = None,
     max_steps: MaxSteps | None = None,
     seed: Seed | None = None,
+    search_trials: int | None = None,
     force_retrain: bool = False,
     dry_run: bool = False,
     note: str = "",
@@ -65,13 +67,14 @@ def finetune(
         batch_size: Per-device train batch size instead of train.batch_size.
         max_steps: Stop after this many optimizer steps (-1: all epochs) instead of train.max_steps.
         seed: Random seed instead of train.seed.
+        search_trials: Trials of the pipeline's hyperparameter search instead of search.trials.
         force_retrain: Train again even when a cached model exists for the same inputs.
         dry_run: Write the files that would be pushed, push nothing.
         note: Why this run was started; shown in the run's spec and summary artifacts.
     """
     overrides = RunOverrides(
         epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, max_steps=max_steps, seed=seed,
-        force_retrain=force_retrain, dry_run=dry_run, note=note,
+        search_trials=search_trials, force_retrain=force_retrain, dry_run=dry_run, note=note,
     )
     run = start_run(pipeline, pipelines_file, overrides)
     stages = StageLog(run.spec.retries, run.record)
@@ -98,13 +101,16 @@ def run_stages(run: ResolvedRun, stage: StageLog) -> RunSummary:
     validation = stage(validate_data, data, spec.validation, name)
     tokens = stage(tokenize, data, spec.tokenizer, spec.model)
     retrain = {"refresh_cache": True} if run.overrides.force_retrain else None
-    model = stage(train, tokens, spec.model, spec.train, name, options=retrain)
+    if spec.search is None:
+        model, search = stage(train, tokens, spec.model, spec.train, name, options=retrain), None
+    else:
+        model, search = search_best(run, stage, tokens, options=retrain)
     evaluation = stage(evaluate_model, model, tokens, spec.evaluate, name, data)
     evaluation, pushed = release(run, stage, model, tokens, data, validation, evaluation)
     summary = RunSummary(
         pipeline=name, run_name=current_run_name(), spec_hash=run.spec_hash, note=run.overrides.note,
         evaluation=evaluation, model_path=model.path, push=pushed,
-        train_samples_per_second=model.train_samples_per_second, training=model.settings,
+        train_samples_per_second=model.train_samples_per_second, training=model.settings, search=search,
     )
     return summary.model_copy(update={"stages": dict(stage.states), "work_seconds": stage.work_seconds()})
 

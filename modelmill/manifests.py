@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -228,6 +228,32 @@ class PushResult(BaseModel):
     outcome: str = Field("", description="What this push did, in one line.")
 
 
+class SearchTrial(BaseModel):
+    """One trial of a hyperparameter search: the values it tried and how it ended."""
+
+    number: int
+    values: dict[str, Any]
+    objective: float | None = Field(None, description="The validation metric it reached (None: it failed).")
+    state: Literal["completed", "cached", "failed"]
+    seconds: float = Field(0.0, description="Its train task's own work (a cached trial did none).")
+    model_path: Path | None = None
+
+
+class SearchReport(BaseModel):
+    """A hyperparameter search: its objective, every trial, and the best one (whose model goes on)."""
+
+    metric: str
+    direction: str
+    trials: list[SearchTrial]
+    best: int = Field(description="The number of the best trial.")
+    important: str | None = Field(None, description="The searched field that mattered most to the objective.")
+    figure: Path | None = Field(None, description="PNG: the objective against trial, and against `important`.")
+
+    @property
+    def best_trial(self) -> SearchTrial:
+        return next(trial for trial in self.trials if trial.number == self.best)
+
+
 class RunSummary(BaseModel):
     """What the flow returns: the evaluation, the model folder and the push outcome."""
 
@@ -244,6 +270,7 @@ class RunSummary(BaseModel):
     train_samples_per_second: float | None = Field(None, description="Of the training that made the model.")
     training: str = Field("", description="Where and how the model trained (device settings as resolved).")
     push: PushResult | None = Field(None, description="None when the model was not promoted (nothing pushed).")
+    search: SearchReport | None = Field(None, description="The hyperparameter search that chose the model, if any.")
 
     @property
     def promoted(self) -> bool:

@@ -22,7 +22,8 @@ from modelmill.training.ray_engine import train_on_ray
 @timed("train")
 def train(tokens: TokenizedManifest, model: ModelSpec, spec: TrainSpec, title: str = "model") -> ModelManifest:
     """Fine-tune the model on the tokenized train split, selecting the best checkpoint on validation, in this
-    process, with `train.processes` above 1 in torchrun processes, or with `train.engine: ray` on Ray workers.
+    process, in torchrun processes (`train.processes` above 1, or a parallel search's trial, which trains apart
+    with its share of the cores), or with `train.engine: ray` on Ray workers.
 
     Its cache key is locked while it runs (SERIALIZABLE), so the working folder of a key has one user at a
     time: a retry, or a run after a crash, resumes there; a concurrent run waits and reuses the result.
@@ -37,7 +38,7 @@ def train(tokens: TokenizedManifest, model: ModelSpec, spec: TrainSpec, title: s
     if spec.engine == "ray":
         manifest = train_on_ray(tokens, model, spec, workdir, output, log=logger)
         shutil.rmtree(workdir, ignore_errors=True)
-    elif processes == 1:
+    elif processes == 1 and spec.share == 1:
         manifest = fine_tune(tokens, model, spec, workdir, output, callbacks=progress)
     else:
         manifest = train_in_processes(tokens, model, spec, workdir, output, processes, callbacks=progress, log=logger)

@@ -11,7 +11,7 @@ from modelmill.runtime.errors import ConfigError
 
 REPO_ROOT = Path(__file__).parents[1]
 FORM = {
-    "pipeline", "pipelines_file", "epochs", "learning_rate", "batch_size", "max_steps", "seed",
+    "pipeline", "pipelines_file", "epochs", "learning_rate", "batch_size", "max_steps", "seed", "search_trials",
     "force_retrain", "dry_run", "note",
 }
 

@@ -8,10 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from modelmill.config.base import BatchSize, Epochs, LearningRate, MaxSteps, Seed
 from modelmill.config.pipeline import PipelineSpec
+from modelmill.config.search import MAX_TRIALS
+from modelmill.config.train import TrainSpec
 from modelmill.runtime.errors import ConfigError
 
 TRAIN_FIELDS = ("epochs", "learning_rate", "batch_size", "max_steps", "seed")
 CLI_KEYS = {f"train.{name}": name for name in TRAIN_FIELDS} | {
+    "search.trials": "search_trials",
     "force_retrain": "force_retrain",
     "dry_run": "dry_run",
     "note": "note",
@@ -28,6 +31,7 @@ class RunOverrides(BaseModel):
     batch_size: BatchSize | None = None
     max_steps: MaxSteps | None = None
     seed: Seed | None = None
+    search_trials: int | None = Field(None, ge=1, le=MAX_TRIALS)
     force_retrain: bool = False
     dry_run: bool = False
     note: str = Field("", max_length=500)
@@ -43,16 +47,23 @@ class RunOverrides(BaseModel):
         return bool(self.train) or self.force_retrain
 
     def apply(self, spec: PipelineSpec) -> PipelineSpec:
-        """`spec` with the train overrides applied and validated like the YAML."""
+        """`spec` with the train overrides applied and validated like the YAML (the settings that are not part of
+        the identity kept), and the search's trial count."""
+        if self.search_trials is not None:
+            if spec.search is None:
+                raise ConfigError("--set search.trials: this pipeline has no `search` section")
+            spec = spec.model_copy(update={"search": spec.search.model_copy(update={"trials": self.search_trials})})
         if not self.train:
             return spec
+        kept = {name: getattr(spec.train, name) for name, field in TrainSpec.model_fields.items() if field.exclude}
         try:
-            return PipelineSpec.model_validate({**spec.model_dump(), "train": {**spec.train.model_dump(), **self.train}})
+            train = TrainSpec.model_validate({**spec.train.model_dump(), **kept, **self.train})
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in exc.errors(include_url=False)
+                f"{'.'.join(['train', *map(str, err['loc'])])}: {err['msg']}" for err in exc.errors(include_url=False)
             )
             raise ConfigError(f"run overrides {self.train} are invalid: {problems}") from None
+        return spec.model_copy(update={"train": train})
 
 
 def parse_cli_overrides(assignments: list[str], **flags: Any) -> RunOverrides:

@@ -12,6 +12,7 @@ from modelmill.config.data import DataSpec
 from modelmill.config.evaluate import EvaluateSpec, unknown_classes
 from modelmill.config.model import ModelSpec, TokenizerSpec
 from modelmill.config.operations import DeploySpec, NotifySpec, PushSpec, RetrySpec, ScheduleSpec
+from modelmill.config.search import SearchSpec
 from modelmill.config.train import TrainSpec
 from modelmill.config.validation import ValidationSpec
 
@@ -25,6 +26,8 @@ class PipelineSpec(Section):
     model: ModelSpec
     tokenizer: TokenizerSpec = Field(default_factory=TokenizerSpec)
     train: TrainSpec = Field(default_factory=TrainSpec)
+    search: SearchSpec | None = Field(None, description="A hyperparameter search over `train` fields; the best trial "
+                                      "goes on to evaluation and release.")
     evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
     push: PushSpec
     schedule: ScheduleSpec | None = None

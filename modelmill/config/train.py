@@ -81,6 +81,9 @@ class TrainSpec(Section):
         "MODELMILL_RAY_ADDRESS names (auto: a local one). Neither changes the model's identity.",
     )
     ray: RaySpec = Field(default_factory=RaySpec, exclude=True, description="Workers when `engine` is ray.")
+    share: int = Field(1, ge=1, le=64, exclude=True, description="Trainings that share this machine at once (a "
+                       "parallel search sets it): above 1, this one trains in its own process with its share of "
+                       "the cores.")
     training_arguments: dict[str, Any] = Field(
         default_factory=dict, description="Any other `TrainingArguments` field, passed through as is."
     )

@@ -8,6 +8,7 @@ from modelmill.evaluation.gates import is_baseline_gate, is_test_gate
 from modelmill.evaluation.tables import evaluation_sections
 from modelmill.hub.promotion import comparison_table
 from modelmill.manifests import EvaluationReport, PushResult, RunSummary
+from modelmill.search.report import search_table
 
 UNGATED = (
     "Warning: no thresholds are declared (evaluate.thresholds, class_thresholds, sets, slices): nothing but the "
@@ -75,6 +76,7 @@ def run_summary(summary: RunSummary) -> str:
             *promotion_lines(summary.evaluation),
             f"Model: {location(summary.model_path)}",
             *([f"Trained on: {summary.training}"] if summary.training else []),
+            *(["", search_table(summary.search), ""] if summary.search else []),
             f"Push:  {push_outcome(summary.push)}",
         ]
     )
@@ -89,6 +91,7 @@ def summary_markdown(
         parts += ["", metrics_table(summary.evaluation), *gate_note(summary.evaluation),
                   "", evaluation_sections(summary.evaluation), *promotion_lines(summary.evaluation),
                   "", f"**Model:** `{location(summary.model_path)}`",
+                  *(["", search_table(summary.search)] if summary.search else []),
                   "", f"**Push:** {push_outcome(summary.push)}"]
     if error:
         parts += ["", "**Stopped by:**", "", "```", error, "```"]

@@ -28,7 +28,14 @@ class StageLog:
         """Run `stage` with `args` (and extra `with_options(**options)`); return its result or raise its error."""
         state = stage.with_options(**{**self.defaults, **(options or {})})(*args, return_state=True)
         self.states[stage.name] = state.name
-        result = state.result()
+        return self.collect(state.result())
+
+    def submit(self, stage: Task, *args: Any, options: dict[str, Any] | None = None) -> Any:
+        """Submit `stage` to the flow's task runner (a future); pass its result through `collect`."""
+        return stage.with_options(**{**self.defaults, **(options or {})}).submit(*args)
+
+    def collect(self, result: Any) -> Any:
+        """Remember the output folders `result` points at (in the run's record), and return it."""
         root = get_settings().artifacts
         found = [folder for path in paths_in(result) if (folder := artifact_folder(path, root)) is not None]
         new = [folder for folder in dict.fromkeys(found) if folder not in self.artifacts]

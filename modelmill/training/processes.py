@@ -48,9 +48,10 @@ def resolve_processes(spec: TrainSpec) -> int:
     return count
 
 
-def threads_per_process(count: int) -> int:
-    """CPU threads for each process: the machine's cores shared out (torchrun alone would give each one)."""
-    return max(1, (os.cpu_count() or 1) // count)
+def threads_per_process(count: int, share: int = 1) -> int:
+    """CPU threads for each process: the machine's cores shared out between the `count` processes of each of the
+    `share` trainings running at once (torchrun alone would give each one)."""
+    return max(1, (os.cpu_count() or 1) // (count * share))
 
 
 def launch_command(count: int, job_file: Path) -> list[str]:
@@ -108,7 +109,8 @@ def train_in_processes(
     workdir.mkdir(parents=True, exist_ok=True)
     job_file.write_text(TrainingJob(tokens=tokens, model=model, spec=spec, workdir=workdir, output=output)
                         .model_dump_json(), encoding="utf-8")
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads_per_process(count)), "TOKENIZERS_PARALLELISM": "false",
+    threads = threads_per_process(count, spec.share)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false",
            "PYTHONUNBUFFERED": "1"}
     tail: deque[str] = deque(maxlen=OUTPUT_TAIL)
     with subprocess.Popen(launch_command(count, job_file), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -128,5 +130,5 @@ def train_in_processes(
     if log is not None:
         sizes = {report.get("world_size") for report in rank_reports(workdir, count)}
         log.info("Trained in %d processes (world size %s), %d CPU threads each", count, sizes.pop() if len(sizes) == 1
-                 else sizes, threads_per_process(count))
+                 else sizes, threads_per_process(count, spec.share))
     return manifest

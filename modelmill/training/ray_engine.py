@@ -80,11 +80,19 @@ def environment(**values: str) -> Iterator[None]:
 
 def start_local_cluster(ray: Any) -> None:
     """A Ray cluster on this machine for this stage: loopback only, no dashboard, no usage statistics."""
+    import ray._private.ray_constants as constants
+
     proxy = os.environ.get("http_proxy") or os.environ.get("HTTP_PROXY") or CLOSED_PROXY
     no_proxy = ",".join(filter(None, [os.environ.get("no_proxy") or os.environ.get("NO_PROXY"), NO_PROXY]))
-    with environment(http_proxy=proxy, HTTP_PROXY=proxy, no_proxy=no_proxy, NO_PROXY=no_proxy):
-        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False, configure_logging=False,
-                 runtime_env={"worker_process_setup_hook": f"{__name__}.bind_loopback_ports"})
+
+    single_host = constants.ENABLE_RAY_CLUSTER  # read from the environment when Ray was imported (Prefect may have)
+    constants.ENABLE_RAY_CLUSTER = False  # this driver's address: loopback, as its processes read from LOOPBACK_ENV
+    try:
+        with environment(http_proxy=proxy, HTTP_PROXY=proxy, no_proxy=no_proxy, NO_PROXY=no_proxy):
+            ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False,
+                     configure_logging=False, runtime_env={"worker_process_setup_hook": f"{__name__}.bind_loopback_ports"})
+    finally:
+        constants.ENABLE_RAY_CLUSTER = single_host
 
 
 @contextmanager

@@ -43,13 +43,13 @@ def test_no_early_server_when_a_server_is_configured_by_environment_or_profile(p
 
 
 def test_heartbeats_are_off_only_while_a_temporary_server_serves_the_run(tmp_path, prefect_home):
-    from prefect.settings import get_current_settings
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
     from modelmill.runtime.server import prefect_api
 
     default = get_current_settings().flows.heartbeat_frequency
     assert default is not None
-    with prefect_api(tmp_path / "state") as url:
+    with temporary_settings(restore_defaults={PREFECT_API_URL}), prefect_api(tmp_path / "state") as url:
         assert url.startswith("http://127.0.0.1:")
         assert get_current_settings().flows.heartbeat_frequency is None, "the server dies with the run"
     assert get_current_settings().flows.heartbeat_frequency == default

@@ -22,7 +22,7 @@ from tests.server.conftest import BIN, RealServer, write_pipelines
 from tests.webhook_receiver import WebhookReceiver
 
 FORM = {
-    "pipeline", "pipelines_file", "epochs", "learning_rate", "batch_size", "max_steps", "seed",
+    "pipeline", "pipelines_file", "epochs", "learning_rate", "batch_size", "max_steps", "seed", "search_trials",
     "force_retrain", "dry_run", "note",
 }
 

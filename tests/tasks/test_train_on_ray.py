@@ -59,6 +59,9 @@ def test_two_ray_workers_train_as_one_world_on_loopback_with_one_writer(tokens, 
     from modelmill.training.fine_tune import fine_tune
 
     monkeypatch.setenv("MODELMILL_RAY_ADDRESS", "auto")
+    from prefect.plugins import load_prefect_collections
+
+    load_prefect_collections()  # Prefect imports Ray this way (prefect-ray) before the stage, as in a worker
     model = ModelSpec(name_or_path=str(tiny_model_dir))
     workdir, output = tmp_path / "work", tmp_path / "train" / "key" / "model"
     with ray_cluster("auto"):  # one local cluster for both trainings below (each would start its own)

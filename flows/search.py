@@ -1,0 +1,143 @@
+"""A hyperparameter search inside the fine-tuning flow: the flow asks the study (under the home) for trials, trains
+each as the cached train task with the trial's values, `search.parallel` at a time on the flow's task runner, and
+tells the study the validation metric each reached. The best trial's model goes on to evaluation and release.
+
+A re-run of the same search reloads the study: its finished trials' models are cache hits, trials a killed run
+left running are tried again with the same values, and only the missing trials are asked for.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prefect.futures import as_completed
+from prefect.logging import get_run_logger
+
+from modelmill.config.runs import ResolvedRun
+from modelmill.manifests import ModelManifest, SearchReport, SearchTrial, TokenizedManifest
+from modelmill.observe.stages import StageLog
+from modelmill.search.report import important_field, publish_search, search_png
+from modelmill.search.study import (
+    FAILURE,
+    SearchFailed,
+    distributions,
+    finished,
+    objective_value,
+    open_study,
+    release_abandoned,
+    study_name,
+    trial_train,
+)
+from modelmill.storage.cache_probe import CacheProbe, NotCached
+from modelmill.storage.home import current_home
+from tasks.train import train
+
+STATES = {"Completed": "completed", "Cached": "cached"}
+
+
+def final_state(future: Any) -> Any:
+    """A finished future's own final state (Cached for a cache hit); the API may not have recorded it yet."""
+    future.wait()
+    return future.state
+
+
+def train_trials(
+    run: ResolvedRun, stage: StageLog, tokens: TokenizedManifest, trials: list[tuple[int, dict[str, Any]]],
+    options: dict[str, Any] | None,
+) -> dict[int, tuple[SearchTrial, ModelManifest | None, str]]:
+    """Train `trials` (number, values) at once on the flow's task runner; each one's trial row, model (None when it
+    failed) and error."""
+    search = run.spec.search
+    assert search is not None
+    started = time.perf_counter()
+    futures = {}
+    for number, values in trials:
+        spec = trial_train(run.spec.train, values, search)
+        future = stage.submit(train, tokens, run.spec.model, spec, f"{run.pipeline} trial {number}",
+                              options={**(options or {}), "task_run_name": f"train trial {number}"})
+        futures[future] = (number, values)
+    ended: dict[int, tuple[SearchTrial, ModelManifest | None, str]] = {}
+    for future in as_completed(list(futures)):
+        number, values = futures[future]
+        seconds = round(time.perf_counter() - started, 1)
+        state = final_state(future)
+        stage.states[f"train trial {number}"] = state.name
+        try:
+            model = stage.collect(future.result())
+        except Exception as exc:  # noqa: BLE001 - a failed trial is one row of the search, not the end of the run
+            row = SearchTrial(number=number, values=values, state="failed", seconds=seconds)
+            ended[number] = (row, None, f"{type(exc).__name__}: {exc}".splitlines()[0])
+            continue
+        value = objective_value(model, search.objective.metric, search.objective.direction)
+        state_name = STATES.get(state.name, "completed")
+        row = SearchTrial(number=number, values=values, objective=value, state=state_name,
+                          seconds=0.0 if state_name == "cached" else seconds, model_path=model.path)
+        ended[number] = (row, model, "")
+    return ended
+
+
+def search_best(
+    run: ResolvedRun, stage: StageLog | CacheProbe, tokens: TokenizedManifest, options: dict[str, Any] | None = None
+) -> tuple[ModelManifest, SearchReport]:
+    """Run the pipeline's search; return the best trial's model and the report of every trial."""
+    from optuna.trial import TrialState
+
+    if isinstance(stage, CacheProbe):  # the study is asked and told by a flow run only
+        raise NotCached("a search runs its trials through Prefect")
+    search = run.spec.search
+    assert search is not None
+    logger = get_run_logger()
+    name = study_name(run.pipeline, search, run.spec.train, tokens)
+    study = open_study(current_home().local / "search" / run.pipeline, name, search)  # beside its figure
+    again = release_abandoned(study)
+    space = distributions(search.space)
+    rows: dict[int, SearchTrial] = {}
+    models: dict[int, ModelManifest] = {}
+
+    def keep(ended: dict[int, tuple[SearchTrial, ModelManifest | None, str]]) -> None:
+        for number, (row, model, _) in ended.items():
+            rows[number] = row
+            if model is not None:
+                models[number] = model
+
+    earlier = finished(study)
+    for trial in earlier:
+        if trial.state == TrialState.FAIL:
+            rows[trial.number] = SearchTrial(number=trial.number, values=dict(trial.params), state="failed")
+    reused = [(trial.number, dict(trial.params)) for trial in earlier if trial.state == TrialState.COMPLETE]
+    for start in range(0, len(reused), search.parallel):  # the models of finished trials: cache hits
+        keep(train_trials(run, stage, tokens, reused[start:start + search.parallel], options))
+    if earlier:
+        logger.info("Search %s: %d finished trial(s) reused, %d to go", name, len(earlier),
+                    max(0, search.trials - len(earlier)))
+    while (done := len(finished(study))) < search.trials:
+        asked = []
+        for _ in range(min(search.parallel, search.trials - done)):
+            if again:
+                study.enqueue_trial(again.pop(0))
+            asked.append(study.ask(space))
+        ended = train_trials(run, stage, tokens, [(trial.number, dict(trial.params)) for trial in asked], options)
+        keep(ended)
+        for trial in asked:
+            row, model, error = ended[trial.number]
+            if model is None:
+                trial.set_user_attr(FAILURE, error)
+                study.tell(trial, state=TrialState.FAIL)
+                logger.warning("Search trial %d failed: %s", trial.number, error)
+            else:
+                study.tell(trial, row.objective)
+    if not models:
+        raise SearchFailed(f"search: none of the {len(rows)} trial(s) produced a model; see the failed train tasks")
+    reverse = search.objective.direction == "maximize"
+    best = sorted(models, key=lambda number: (-(rows[number].objective or 0) if reverse else rows[number].objective,
+                                              number))[0]
+    folder = current_home().local / "search" / run.pipeline
+    report = SearchReport(metric=search.objective.metric, direction=search.objective.direction,
+                          trials=[rows[number] for number in sorted(rows)], best=best,
+                          important=important_field(study, sorted(search.space)))
+    report = report.model_copy(update={"figure": search_png(report, folder / f"{name}.png")})
+    publish_search(run.pipeline, report)
+    logger.info("Search %s: trial %d is best (validation %s %.4f) of %d", name, best, report.metric,
+                rows[best].objective, len(rows))
+    return models[best], report

@@ -1,0 +1,1 @@
+"""Hyperparameter search: an Optuna study under the home, asked and told by the flow; each trial is the train task."""
