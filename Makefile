@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.modelmill-installed
 
-.PHONY: install example test test-fast bench bench-padding clean
+.PHONY: install example test test-fast bench bench-search bench-padding clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ test-fast: $(INSTALLED)
 # modelmill against the plain Trainer script on SST-2 (../shared/data/sst2): ratios measured in one run
 bench: $(INSTALLED)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/vs_plain.py
+
+bench-search: $(INSTALLED)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/search.py
 
 bench-padding: $(INSTALLED)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/padding.py

@@ -18,6 +18,7 @@ from modelmill.manifests import (
     ModelManifest,
     PushResult,
     RunSummary,
+    SearchReport,
     TokenizedManifest,
     ValidationReport,
 )
@@ -106,7 +107,7 @@ def run_stages(run: ResolvedRun, stage: StageLog) -> RunSummary:
     else:
         model, search = search_best(run, stage, tokens, options=retrain)
     evaluation = stage(evaluate_model, model, tokens, spec.evaluate, name, data)
-    evaluation, pushed = release(run, stage, model, tokens, data, validation, evaluation)
+    evaluation, pushed = release(run, stage, model, tokens, data, validation, evaluation, search)
     summary = RunSummary(
         pipeline=name, run_name=current_run_name(), spec_hash=run.spec_hash, note=run.overrides.note,
         evaluation=evaluation, model_path=model.path, push=pushed,
@@ -117,7 +118,7 @@ def run_stages(run: ResolvedRun, stage: StageLog) -> RunSummary:
 
 def release(
     run: ResolvedRun, stage: StageLog, model: ModelManifest, tokens: TokenizedManifest, data: DataManifest,
-    validation: ValidationReport, evaluation: EvaluationReport,
+    validation: ValidationReport, evaluation: EvaluationReport, search: SearchReport | None = None,
 ) -> tuple[EvaluationReport, PushResult | None]:
     """Read the Hub's head, decide against it (with evaluate.promote), push on it; when main moved before the
     commit landed, read it and decide again. Returns the evaluation with its promotion, and the push (None when
@@ -134,7 +135,7 @@ def release(
         try:
             return evaluation, stage(
                 push_model, name, spec.description, spec.push, model, evaluation, data, validation, dry_run,
-                run.spec_hash, head,
+                run.spec_hash, head, search,
             )
         except HeadMoved as moved:
             get_run_logger().warning("%s", moved)

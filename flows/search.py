@@ -18,6 +18,7 @@ from modelmill.config.runs import ResolvedRun
 from modelmill.manifests import ModelManifest, SearchReport, SearchTrial, TokenizedManifest
 from modelmill.observe.stages import StageLog
 from modelmill.search.report import important_field, publish_search, search_png
+from modelmill.search.runners import trial_runner
 from modelmill.search.study import (
     FAILURE,
     SearchFailed,
@@ -34,6 +35,7 @@ from modelmill.storage.home import current_home
 from tasks.train import train
 
 STATES = {"Completed": "completed", "Cached": "cached"}
+Ended = dict[int, tuple[SearchTrial, ModelManifest | None, str]]  # trial number -> its row, model (None: failed), error
 
 
 def final_state(future: Any) -> Any:
@@ -44,10 +46,10 @@ def final_state(future: Any) -> Any:
 
 def train_trials(
     run: ResolvedRun, stage: StageLog, tokens: TokenizedManifest, trials: list[tuple[int, dict[str, Any]]],
-    options: dict[str, Any] | None,
-) -> dict[int, tuple[SearchTrial, ModelManifest | None, str]]:
-    """Train `trials` (number, values) at once on the flow's task runner; each one's trial row, model (None when it
-    failed) and error."""
+    options: dict[str, Any] | None, runner: Any = None,
+) -> Ended:
+    """Train `trials` (number, values) at once on `runner` (None: the flow's own task runner); each one's trial
+    row, model (None when it failed) and error."""
     search = run.spec.search
     assert search is not None
     started = time.perf_counter()
@@ -55,9 +57,9 @@ def train_trials(
     for number, values in trials:
         spec = trial_train(run.spec.train, values, search)
         future = stage.submit(train, tokens, run.spec.model, spec, f"{run.pipeline} trial {number}",
-                              options={**(options or {}), "task_run_name": f"train trial {number}"})
+                              options={**(options or {}), "task_run_name": f"train trial {number}"}, runner=runner)
         futures[future] = (number, values)
-    ended: dict[int, tuple[SearchTrial, ModelManifest | None, str]] = {}
+    ended: Ended = {}
     for future in as_completed(list(futures)):
         number, values = futures[future]
         seconds = round(time.perf_counter() - started, 1)
@@ -77,67 +79,76 @@ def train_trials(
     return ended
 
 
-def search_best(
-    run: ResolvedRun, stage: StageLog | CacheProbe, tokens: TokenizedManifest, options: dict[str, Any] | None = None
-) -> tuple[ModelManifest, SearchReport]:
-    """Run the pipeline's search; return the best trial's model and the report of every trial."""
+def reuse_finished(study: Any, parallel: int, batch: Any) -> Ended:
+    """The trials an earlier run finished: failed ones as they were, completed ones trained again (cache hits)."""
     from optuna.trial import TrialState
 
-    if isinstance(stage, CacheProbe):  # the study is asked and told by a flow run only
-        raise NotCached("a search runs its trials through Prefect")
-    search = run.spec.search
-    assert search is not None
-    logger = get_run_logger()
-    name = study_name(run.pipeline, search, run.spec.train, tokens)
-    study = open_study(current_home().local / "search" / run.pipeline, name, search)  # beside its figure
-    again = release_abandoned(study)
-    space = distributions(search.space)
-    rows: dict[int, SearchTrial] = {}
-    models: dict[int, ModelManifest] = {}
-
-    def keep(ended: dict[int, tuple[SearchTrial, ModelManifest | None, str]]) -> None:
-        for number, (row, model, _) in ended.items():
-            rows[number] = row
-            if model is not None:
-                models[number] = model
-
     earlier = finished(study)
-    for trial in earlier:
-        if trial.state == TrialState.FAIL:
-            rows[trial.number] = SearchTrial(number=trial.number, values=dict(trial.params), state="failed")
+    ended: Ended = {trial.number: (SearchTrial(number=trial.number, values=dict(trial.params), state="failed"),
+                                   None, "") for trial in earlier if trial.state == TrialState.FAIL}
     reused = [(trial.number, dict(trial.params)) for trial in earlier if trial.state == TrialState.COMPLETE]
-    for start in range(0, len(reused), search.parallel):  # the models of finished trials: cache hits
-        keep(train_trials(run, stage, tokens, reused[start:start + search.parallel], options))
-    if earlier:
-        logger.info("Search %s: %d finished trial(s) reused, %d to go", name, len(earlier),
-                    max(0, search.trials - len(earlier)))
-    while (done := len(finished(study))) < search.trials:
+    for start in range(0, len(reused), parallel):
+        ended.update(batch(reused[start:start + parallel]))
+    return ended
+
+
+def ask_and_tell(study: Any, trials: int, parallel: int, again: list[dict[str, Any]], space: dict[str, Any],
+                 batch: Any) -> Ended:
+    """Ask for trials, `parallel` at a time (the values a killed run left untried first), train them, tell each
+    its objective (or that it failed), until `trials` have finished."""
+    from optuna.trial import TrialState
+
+    ended: Ended = {}
+    while (done := len(finished(study))) < trials:
         asked = []
-        for _ in range(min(search.parallel, search.trials - done)):
+        for _ in range(min(parallel, trials - done)):
             if again:
                 study.enqueue_trial(again.pop(0))
             asked.append(study.ask(space))
-        ended = train_trials(run, stage, tokens, [(trial.number, dict(trial.params)) for trial in asked], options)
-        keep(ended)
+        ended.update(batch([(trial.number, dict(trial.params)) for trial in asked]))
         for trial in asked:
             row, model, error = ended[trial.number]
             if model is None:
                 trial.set_user_attr(FAILURE, error)
                 study.tell(trial, state=TrialState.FAIL)
-                logger.warning("Search trial %d failed: %s", trial.number, error)
+                get_run_logger().warning("Search trial %d failed: %s", trial.number, error)
             else:
                 study.tell(trial, row.objective)
+    return ended
+
+
+def search_best(
+    run: ResolvedRun, stage: StageLog | CacheProbe, tokens: TokenizedManifest, options: dict[str, Any] | None = None
+) -> tuple[ModelManifest, SearchReport]:
+    """Run the pipeline's search; return the best trial's model and the report of every trial."""
+    if isinstance(stage, CacheProbe):  # the study is asked and told by a flow run only
+        raise NotCached("a search runs its trials through Prefect")
+    search = run.spec.search
+    assert search is not None
+    name = study_name(run.pipeline, search, run.spec.train, tokens)
+    folder = current_home().local / "search" / run.pipeline
+    study = open_study(folder, name, search)  # beside its figure
+    again = release_abandoned(study)
+    with trial_runner(search) as runner:
+        def batch(trials: list[tuple[int, dict[str, Any]]]) -> Ended:
+            return train_trials(run, stage, tokens, trials, options, runner)
+
+        ended = reuse_finished(study, search.parallel, batch)
+        if ended:
+            get_run_logger().info("Search %s: %d finished trial(s) reused, %d to go", name, len(ended),
+                                  max(0, search.trials - len(ended)))
+        ended.update(ask_and_tell(study, search.trials, search.parallel, again, distributions(search.space), batch))
+    rows = {number: row for number, (row, _, _) in ended.items()}
+    models = {number: model for number, (_, model, _) in ended.items() if model is not None}
     if not models:
         raise SearchFailed(f"search: none of the {len(rows)} trial(s) produced a model; see the failed train tasks")
-    reverse = search.objective.direction == "maximize"
-    best = sorted(models, key=lambda number: (-(rows[number].objective or 0) if reverse else rows[number].objective,
-                                              number))[0]
-    folder = current_home().local / "search" / run.pipeline
+    sign = -1 if search.objective.direction == "maximize" else 1
+    best = min(models, key=lambda number: (sign * (rows[number].objective or 0.0), number))
     report = SearchReport(metric=search.objective.metric, direction=search.objective.direction,
                           trials=[rows[number] for number in sorted(rows)], best=best,
                           important=important_field(study, sorted(search.space)))
     report = report.model_copy(update={"figure": search_png(report, folder / f"{name}.png")})
     publish_search(run.pipeline, report)
-    logger.info("Search %s: trial %d is best (validation %s %.4f) of %d", name, best, report.metric,
-                rows[best].objective, len(rows))
+    get_run_logger().info("Search %s: trial %d is best (validation %s %.4f) of %d", name, best, report.metric,
+                          rows[best].objective, len(rows))
     return models[best], report

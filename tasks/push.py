@@ -14,7 +14,14 @@ from modelmill.hub.client import hub_api
 from modelmill.hub.head import HubHead
 from modelmill.hub.model_card import FIGURES_FOLDER, decision_config, render_model_card
 from modelmill.hub.releases import publish_release
-from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, PushResult, ValidationReport
+from modelmill.manifests import (
+    DataManifest,
+    EvaluationReport,
+    ModelManifest,
+    PushResult,
+    SearchReport,
+    ValidationReport,
+)
 from modelmill.observe.reporting import metrics_table
 from modelmill.observe.timing import timed
 from modelmill.runtime.retry import retry_if_transient
@@ -73,6 +80,7 @@ def push_model(
     dry_run: bool = False,
     spec_hash: str = "",
     head: HubHead | None = None,
+    search: SearchReport | None = None,
 ) -> PushResult:
     """Push the model that passed its thresholds, as one commit on `head` (the head its promotion was decided
     against; HeadMoved when main moved since); without a token (or with `dry_run`), write what would be pushed
@@ -88,6 +96,7 @@ def push_model(
         data=data,
         validation=validation,
         spec_hash=spec_hash,
+        search=search,
     )
     folder = new_output_dir("push", stable_hash("push", model.key, evaluation, spec))
     with atomic_dir(folder) as scratch:

@@ -90,6 +90,9 @@ class SearchSpec(Section):
     parallel: int = Field(1, ge=1, le=64, description="Trials that train at once, each in its own process with "
                           "its share of the cores.")
     sampler: Sampler = Field(default_factory=Sampler)
+    runner: Literal["threads", "dask"] = Field("threads", description="Where trials train: threads of the flow "
+                                               "(each parallel trial in its own process), or Dask workers "
+                                               "(MODELMILL_DASK_ADDRESS, else a local cluster; extra modelmill[dask]).")
     space: dict[str, Distribution] = Field(min_length=1, description="`train` fields and their distributions.")
 
     @field_validator("space")

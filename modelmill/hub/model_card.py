@@ -12,8 +12,9 @@ from modelmill import __version__
 from modelmill.evaluation.figures import saved_figures
 from modelmill.evaluation.tables import evaluation_sections
 from modelmill.hub.promotion import comparison_table
-from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, ValidationReport
+from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, SearchReport, ValidationReport
 from modelmill.observe.reporting import gate_note
+from modelmill.search.report import search_table
 
 TEMPLATE = """---
 {{ card_data }}
@@ -63,7 +64,11 @@ is_{{ decision_label }} = probabilities[:, model.config.label2id[cut["label"]]] 
 | {{ name }} | {{ value }} |
 {% endfor %}
 Device: {{ device }}. Mean train loss over the whole training: {{ train_loss }}.
+{% if search %}
+### Hyperparameter search
 
+{{ search }}
+{% endif %}
 ## Code
 
 modelmill {{ version }}{% if commit %}, commit `{{ commit }}`{% endif %}{% if spec_hash %}; pipeline spec hash `{{ spec_hash }}`{% endif %}.
@@ -137,6 +142,7 @@ def render_model_card(
     data: DataManifest,
     validation: ValidationReport,
     spec_hash: str = "",
+    search: SearchReport | None = None,
 ) -> str:
     """Model card text (YAML metadata with model-index, then Markdown); it holds no secrets. The figures it shows
     are pushed under `evaluation/` (see `card_figures`)."""
@@ -184,5 +190,6 @@ def render_model_card(
         train_loss=model.mean_loss,
         version=__version__,
         commit=code_commit(),
+        search=search_table(search) if search else "",
     )
     return str(card)

@@ -89,6 +89,7 @@ def complete_record(
     figures = {} if summary is None else {
         "metrics": summary.evaluation.metrics, "work_seconds": summary.work_seconds,
         "train_samples_per_second": summary.train_samples_per_second,
+        **({"search": summary.search.model_dump(mode="json")} if summary.search else {}),
     }
     write_record(run.record.model_copy(update={
         "finished": now(), "status": status, "artifacts": stages.artifacts, "release": released, "figures": figures,

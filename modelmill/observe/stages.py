@@ -30,9 +30,15 @@ class StageLog:
         self.states[stage.name] = state.name
         return self.collect(state.result())
 
-    def submit(self, stage: Task, *args: Any, options: dict[str, Any] | None = None) -> Any:
-        """Submit `stage` to the flow's task runner (a future); pass its result through `collect`."""
-        return stage.with_options(**{**self.defaults, **(options or {})}).submit(*args)
+    def submit(self, stage: Task, *args: Any, options: dict[str, Any] | None = None, runner: Any = None) -> Any:
+        """Submit `stage` to `runner` (a started task runner), else the flow's own; a future. Pass its result
+        through `collect`."""
+        from prefect.utilities.callables import get_call_parameters
+
+        task = stage.with_options(**{**self.defaults, **(options or {})})
+        if runner is None:
+            return task.submit(*args)
+        return runner.submit(task, parameters=get_call_parameters(stage.fn, args, {}))
 
     def collect(self, result: Any) -> Any:
         """Remember the output folders `result` points at (in the run's record), and return it."""

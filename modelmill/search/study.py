@@ -44,8 +44,8 @@ def sampler(search: SearchSpec) -> Any:
 
 def study_name(pipeline: str, search: SearchSpec, base: TrainSpec, inputs: Any) -> str:
     """One study per search: the pipeline, what the trials train on, the base `train` section and the search
-    (less its trial count and parallelism, which change neither the trials nor their order)."""
-    what = search.model_dump(exclude={"trials", "parallel"})
+    (less its trial count, parallelism and runner, which change neither the trials nor their order)."""
+    what = search.model_dump(exclude={"trials", "parallel", "runner"})
     return f"{pipeline}-{stable_hash('search', inputs, base, what)[:16]}"
 
 

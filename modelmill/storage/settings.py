@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     ray_address: str = Field("auto", description="The Ray cluster of `train.engine: ray`: auto starts a local "
                              "one on 127.0.0.1 for the train stage; else an address ray.init accepts "
                              "(host:6379, ray://host:10001).")
+    dask_address: str | None = Field(None, description="The Dask scheduler of `search.runner: dask` "
+                                     "(tcp://host:8786); unset, a local cluster starts for the search.")
     hf_token: SecretStr | None = Field(None, validation_alias=AliasChoices("HF_TOKEN", "MODELMILL_HF_TOKEN"))
 
     @property
