@@ -27,7 +27,7 @@ MAX_CHOICES = 100
 NOT_SEARCHABLE = frozenset({"processes", "engine", "ray", "dataloader_workers", "training_arguments", "share",
                             "metric_for_best_model"})  # the objective's metric picks each trial's best checkpoint
 DIRECTIONS = {"loss": "minimize", "accuracy": "maximize"}
-REAL_FIELDS = {name: value for name, value in TrainSpec().model_dump().items() if isinstance(value, float)}
+REAL_FIELDS = frozenset(name for name, field in TrainSpec.model_fields.items() if isinstance(field.default, float))
 
 
 class Objective(Section):
@@ -110,6 +110,6 @@ class SearchSpec(Section):
                     message = exc.errors(include_url=False)[0]["msg"]
                     raise ValueError(f"{name}.{distribution.kind}: {value!r} is not a valid train.{name}: "
                                      f"{message}") from None
-            if distribution.kind != "choice" and not isinstance(REAL_FIELDS.get(name), float):
+            if distribution.kind != "choice" and name not in REAL_FIELDS:
                 raise ValueError(f"{name}.{distribution.kind}: train.{name} is not a real number; use choice")
         return space

@@ -21,10 +21,11 @@ def saved_figures(folder: Path | None) -> dict[str, Path]:
     return {title: folder / name for title, name in TITLES.items() if (folder / name).is_file()}
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend: files only, no display needed on servers and workers."""
     import matplotlib
 
-    matplotlib.use("Agg")  # files only: no display on servers and workers
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
@@ -32,7 +33,7 @@ def _pyplot():
 
 def confusion_matrix_figure(confusion: list[list[int]], labels: list[str], title: str) -> Any:
     """A matplotlib figure: counts in the cells, true labels down, predicted labels across."""
-    plt = _pyplot()
+    plt = pyplot()
     size = max(3.6, 0.6 * len(labels) + 2.4)
     figure, axes = plt.subplots(figsize=(size, size * 0.85), dpi=100)
     image = axes.imshow(confusion, cmap="Blues")
@@ -54,7 +55,7 @@ def confusion_matrix_png(confusion: list[list[int]], labels: list[str], path: Pa
     """The confusion matrix figure saved as a PNG at `path`."""
     figure = confusion_matrix_figure(confusion, labels, title)
     figure.savefig(path, bbox_inches="tight")
-    _pyplot().close(figure)
+    pyplot().close(figure)
     return path
 
 
@@ -63,7 +64,7 @@ def training_curve_png(history: list[dict[str, float]], path: Path, best_metric:
     evaluations = [entry for entry in history if "eval_loss" in entry]
     if not evaluations:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     figure, (losses, metric) = plt.subplots(1, 2, figsize=(8, 3.2), dpi=100)
     training = [entry for entry in history if "loss" in entry]
     if training:

@@ -105,8 +105,8 @@ def hub_errors(endpoint: str, repo_id: str, token: str | None = None) -> Iterato
 
 
 def holds_an_http_exchange(exc: BaseException) -> bool:
-    """Whether the exception itself (what pickling keeps: its arguments and attributes, not its causes) holds a
-    request or a response, and with them the request's headers."""
+    """Whether the exception itself (what pickling keeps: its arguments and attributes; a modelmill error that
+    replaces it carries no cause or context) holds a request or a response, and with them the request's headers."""
     for name in ("request", "response", "_request"):
         try:
             if getattr(exc, name, None) is not None:

@@ -7,6 +7,12 @@ class ModelmillError(Exception):
     """Base class: a failure with a message written for the user, and its one-line `reason` (for run states and
     notifications; the message may hold a whole report)."""
 
+    # Self-contained: never the exception it replaced (a Hub client error's request holds the token). Plain pickling
+    # drops the chain; tblib's pickling support (which Dask's distributed installs) would keep it, and tracebacks
+    # would print it. The interpreter still links them internally; Python code sees no cause and no context.
+    __cause__ = property(lambda self: None, lambda self, value: None)  # type: ignore[assignment]
+    __context__ = property(lambda self: None, lambda self, value: None)  # type: ignore[assignment]
+
     def __init__(self, message: str = "", reason: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason or (message.strip().splitlines() or [type(self).__name__])[0]

@@ -54,12 +54,12 @@ def important_field(study: Any, names: list[str]) -> str | None:
 
 def search_png(report: SearchReport, path: Path) -> Path | None:
     """The objective of each completed trial against its number and against the most important field."""
-    from modelmill.evaluation.figures import _pyplot
+    from modelmill.evaluation.figures import pyplot
 
     done = [trial for trial in report.trials if trial.objective is not None]
     if not done:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     panels = 2 if report.important else 1
     figure, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6), squeeze=False)
     numbers, values = [t.number for t in done], [t.objective for t in done]

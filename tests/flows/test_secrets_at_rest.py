@@ -8,6 +8,7 @@ import os
 import pickle
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -116,9 +117,25 @@ def test_a_cli_run_whose_push_fails_leaves_the_token_nowhere(hub, canary, tiny_m
     assert files_holding(CANARY, tmp_path) == []
 
 
-def test_a_library_error_holding_the_request_is_stored_without_it():
+@pytest.fixture(params=["pickle", "tblib"])
+def exception_pickling(request) -> Iterator[str]:
+    """Plain pickling, and pickling with tblib's support, which keeps an exception's cause and context (Dask's
+    distributed installs it in every process that imports it); the registry pickle reads is restored after."""
+    import copyreg
+
+    saved = dict(copyreg.dispatch_table)
+    if request.param == "tblib":
+        from tblib import pickling_support
+
+        pickling_support.install()
+    yield request.param
+    copyreg.dispatch_table.clear()
+    copyreg.dispatch_table.update(saved)
+
+
+def test_a_library_error_holding_the_request_is_stored_without_it(exception_pickling):
     """Loading a model, a tokenizer or a dataset by Hub id uses the environment's token; an error that holds the
-    HTTP exchange leaves the loading code without it, any other error as it was."""
+    HTTP exchange leaves the loading code without it (neither inside nor chained), any other error as it was."""
     import httpx2
     from huggingface_hub.errors import HfHubHTTPError
 
