@@ -9,8 +9,8 @@ threshold or data file takes effect at the next run without redeploying.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -124,7 +124,8 @@ def _finish(path: Path | str, deployment_ids: dict[str, UUID]) -> list[str]:
     return retired
 
 
-SHARED_SETTINGS = ("MODELMILL_HOME", "MODELMILL_STORAGE_OPTIONS", "MODELMILL_LOCKS", "MODELMILL_RAY_ADDRESS")  # what every run must agree on
+# what every run must agree on
+SHARED_SETTINGS = ("MODELMILL_HOME", "MODELMILL_STORAGE_OPTIONS", "MODELMILL_LOCKS", "MODELMILL_RAY_ADDRESS")
 
 
 def shared_settings(environ: Mapping[str, str], announce: Any = print) -> dict[str, str]:

@@ -7,6 +7,7 @@ from prefect import flow
 from prefect.logging import get_run_logger
 from prefect.states import Completed, Failed
 
+from flows.search import search_best
 from modelmill.config import BatchSize, Epochs, LearningRate, MaxSteps, Seed
 from modelmill.config.overrides import RunOverrides
 from modelmill.config.runs import ResolvedRun
@@ -28,7 +29,6 @@ from modelmill.observe.stages import StageLog
 from modelmill.runtime.errors import ModelmillError
 from modelmill.storage.home import current_home
 from modelmill.storage.secrets import push_credentials
-from flows.search import search_best
 from tasks.challenge import challenge_champion
 from tasks.evaluate import evaluate_model
 from tasks.hub_head import read_hub_head

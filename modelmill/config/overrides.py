@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from modelmill.config.base import BatchSize, Epochs, LearningRate, MaxSteps, Seed
 from modelmill.config.pipeline import PipelineSpec
 from modelmill.config.search import MAX_TRIALS
-from modelmill.config.train import TrainSpec
 from modelmill.runtime.errors import ConfigError
 
 TRAIN_FIELDS = ("epochs", "learning_rate", "batch_size", "max_steps", "seed")
@@ -55,9 +54,8 @@ class RunOverrides(BaseModel):
             spec = spec.model_copy(update={"search": spec.search.model_copy(update={"trials": self.search_trials})})
         if not self.train:
             return spec
-        kept = {name: getattr(spec.train, name) for name, field in TrainSpec.model_fields.items() if field.exclude}
         try:
-            train = TrainSpec.model_validate({**spec.train.model_dump(), **kept, **self.train})
+            train = spec.train.updated(**self.train)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(['train', *map(str, err['loc'])])}: {err['msg']}" for err in exc.errors(include_url=False)

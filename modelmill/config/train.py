@@ -106,6 +106,12 @@ class TrainSpec(Section):
             )
         return self
 
+    def updated(self, **values: Any) -> TrainSpec:
+        """This section with `values` set, validated like the YAML; the settings that are not part of the identity
+        (excluded from dumps: processes, engine, ray...) are kept."""
+        kept = {name: getattr(self, name) for name, field in TrainSpec.model_fields.items() if field.exclude}
+        return TrainSpec.model_validate({**self.model_dump(), **kept, **values})
+
     @field_validator("lr_scheduler_type")
     @classmethod
     def _known_scheduler(cls, value: str) -> str:

@@ -97,6 +97,4 @@ def objective_value(model: ModelManifest, metric: str, direction: str) -> float:
 def trial_train(base: TrainSpec, values: dict[str, Any], search: SearchSpec) -> TrainSpec:
     """The `train` section of a trial: the base with the trial's values; the objective picks its best checkpoint;
     parallel trials each train in a process of their own with their share of the cores."""
-    kept = {name: getattr(base, name) for name, field in TrainSpec.model_fields.items() if field.exclude}
-    return TrainSpec.model_validate({**base.model_dump(), **kept, **values,
-                                     "metric_for_best_model": search.objective.metric, "share": search.parallel})
+    return base.updated(**values, metric_for_best_model=search.objective.metric, share=search.parallel)

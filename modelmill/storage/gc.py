@@ -17,11 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from modelmill.storage.artifacts import SCRATCH_MARK, dead_scratch, pid_alive
-from modelmill.storage.run_records import RUNNING, RunRecord, artifact_folder, paths_in, read_records, record_path
+from modelmill.storage.run_records import (
+    ENDED_WELL,
+    RUNNING,
+    RunRecord,
+    artifact_folder,
+    paths_in,
+    read_records,
+    record_path,
+)
 from modelmill.storage.settings import get_settings
 
 RUNNING_GRACE_SECONDS = 24 * 3600  # a run recorded as running on another host counts as running this long
-ENDED_WELL = ("completed", "not promoted")
 MIN_AGE_SECONDS = 3600  # nothing younger is removed: a run may be writing it, or about to record it
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from modelmill.storage.settings import get_settings
 
 RUNNING = "running"
+ENDED_WELL = ("completed", "not promoted")  # the run worked (a run that was not promoted worked too)
 
 
 class Release(BaseModel):
@@ -72,10 +73,10 @@ def write_record(record: RunRecord, home: Path | None = None) -> None:
     os.replace(scratch, path)
 
 
-def read_records(home: Path | None = None) -> list[RunRecord]:
-    """Every readable record, newest first within each pipeline."""
+def read_records(home: Path | None = None, pipeline: str = "*") -> list[RunRecord]:
+    """Every readable record (of `pipeline`, or of all), newest first within each pipeline."""
     records = []
-    for path in sorted(records_dir(home).glob("*/*.json"), reverse=True):
+    for path in sorted(records_dir(home).glob(f"{pipeline}/*.json"), reverse=True):
         try:
             records.append(RunRecord.model_validate(json.loads(path.read_text(encoding="utf-8"))))
         except (OSError, ValueError):
@@ -85,15 +86,8 @@ def read_records(home: Path | None = None) -> list[RunRecord]:
 
 def ran_before(pipeline: str, spec_hash: str) -> bool:
     """Whether a run of this pipeline with this spec hash ended without an error here (its stages may be cached)."""
-    folder = records_dir() / pipeline
-    for path in folder.glob("*.json") if folder.is_dir() else []:
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if record.get("spec_hash") == spec_hash and record.get("status") in ("completed", "not promoted"):
-            return True
-    return False
+    return any(record.spec_hash == spec_hash and record.status in ENDED_WELL for record in read_records(
+        pipeline=pipeline))
 
 
 def artifact_folder(path: Path, artifacts: Path) -> str | None:

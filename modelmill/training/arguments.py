@@ -12,9 +12,12 @@ if TYPE_CHECKING:
     from transformers import TrainingArguments
 
 
-def training_arguments(spec: TrainSpec, output_dir: Path, processes: int = 1) -> TrainingArguments:
+def training_arguments(
+    spec: TrainSpec, output_dir: Path, processes: int = 1, resolved: dict[str, Any] | None = None
+) -> TrainingArguments:
     """`TrainingArguments` from the YAML section; `training_arguments` entries override the rest. With several
-    processes, each takes its share of `batch_size` (the effective batch stays the same)."""
+    processes, each takes its share of `batch_size` (the effective batch stays the same). `resolved`: the device
+    settings, when the caller resolved them already (else they are resolved for this machine)."""
     import torch
     from transformers import TrainingArguments
 
@@ -40,7 +43,7 @@ def training_arguments(spec: TrainSpec, output_dir: Path, processes: int = 1) ->
         "report_to": "none",
         "disable_tqdm": True,  # one bar per stage, drawn by TrainingProgress
         "train_sampling_strategy": "group_by_length" if spec.group_by_length else "random",
-        **devices.resolve(spec, devices.DeviceFacts.probe(), processes),
+        **(resolved if resolved is not None else devices.resolve(spec, devices.DeviceFacts.probe(), processes)),
         # several processes: every parameter gets a gradient; on CPU, accelerate shards batches and syncs
         # gradients (gloo) only with use_cpu, else each process would train alone on the whole data
         **({"ddp_find_unused_parameters": False, "use_cpu": not torch.cuda.is_available(),

@@ -81,9 +81,9 @@ def fine_tune(
     model = load_classifier(model_spec, labels)
     splits = datasets.load_from_disk(str(local_copy(tokens.path)))
     checkpoints = workdir / "checkpoints"
-    args = training_arguments(spec, checkpoints, processes=size)
     device = DeviceFacts.probe()
     resolved = resolve(spec, device, size)
+    args = training_arguments(spec, checkpoints, processes=size, resolved=resolved)
     early = [EarlyStoppingCallback(spec.early_stopping_patience)] if spec.early_stopping_patience else []
     trainer = Trainer(
         model=model,
