@@ -61,9 +61,19 @@ def name_run(flow_run: FlowRun, run: ResolvedRun) -> None:
         return
     name = run_name(run.pipeline, run.spec_hash)
     with get_client(sync_client=True) as client:
-        same = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])), limit=5)
-        name = unique_name(name, flow_run.id, {other.name for other in same if other.id != flow_run.id})
+
+        def others_named(candidate: str) -> set[str]:
+            same = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[candidate])),
+                                         limit=5)
+            return {other.name for other in same if other.id != flow_run.id}
+
+        name = unique_name(name, flow_run.id, others_named(name))
         client.set_flow_run_name(flow_run.id, name)
+        # two runs that started in the same second may both have found the name free: whoever sees the other one
+        # after naming itself takes the name with its id (both may; never neither)
+        if others_named(name):
+            name = unique_name(name, flow_run.id, {name})
+            client.set_flow_run_name(flow_run.id, name)
     flow_run.name = name
 
 
