@@ -3,7 +3,9 @@ each as the cached train task with the trial's values, `search.parallel` at a ti
 tells the study the validation metric each reached. The best trial's model goes on to evaluation and release.
 
 A re-run of the same search reloads the study: its finished trials' models are cache hits, trials a killed run
-left running are tried again with the same values, and only the missing trials are asked for.
+left running are tried again with the same values, and only the missing trials are asked for. With `search.pruning`,
+each trial's training reports to the study at every evaluation and stops when it falls behind; a pruned trial's
+model never goes on.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from prefect.logging import get_run_logger
 from modelmill.config.runs import ResolvedRun
 from modelmill.manifests import ModelManifest, SearchReport, SearchTrial, TokenizedManifest
 from modelmill.observe.stages import StageLog
+from modelmill.search.pruning import TrialHandle
 from modelmill.search.report import important_field, publish_search, search_png
 from modelmill.search.runners import trial_runner
 from modelmill.search.study import (
@@ -24,6 +27,7 @@ from modelmill.search.study import (
     SearchFailed,
     distributions,
     finished,
+    journal,
     objective_value,
     open_study,
     release_abandoned,
@@ -46,17 +50,17 @@ def final_state(future: Any) -> Any:
 
 def train_trials(
     run: ResolvedRun, stage: StageLog, tokens: TokenizedManifest, trials: list[tuple[int, dict[str, Any]]],
-    options: dict[str, Any] | None, runner: Any = None,
+    options: dict[str, Any] | None, runner: Any = None, handle: Any = lambda number: None,
 ) -> Ended:
-    """Train `trials` (number, values) at once on `runner` (None: the flow's own task runner); each one's trial
-    row, model (None when it failed) and error."""
+    """Train `trials` (number, values) at once on `runner` (None: the flow's own task runner), each with its
+    pruning `handle(number)`; each one's trial row, model (None when it failed) and error."""
     search = run.spec.search
     assert search is not None
     started = time.perf_counter()
     futures = {}
     for number, values in trials:
         spec = trial_train(run.spec.train, values, search)
-        future = stage.submit(train, tokens, run.spec.model, spec, f"{run.pipeline} trial {number}",
+        future = stage.submit(train, tokens, run.spec.model, spec, f"{run.pipeline} trial {number}", handle(number),
                               options={**(options or {}), "task_run_name": f"train trial {number}"}, runner=runner)
         futures[future] = (number, values)
     ended: Ended = {}
@@ -72,21 +76,23 @@ def train_trials(
             ended[number] = (row, None, f"{type(exc).__name__}: {exc}".splitlines()[0])
             continue
         value = objective_value(model, search.objective.metric, search.objective.direction)
-        state_name = STATES.get(state.name, "completed")
+        state_name = "pruned" if model.pruned_at else STATES.get(state.name, "completed")
         row = SearchTrial(number=number, values=values, objective=value, state=state_name,
-                          seconds=0.0 if state_name == "cached" else seconds, model_path=model.path)
+                          seconds=0.0 if state.name == "Cached" else seconds, model_path=model.path,
+                          evaluations=sum(1 for entry in model.history if "eval_loss" in entry))
         ended[number] = (row, model, "")
     return ended
 
 
 def reuse_finished(study: Any, parallel: int, batch: Any) -> Ended:
-    """The trials an earlier run finished: failed ones as they were, completed ones trained again (cache hits)."""
+    """The trials an earlier run finished: failed ones as they were, completed and pruned ones trained again
+    (cache hits)."""
     from optuna.trial import TrialState
 
     earlier = finished(study)
     ended: Ended = {trial.number: (SearchTrial(number=trial.number, values=dict(trial.params), state="failed"),
                                    None, "") for trial in earlier if trial.state == TrialState.FAIL}
-    reused = [(trial.number, dict(trial.params)) for trial in earlier if trial.state == TrialState.COMPLETE]
+    reused = [(trial.number, dict(trial.params)) for trial in earlier if trial.state != TrialState.FAIL]
     for start in range(0, len(reused), parallel):
         ended.update(batch(reused[start:start + parallel]))
     return ended
@@ -112,6 +118,8 @@ def ask_and_tell(study: Any, trials: int, parallel: int, again: list[dict[str, A
                 trial.set_user_attr(FAILURE, error)
                 study.tell(trial, state=TrialState.FAIL)
                 get_run_logger().warning("Search trial %d failed: %s", trial.number, error)
+            elif row.state == "pruned":
+                study.tell(trial, state=TrialState.PRUNED)
             else:
                 study.tell(trial, row.objective)
     return ended
@@ -130,8 +138,13 @@ def search_best(
     study = open_study(folder, name, search)  # beside its figure
     again = release_abandoned(study)
     with trial_runner(search) as runner:
+        def handle(number: int) -> TrialHandle | None:
+            return None if search.pruning is None else TrialHandle(
+                journal=journal(folder, name), study=name, number=number, metric=search.objective.metric,
+                pruning=search.pruning)
+
         def batch(trials: list[tuple[int, dict[str, Any]]]) -> Ended:
-            return train_trials(run, stage, tokens, trials, options, runner)
+            return train_trials(run, stage, tokens, trials, options, runner, handle)
 
         ended = reuse_finished(study, search.parallel, batch)
         if ended:
@@ -139,9 +152,9 @@ def search_best(
                                   max(0, search.trials - len(ended)))
         ended.update(ask_and_tell(study, search.trials, search.parallel, again, distributions(search.space), batch))
     rows = {number: row for number, (row, _, _) in ended.items()}
-    models = {number: model for number, (_, model, _) in ended.items() if model is not None}
+    models = {number: model for number, (row, model, _) in ended.items() if model is not None and row.state != "pruned"}
     if not models:
-        raise SearchFailed(f"search: none of the {len(rows)} trial(s) produced a model; see the failed train tasks")
+        raise SearchFailed(f"search: none of the {len(rows)} trial(s) completed; see the failed train tasks")
     sign = -1 if search.objective.direction == "maximize" else 1
     best = min(models, key=lambda number: (sign * (rows[number].objective or 0.0), number))
     report = SearchReport(metric=search.objective.metric, direction=search.objective.direction,

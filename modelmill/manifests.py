@@ -97,6 +97,7 @@ class ModelManifest(BaseModel):
     history: list[dict[str, float]] = Field(
         default_factory=list, description="Per evaluation and logging step: epoch, loss, eval_loss, eval_accuracy."
     )
+    pruned_at: int | None = Field(None, description="The evaluation (1: the first) at which its search pruned it.")
 
     @property
     def mean_loss(self) -> str:
@@ -233,9 +234,12 @@ class SearchTrial(BaseModel):
 
     number: int
     values: dict[str, Any]
-    objective: float | None = Field(None, description="The validation metric it reached (None: it failed).")
-    state: Literal["completed", "cached", "failed"]
+    objective: float | None = Field(None, description="The validation metric it reached (None: it failed); a "
+                                    "pruned trial's is its best before it stopped.")
+    state: Literal["completed", "cached", "pruned", "failed"]
     seconds: float = Field(0.0, description="Its train task's own work (a cached trial did none).")
+    evaluations: int = Field(0, description="The validation evaluations its training ran (a pruned one: up to the "
+                             "one that stopped it).")
     model_path: Path | None = None
 
 

@@ -5,6 +5,7 @@
       trials: 6
       parallel: 2                                          # trials at once
       sampler: {name: tpe, seed: 42}
+      pruning: {percentile: 50, startup_trials: 1, warmup_evaluations: 1}   # optional: stop trials behind the pack
       space:
         learning_rate: {log_uniform: [1e-5, 1e-3]}
         epochs: {choice: [2, 3, 4]}
@@ -14,7 +15,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -23,6 +24,8 @@ from modelmill.config.train import TrainSpec
 
 MAX_TRIALS = 1_000
 MAX_CHOICES = 100
+MAX_EVALUATIONS = 100_000
+MAX_GPUS_PER_TRIAL = 16
 # train fields that say where or how a training runs, not what it learns: never searched
 NOT_SEARCHABLE = frozenset({"processes", "engine", "ray", "dataloader_workers", "training_arguments", "share",
                             "metric_for_best_model"})  # the objective's metric picks each trial's best checkpoint
@@ -50,6 +53,18 @@ class Sampler(Section):
 
     name: Literal["tpe", "random"] = "tpe"
     seed: Seed = 42
+
+
+class Pruning(Section):
+    """Stop a trial at an evaluation where its objective is worse than `percentile` of the earlier trials' at that
+    evaluation (Optuna's PercentilePruner; 50 is its MedianPruner). Evaluations are counted per trial (its first
+    is 1), so trials of different batch sizes compare at the same point of their training."""
+
+    percentile: float = Field(50.0, gt=0, lt=100, description="Worse than this percentile of the earlier trials "
+                              "at the same evaluation: pruned (50: the median).")
+    startup_trials: int = Field(1, ge=0, le=MAX_TRIALS, description="Trials that finish before any is pruned.")
+    warmup_evaluations: int = Field(0, ge=0, le=MAX_EVALUATIONS, description="Evaluations of each trial that "
+                                    "never prune it.")
 
 
 class Distribution(Section):
@@ -90,9 +105,14 @@ class SearchSpec(Section):
     parallel: int = Field(1, ge=1, le=64, description="Trials that train at once, each in its own process with "
                           "its share of the cores.")
     sampler: Sampler = Field(default_factory=Sampler)
-    runner: Literal["threads", "dask"] = Field("threads", description="Where trials train: threads of the flow "
-                                               "(each parallel trial in its own process), or Dask workers "
-                                               "(MODELMILL_DASK_ADDRESS, else a local cluster; extra modelmill[dask]).")
+    runner: Literal["threads", "dask", "ray"] = Field(
+        "threads", description="Where trials train: threads of the flow (each parallel trial in its own process), "
+        "Dask workers (MODELMILL_DASK_ADDRESS, else a local cluster; extra modelmill[dask]) or Ray tasks "
+        "(MODELMILL_RAY_ADDRESS, auto: a local cluster; extra modelmill[ray]).")
+    gpus_per_trial: Literal["auto"] | Annotated[int, Field(ge=0, le=MAX_GPUS_PER_TRIAL)] = Field(
+        "auto", description="GPUs each trial asks its runner for (ray, dask): auto is 1 when the cluster has GPUs, "
+        "else 0. Dask workers must declare a GPU resource (dask worker --resources GPU=1).")
+    pruning: Pruning | None = Field(None, description="Stop trials that fall behind at an intermediate evaluation.")
     space: dict[str, Distribution] = Field(min_length=1, description="`train` fields and their distributions.")
 
     @field_validator("space")

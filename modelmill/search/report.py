@@ -22,7 +22,8 @@ def search_rows(report: SearchReport) -> list[dict[str, Any]]:
     return [
         {"trial": trial.number, **{name: trial.values.get(name) for name in names},
          report.metric: None if trial.objective is None else round(trial.objective, 4), "state": trial.state,
-         "seconds": trial.seconds, "best": "yes" if trial.number == report.best else ""}
+         "evaluations": trial.evaluations, "seconds": trial.seconds,
+         "best": "yes" if trial.number == report.best else ""}
         for trial in report.trials
     ]
 

@@ -34,32 +34,43 @@ def distributions(space: dict[str, Distribution]) -> dict[str, Any]:
     return made
 
 
-def sampler(search: SearchSpec) -> Any:
+def sampler(search: SearchSpec, earlier: int = 0) -> Any:
+    """The seeded sampler of a study that holds `earlier` trials: its seed moves on with them, so that a resumed
+    search does not draw its first values again."""
     import optuna
 
+    seed = (search.sampler.seed + earlier) % 2**32
     if search.sampler.name == "random":
-        return optuna.samplers.RandomSampler(seed=search.sampler.seed)
-    return optuna.samplers.TPESampler(seed=search.sampler.seed)
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
 
 
 def study_name(pipeline: str, search: SearchSpec, base: TrainSpec, inputs: Any) -> str:
     """One study per search: the pipeline, what the trials train on, the base `train` section and the search
-    (less its trial count, parallelism and runner, which change neither the trials nor their order)."""
-    what = search.model_dump(exclude={"trials", "parallel", "runner"})
+    (less its trial count, parallelism, runner and GPUs, which change neither the trials nor their order)."""
+    what = search.model_dump(exclude={"trials", "parallel", "runner", "gpus_per_trial"})
     return f"{pipeline}-{stable_hash('search', inputs, base, what)[:16]}"
 
 
+def journal(folder: Path, name: str) -> Path:
+    """The file that stores the study `name`."""
+    return folder / f"{name}.journal"
+
+
 def open_study(folder: Path, name: str, search: SearchSpec) -> Any:
-    """The study `name` in `folder/<name>.journal` (created if new), directed by the objective."""
+    """The study `name` in `folder/<name>.journal` (created if new), directed by the objective, sampled from where
+    it stands."""
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     folder.mkdir(parents=True, exist_ok=True)
-    storage = JournalStorage(JournalFileBackend(str(folder / f"{name}.journal")))
-    return optuna.create_study(study_name=name, storage=storage, sampler=sampler(search),
-                               direction=search.objective.direction, load_if_exists=True)
+    storage = JournalStorage(JournalFileBackend(str(journal(folder, name))))
+    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler(search),
+                                direction=search.objective.direction, load_if_exists=True)
+    study.sampler = sampler(search, len(study.get_trials(deepcopy=False)))
+    return study
 
 
 def release_abandoned(study: Any) -> list[dict[str, Any]]:
@@ -76,11 +87,11 @@ def release_abandoned(study: Any) -> list[dict[str, Any]]:
 
 
 def finished(study: Any) -> list[Any]:
-    """Trials that ended (completed, or failed for a reason of their own), in order."""
+    """Trials that ended (completed, pruned, or failed for a reason of their own), in order."""
     from optuna.trial import TrialState
 
     return [trial for trial in study.get_trials(deepcopy=False)
-            if trial.state == TrialState.COMPLETE
+            if trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
             or (trial.state == TrialState.FAIL and FAILURE in trial.user_attrs)]
 
 

@@ -23,6 +23,8 @@ from modelmill.training.loading import load_classifier, load_tokenizer
 if TYPE_CHECKING:
     from transformers import EvalPrediction, TrainerCallback
 
+    from modelmill.search.pruning import TrialHandle
+
 HISTORY_KEYS = ("epoch", "step", "loss", "eval_loss", "eval_accuracy")
 
 
@@ -58,6 +60,7 @@ def fine_tune(
     output: Path,
     callbacks: Sequence[TrainerCallback] = (),
     keep_workdir: bool = False,
+    trial: TrialHandle | None = None,
 ) -> ModelManifest:
     """Train with checkpoints in `workdir/checkpoints`, publish the best model and tokenizer at `output`.
 
@@ -68,10 +71,14 @@ def fine_tune(
 
     Under torchrun every process runs this; `train.batch_size` is split between them (the effective batch is
     the same as in one process) and rank 0 alone uploads, saves and publishes.
+
+    A search's `trial` reports its objective at every evaluation and stops when the study prunes it; its best
+    checkpoint so far is published, marked `pruned_at`.
     """
     import datasets
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, PrinterCallback, Trainer, set_seed
 
+    from modelmill.training.pruning import pruning_callbacks
     from modelmill.training.remote_checkpoints import UploadCheckpoints, restore_checkpoint
 
     rank, size = world()
@@ -85,6 +92,7 @@ def fine_tune(
     resolved = resolve(spec, device, size)
     args = training_arguments(spec, checkpoints, processes=size, resolved=resolved)
     early = [EarlyStoppingCallback(spec.early_stopping_patience)] if spec.early_stopping_patience else []
+    pruning = pruning_callbacks(trial)
     trainer = Trainer(
         model=model,
         args=args,
@@ -93,7 +101,7 @@ def fine_tune(
         data_collator=DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
         compute_metrics=eval_accuracy,
-        callbacks=[*early, *callbacks],
+        callbacks=[*early, *pruning, *callbacks],
     )
     trainer.remove_callback(PrinterCallback)  # raw log dicts on stdout; TrainingProgress reports instead
     if current_home().remote:  # checkpoints follow the run: a retry on another machine resumes
@@ -125,4 +133,5 @@ def fine_tune(
         train_seconds=trained.metrics.get("train_runtime"),
         train_samples_per_second=trained.metrics.get("train_samples_per_second"),
         history=curve_points(trainer.state.log_history),
+        pruned_at=pruning[0].pruned_at if pruning else None,
     )

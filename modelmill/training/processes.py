@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from modelmill.config import ModelSpec, TrainSpec
 from modelmill.manifests import ModelManifest, TokenizedManifest
 from modelmill.runtime.errors import ConfigError, PermanentError, TransientError
+from modelmill.search.pruning import TrialHandle
 from modelmill.training.events import replay
 from modelmill.training.worker import TrainingJob, rank_file, result_file
 
@@ -95,7 +96,7 @@ def failure(workdir: Path, count: int, code: int, tail: Sequence[str]) -> Perman
 
 def train_in_processes(
     tokens: TokenizedManifest, model: ModelSpec, spec: TrainSpec, workdir: Path, output: Path, count: int,
-    callbacks: Sequence[TrainerCallback] = (), log: Any = None,
+    callbacks: Sequence[TrainerCallback] = (), log: Any = None, trial: TrialHandle | None = None,
 ) -> ModelManifest:
     """Run `fine_tune` in `count` processes under torchrun; return rank 0's manifest, or raise the failing rank's
     error. Checkpoints are restored (from the home when it is remote) before the workers start."""
@@ -107,8 +108,8 @@ def train_in_processes(
     result_file(workdir).unlink(missing_ok=True)
     job_file = workdir / "job.json"
     workdir.mkdir(parents=True, exist_ok=True)
-    job_file.write_text(TrainingJob(tokens=tokens, model=model, spec=spec, workdir=workdir, output=output)
-                        .model_dump_json(), encoding="utf-8")
+    job_file.write_text(TrainingJob(tokens=tokens, model=model, spec=spec, workdir=workdir, output=output,
+                                    trial=trial).model_dump_json(), encoding="utf-8")
     threads = threads_per_process(count, spec.share)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false",
            "PYTHONUNBUFFERED": "1"}

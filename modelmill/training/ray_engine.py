@@ -1,7 +1,7 @@
 """Training on a Ray cluster (`train.engine: ray`): Ray Train's `TorchTrainer` runs `fine_tune` in every worker, as
 torchrun does on one node. Ray sets up the process group; rank 0 saves and publishes the model and reports its
-manifest as a Ray checkpoint, which the train task reads from the result (Ray's storage is under the home). The cluster is `MODELMILL_RAY_ADDRESS`: `auto` starts a
-local one on 127.0.0.1 for this stage and stops it after.
+manifest as a Ray checkpoint, which the train task reads from the result (Ray's storage is under the home). The
+cluster is `MODELMILL_RAY_ADDRESS`: `auto` starts a local one on 127.0.0.1 for this stage and stops it after.
 
 Several nodes need a home they all reach (an fsspec URL): a local home is refused before any worker starts.
 The worker function imports no Prefect and never the flow file.
@@ -19,6 +19,7 @@ from typing import Any
 from modelmill.config import ModelSpec, TrainSpec
 from modelmill.manifests import ModelManifest, TokenizedManifest
 from modelmill.runtime.errors import ConfigError
+from modelmill.search.pruning import TrialHandle
 from modelmill.training.processes import TrainingProcessFailed
 from modelmill.training.worker import TrainingJob
 
@@ -34,6 +35,11 @@ CLOSED_PROXY = "http://127.0.0.1:9"
 NO_PROXY = "127.0.0.1,localhost,::1"
 # settings a worker on another node needs to find the same home (credentials: the node's own environment)
 SHARED_SETTINGS = ("MODELMILL_HOME", "MODELMILL_STORAGE_OPTIONS", "MODELMILL_PROJECT_ROOT", "HF_HUB_OFFLINE")
+
+
+def shared_settings() -> dict[str, str]:
+    """This process's values of the settings a worker needs to find the home."""
+    return {name: os.environ[name] for name in SHARED_SETTINGS if name in os.environ}
 
 
 class RayClusterError(ConfigError):
@@ -90,7 +96,8 @@ def start_local_cluster(ray: Any) -> None:
     try:
         with environment(http_proxy=proxy, HTTP_PROXY=proxy, no_proxy=no_proxy, NO_PROXY=no_proxy):
             ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False,
-                     configure_logging=False, runtime_env={"worker_process_setup_hook": f"{__name__}.bind_loopback_ports"})
+                     configure_logging=False,
+                     runtime_env={"worker_process_setup_hook": f"{__name__}.bind_loopback_ports"})
     finally:
         constants.ENABLE_RAY_CLUSTER = single_host
 
@@ -104,11 +111,11 @@ def ray_cluster(address: str) -> Iterator[Any]:
     if ray.is_initialized():
         yield ray
         return
-    env = {name: os.environ[name] for name in SHARED_SETTINGS if name in os.environ}
     if address == LOCAL_CLUSTER:
         start_local_cluster(ray)
     else:
-        ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False, configure_logging=False)
+        ray.init(address=address, runtime_env={"env_vars": shared_settings()}, log_to_driver=False,
+                 configure_logging=False)
     try:
         yield ray
     finally:
@@ -155,7 +162,7 @@ def train_worker(config: dict[str, Any]) -> None:
         restore_checkpoint(job.output.parent.name, job.workdir / "checkpoints")
     if dist.is_initialized():
         dist.barrier()
-    manifest = fine_tune(job.tokens, job.model, job.spec, job.workdir, job.output, keep_workdir=True)
+    manifest = fine_tune(job.tokens, job.model, job.spec, job.workdir, job.output, keep_workdir=True, trial=job.trial)
     if context.get_world_rank() != 0:
         ray.train.report({})
         return
@@ -187,7 +194,7 @@ def storage(home: Any, key: str) -> tuple[str, Any]:
 
 
 def train_on_ray(tokens: TokenizedManifest, model: ModelSpec, spec: TrainSpec, workdir: Path, output: Path,
-                 log: Any = None) -> ModelManifest:
+                 log: Any = None, trial: TrialHandle | None = None) -> ModelManifest:
     """Run `fine_tune` on `train.ray.num_workers` Ray workers; return rank 0's manifest or the failing worker's
     error. Ray does not retry: the task's retries resume from the last checkpoint, as in one process."""
     from modelmill.storage.home import current_home
@@ -202,7 +209,7 @@ def train_on_ray(tokens: TokenizedManifest, model: ModelSpec, spec: TrainSpec, w
         cpus = int(ray.cluster_resources().get("CPU", 1))
         threads = max(1, cpus // workers) if address == LOCAL_CLUSTER else 1
         path, filesystem = storage(home, output.parent.name)
-        job = TrainingJob(tokens=tokens, model=model, spec=spec, workdir=workdir, output=output)
+        job = TrainingJob(tokens=tokens, model=model, spec=spec, workdir=workdir, output=output, trial=trial)
         trainer = TorchTrainer(
             train_worker,
             train_loop_config={"job": job.model_dump_json(), "threads": threads},

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from modelmill.config import ModelSpec, TrainSpec
 from modelmill.manifests import TokenizedManifest
+from modelmill.search.pruning import TrialHandle
 
 
 class TrainingJob(BaseModel):
@@ -27,6 +28,7 @@ class TrainingJob(BaseModel):
     spec: TrainSpec
     workdir: Path
     output: Path
+    trial: TrialHandle | None = None
 
 
 def rank_file(workdir: Path, rank: int) -> Path:
@@ -55,7 +57,7 @@ def main(job_file: str) -> int:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))  # explicit: torchrun's default is 1
     try:
         manifest = fine_tune(job.tokens, job.model, job.spec, job.workdir, job.output,
-                             callbacks=[EventRelay()] if rank == 0 else [], keep_workdir=True)
+                             callbacks=[EventRelay()] if rank == 0 else [], keep_workdir=True, trial=job.trial)
     except BaseException as exc:  # noqa: BLE001 - reported to the task, then the process fails
         write_json(rank_file(job.workdir, rank), {
             "rank": rank, "world_size": size, "error": f"{type(exc).__name__}: {exc}",

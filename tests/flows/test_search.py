@@ -1,17 +1,26 @@
-"""A hyperparameter search as a fan-out of cached train tasks: the best trial by the validation metric is the
-model that goes on; a re-run reuses every trial; a trial a killed run left running is tried again with its values;
-trials on two Dask workers pick the same best trial."""
+"""A hyperparameter search as a fan-out of cached train tasks: a search killed after one trial resumes with it;
+the best trial by the validation metric is the model that goes on; a re-run reuses every trial; trials on two Dask
+workers pick the same best trial; a trial behind the others is pruned."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from modelmill.config.search import SearchSpec
-from modelmill.search.study import distributions, open_study
+from modelmill.search.study import open_study
 from modelmill.storage.home import current_home
 from tests.conftest import pipeline_dict
+from tests.patience import patient
+
+ROOT = Path(__file__).parents[2]
 
 SEARCH = {
     "objective": {"metric": "loss"},
@@ -32,15 +41,20 @@ def trial_states(states: dict[str, str]) -> dict[str, str]:
     return {name: state for name, state in states.items() if name.startswith("train trial")}
 
 
-def test_the_best_trial_goes_on_a_rerun_reuses_every_trial_an_abandoned_one_is_retried_and_dask_agrees(
-    prefect, run, tiny_model_dir, review_files
+def test_a_killed_search_resumes_with_its_finished_trial_the_best_goes_on_a_rerun_is_cached_and_dask_agrees(
+    prefect, run, write_pipelines, tiny_model_dir, review_files
 ):
     spec = searched(tiny_model_dir, review_files)
+    # a search process killed (SIGKILL) once its first trial finished and while its second trains
+    killed = kill_after_first_trial(write_pipelines({"tiny": spec}))
     state, states = run(spec)
     summary = state.result()
     report = summary.search
-    assert [trial.state for trial in report.trials] == ["completed"] * 3
-    assert trial_states(states) == {f"train trial {n}": "Completed" for n in range(3)}
+    assert [(trial.number, trial.state) for trial in report.trials] == [(0, "cached"), (2, "completed"),
+                                                                        (3, "completed")], "one trial reused"
+    assert report.trials[1].values == killed, "the trial the kill interrupted is tried again with its values"
+    assert trial_states(states) == {"train trial 0": "Cached", "train trial 2": "Completed",
+                                    "train trial 3": "Completed"}
     losses = {trial.number: trial.objective for trial in report.trials}
     assert report.best == min(losses, key=losses.get), "the lowest validation loss wins"
     # the best trial's model is the one evaluated and released
@@ -57,31 +71,108 @@ def test_the_best_trial_goes_on_a_rerun_reuses_every_trial_an_abandoned_one_is_r
     # a re-run of the same search: every trial is a cache hit, the same best
     state, states = run(spec)
     again = state.result().search
-    assert trial_states(states) == {f"train trial {n}": "Cached" for n in range(3)}
+    assert trial_states(states) == {f"train trial {n}": "Cached" for n in (0, 2, 3)}
     assert [trial.state for trial in again.trials] == ["cached"] * 3 and again.best == report.best
-
-    # a killed run left a fourth trial running: the next run with one more trial tries its values again
-    search = SearchSpec.model_validate(spec["search"])
-    study = open_study(current_home().local / "search" / "tiny", only_study("tiny"), search)
-    left = study.ask(distributions(search.space)).params
-    state, states = run(spec, search_trials=4)
-    final = state.result().search
-    assert [(trial.number, trial.state) for trial in final.trials] == [
-        (0, "cached"), (1, "cached"), (2, "cached"), (4, "completed")]
-    assert final.trials[-1].values == left
 
     # the same trials on two Dask workers (a local cluster of 2 processes on 127.0.0.1), trained again: the same
     # objectives within noise, the same best trial
     spec["search"].update(parallel=2, runner="dask")
     state, states = run(spec, force_retrain=True)
     both = state.result().search
-    assert trial_states(states) == {f"train trial {n}": "Completed" for n in (0, 1, 2, 4)}
-    assert [trial.values for trial in both.trials] == [trial.values for trial in final.trials]
-    assert both.best == final.best
-    for a, b in zip(final.trials, both.trials, strict=True):
+    assert trial_states(states) == {f"train trial {n}": "Completed" for n in (0, 2, 3)}
+    assert [trial.values for trial in both.trials] == [trial.values for trial in report.trials]
+    assert both.best == report.best
+    for a, b in zip(report.trials, both.trials, strict=True):
         assert b.objective == pytest.approx(a.objective, abs=1e-3)
+
+
+def kill_after_first_trial(pipelines: Path) -> dict[str, Any]:
+    """Run the search in a process of its own (on the tests' Prefect server), kill it once trial 0 completed and
+    trial 1 is running; trial 1's values."""
+    from prefect.settings import PREFECT_API_URL
+
+    code = f"from flows.finetune import finetune; finetune(pipeline='tiny', pipelines_file={str(pipelines)!r})"
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    pipeline = yaml.safe_load(pipelines.read_text(encoding="utf-8"))["pipelines"]["tiny"]
+    search = SearchSpec.model_validate(pipeline["search"])
+    process = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + patient(180)
+        while time.monotonic() < deadline and process.poll() is None:
+            trials = study_trials(search)
+            if [trial.state.name for trial in trials] == ["COMPLETE", "RUNNING"]:
+                process.kill()
+                process.wait(timeout=60)
+                return dict(trials[1].params)
+            time.sleep(0.05)
+        raise AssertionError(f"the search never had trial 0 done and trial 1 running: "
+                             f"{process.communicate(timeout=60)[1].decode()[-2000:]}")
+    finally:
+        process.kill()
+
+
+def study_trials(search: SearchSpec) -> list[Any]:
+    """The trials of the pipeline's study (none before the search opened it)."""
+    folder = current_home().local / "search" / "tiny"
+    if not any(folder.glob("*.journal")):
+        return []
+    return open_study(folder, only_study("tiny"), search).get_trials(deepcopy=False)
 
 
 def only_study(pipeline: str) -> str:
     (journal,) = (current_home().local / "search" / pipeline).glob("*.journal")
     return journal.stem
+
+
+def test_a_trial_behind_the_pack_is_pruned_never_goes_on_and_stays_pruned_when_reused_or_retrained(
+    prefect, run, tiny_model_dir, review_files
+):
+    # 3 evaluations per trial; the seeded sampler tries learning rates 1e-7, then 3e-2: trial 1's first
+    # evaluation is worse than trial 0's (pruned there)
+    spec = searched(tiny_model_dir, review_files, trials=2, sampler={"name": "random", "seed": 0},
+                    pruning={"startup_trials": 1}, space={"learning_rate": {"choice": [3e-2, 1e-7]}})
+    spec["train"].update(eval_strategy="steps", eval_steps=2)
+    state, states = run(spec)
+    report = state.result().search
+    assert [(trial.values["learning_rate"], trial.state) for trial in report.trials] == [
+        (1e-7, "completed"), (3e-2, "pruned")]
+    assert report.best == 0, "a pruned trial never goes on"
+    assert state.result().model_path == report.best_trial.model_path
+    assert [trial.evaluations for trial in report.trials] == [3, 1], "trial 1 stopped at its first evaluation"
+    study = open_study(current_home().local / "search" / "tiny", only_study("tiny"),
+                       SearchSpec.model_validate(spec["search"]))
+    assert [trial.state.name for trial in study.trials] == ["COMPLETE", "PRUNED"]
+    assert [sorted(trial.intermediate_values) for trial in study.trials] == [[1, 2, 3], [1]]
+
+    # a re-run: all cached, the pruned trial still pruned
+    state, states = run(spec)
+    assert trial_states(states) == {f"train trial {n}": "Cached" for n in range(2)}
+    assert [trial.state for trial in state.result().search.trials] == ["cached", "pruned"]
+    # trained again (as after the cache was collected): it stops where the study pruned it
+    state, states = run(spec, force_retrain=True)
+    again = state.result().search
+    assert [trial.state for trial in again.trials] == ["completed", "pruned"]
+    assert [trial.evaluations for trial in again.trials] == [3, 1]
+
+
+@pytest.mark.slow
+def test_trials_on_a_local_ray_cluster_pick_the_same_best_trial_as_threads(prefect, run, tiny_model_dir,
+                                                                           review_files, monkeypatch):
+    from prefect_ray import RayTaskRunner
+
+    monkeypatch.setenv("MODELMILL_RAY_ADDRESS", "auto")  # a local cluster on 127.0.0.1, for the search only
+    spec = searched(tiny_model_dir, review_files, trials=2)
+    threads = run(spec)[0].result().search
+    spec["search"].update(parallel=2, runner="ray")
+    submitted, submit = [], RayTaskRunner.submit
+    monkeypatch.setattr(RayTaskRunner, "submit", lambda runner, task, parameters, *args, **kwargs: (
+        submitted.append(parameters["title"]) or submit(runner, task, parameters, *args, **kwargs)))
+    state, states = run(spec, force_retrain=True)
+    ray = state.result().search
+    assert submitted == ["tiny trial 0", "tiny trial 1"], "both trials went to Ray"
+    assert trial_states(states) == {f"train trial {n}": "Completed" for n in range(2)}
+    assert [trial.values for trial in ray.trials] == [trial.values for trial in threads.trials]
+    assert ray.best == threads.best
+    for a, b in zip(threads.trials, ray.trials, strict=True):
+        assert b.objective == pytest.approx(a.objective, abs=1e-3)

@@ -9,6 +9,7 @@ from modelmill.config import TrainSpec, load_pipelines, parse_cli_overrides
 from modelmill.config.search import SearchSpec
 from modelmill.manifests import ModelManifest
 from modelmill.runtime.errors import ConfigError
+from modelmill.search.runners import gpus_per_trial, refuse_remote_pruning
 from modelmill.search.study import SearchFailed, objective_value, trial_train
 from tests.conftest import pipeline_dict
 
@@ -91,3 +92,30 @@ def test_the_objective_is_the_best_validation_value_of_the_training():
     assert objective_value(model, "accuracy", "maximize") == 0.7
     with pytest.raises(SearchFailed, match="no validation loss"):
         objective_value(model.model_copy(update={"history": [{"loss": 1.0}]}), "loss", "minimize")
+
+
+def test_pruning_and_gpu_requests_are_bounded_and_named():
+    search = SearchSpec(trials=3, space=SPACE, pruning={})
+    assert (search.pruning.percentile, search.pruning.startup_trials, search.pruning.warmup_evaluations) == (50, 1, 0)
+    for wrong in ({"pruning": {"percentile": 100}}, {"pruning": {"warmup_evaluations": -1}}, {"gpus_per_trial": 99},
+                  {"runner": "spark"}):
+        with pytest.raises(ValueError, match=next(iter(wrong))):
+            SearchSpec(trials=3, space=SPACE, **wrong)
+
+
+def test_a_trial_asks_for_a_gpu_when_the_cluster_has_one_and_never_for_more_than_it_has():
+    auto, two = SearchSpec(trials=3, space=SPACE), SearchSpec(trials=3, space=SPACE, gpus_per_trial=2)
+    assert gpus_per_trial(auto, 0, "here") == 0 and gpus_per_trial(auto, 4, "here") == 1
+    assert gpus_per_trial(two, 2, "here") == 2
+    with pytest.raises(ConfigError, match=r"search.gpus_per_trial: 2 GPU\(s\) per trial, and the cluster has 1"):
+        gpus_per_trial(two, 1, "the cluster")
+
+
+def test_pruning_is_refused_on_a_cluster_that_cannot_reach_the_study():
+    pruned = SearchSpec(trials=3, space=SPACE, pruning={})
+    refuse_remote_pruning(pruned, None, "MODELMILL_DASK_ADDRESS")  # a local cluster reaches the journal
+    unpruned = SearchSpec(trials=3, space=SPACE)
+    refuse_remote_pruning(unpruned, "tcp://10.0.0.5:8786", "MODELMILL_DASK_ADDRESS")  # nothing to reach
+    with pytest.raises(ConfigError, match="search.pruning needs the trials to reach the study's journal on this "
+                       "machine, and MODELMILL_DASK_ADDRESS=tcp://10.0.0.5:8786 names another cluster"):
+        refuse_remote_pruning(pruned, "tcp://10.0.0.5:8786", "MODELMILL_DASK_ADDRESS")
