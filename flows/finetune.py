@@ -29,6 +29,7 @@ from modelmill.observe.stages import StageLog
 from modelmill.runtime.errors import ModelmillError
 from modelmill.storage.home import current_home
 from modelmill.storage.secrets import push_credentials
+from modelmill.task_types import task_type
 from tasks.challenge import challenge_champion
 from tasks.evaluate import evaluate_model
 from tasks.hub_head import read_hub_head
@@ -97,8 +98,9 @@ def finetune(
 def run_stages(run: ResolvedRun, stage: StageLog) -> RunSummary:
     """The stages, one call each; a stage's failure ends the run with its error."""
     spec, name = run.spec, run.pipeline
-    data = stage(load_data, spec.data)
-    require_known_classes(spec.evaluate, data.labels)  # data.labels may come from the data: fail before training
+    data = stage(load_data, spec.data, spec.task)
+    # the labels may come from the data: fail before training
+    require_known_classes(spec.evaluate, task_type(spec.task).class_names(data.labels))
     validation = stage(validate_data, data, spec.validation, name)
     tokens = stage(tokenize, data, spec.tokenizer, spec.model)
     retrain = {"refresh_cache": True} if run.overrides.force_retrain else None

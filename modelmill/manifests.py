@@ -22,6 +22,7 @@ class DataManifest(BaseModel):
     label_column: str
     num_rows: dict[str, int]
     source: str
+    task: str = Field("text-classification", description="The pipeline's task type, which reads the columns.")
 
 
 class RuleResult(BaseModel):
@@ -74,6 +75,7 @@ class TokenizedManifest(BaseModel):
     tokenizer: str
     labels: list[str]
     max_length: int = 512
+    task: str = "text-classification"
 
 
 UNKNOWN_LOSS = "unknown (no logging step was reached: train.logging_steps is more than the steps trained)"

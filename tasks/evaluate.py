@@ -8,7 +8,6 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 
 from modelmill.config import EvaluateSpec
-from modelmill.evaluation.assess import assess
 from modelmill.evaluation.figures import data_uri, saved_figures
 from modelmill.evaluation.gates import accuracy_paradox, baseline_scope
 from modelmill.evaluation.tables import evaluation_sections, gates_table
@@ -19,6 +18,7 @@ from modelmill.runtime.errors import ThresholdsNotMet
 from modelmill.runtime.retry import retry_if_transient
 from modelmill.storage.artifacts import new_output_dir, stable_hash
 from modelmill.storage.caching import STAGE
+from modelmill.task_types import task_type
 
 
 def failure_message(report: EvaluationReport) -> str:
@@ -63,7 +63,7 @@ def evaluate_model(
 ) -> EvaluationReport:
     """Score the model; below a gate the flow fails and nothing is pushed."""
     key = stable_hash("evaluate", model.key, spec)  # the extra sets' files by name and content
-    report = assess(model, tokens, data, spec, key, new_output_dir("evaluate", key))
+    report = task_type(data.task).evaluate(model, tokens, data, spec, key, new_output_dir("evaluate", key))
     create_markdown_artifact(markdown=report_markdown(report), description=f"Evaluation of pipeline '{pipeline}'")
     if report.failures:
         raise ThresholdsNotMet(failure_message(report), reason=failed_gates(report))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from prefect import task
 from prefect.logging import get_run_logger
 
@@ -14,11 +12,8 @@ from modelmill.runtime.retry import retry_if_transient
 from modelmill.storage.artifacts import atomic_dir, new_output_dir, stable_hash
 from modelmill.storage.caching import STAGE
 from modelmill.storage.home import local_copy
+from modelmill.task_types import task_type
 from modelmill.training.loading import load_tokenizer
-from modelmill.training.tokenizing import tokenize_splits
-
-if TYPE_CHECKING:
-    pass
 
 
 @task(name="tokenize", cache_policy=STAGE, persist_result=True, retry_condition_fn=retry_if_transient)
@@ -29,12 +24,13 @@ def tokenize(data: DataManifest, spec: TokenizerSpec, model: ModelSpec) -> Token
     tokenizer = load_tokenizer(ref, model)
     import datasets
 
-    tokenized = tokenize_splits(datasets.load_from_disk(str(local_copy(data.path))), tokenizer, data, spec.max_length)
+    tokenized = task_type(data.task).tokenize(datasets.load_from_disk(str(local_copy(data.path))), tokenizer, data,
+                                              spec.max_length, subword_labels=spec.subword_labels, stride=spec.stride)
     key = stable_hash("tokenize", data.key, spec, model)
     folder = new_output_dir("tokenized", key)
     with atomic_dir(folder) as scratch:
         tokenized.save_to_disk(str(scratch / "dataset"))
     get_run_logger().info("Tokenized %s with %s (max_length=%d)", dict(tokenized.num_rows), ref, spec.max_length)
     return TokenizedManifest(
-        key=key, path=folder / "dataset", tokenizer=ref, labels=data.labels, max_length=spec.max_length
+        key=key, path=folder / "dataset", tokenizer=ref, labels=data.labels, max_length=spec.max_length, task=data.task
     )

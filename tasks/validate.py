@@ -10,7 +10,6 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.logging import get_run_logger
 
-from modelmill.checks.builtin import builtin_rules, plain_checks
 from modelmill.checks.expectations import build_expectation
 from modelmill.config import ExpectationRule, ValidationSpec
 from modelmill.manifests import DataManifest, RuleResult, ValidationReport
@@ -22,6 +21,7 @@ from modelmill.storage.artifacts import atomic_dir, new_output_dir, stable_hash
 from modelmill.storage.caching import STAGE
 from modelmill.storage.home import local_copy
 from modelmill.storage.settings import get_settings
+from modelmill.task_types import task_type
 
 if TYPE_CHECKING:
     import datasets
@@ -96,7 +96,7 @@ def run_rules(
 
     rules = spec.all_rules()
     if data is not None:
-        rules += builtin_rules(spec.checks, data, dataset["train"])
+        rules += task_type(data.task).rules(spec, data, dataset["train"])
     context = gx_context(docs_dir)
     source = context.data_sources.add_pandas("modelmill")
     result_format = {"result_format": "SUMMARY", "partial_unexpected_count": max(spec.sample_rows, 1)}
@@ -121,7 +121,7 @@ def run_rules(
         # GX reorders results: match each back to its rule
         results += [_result(split, *by_id[key], outcomes[key], frame, spec.sample_rows) for key in by_id]
     if data is not None:
-        results += plain_checks(spec.checks, data, dataset, spec.splits, spec.sample_rows)
+        results += task_type(data.task).checks(spec, data, dataset)
     index = docs_dir / "index.html" if docs_dir is not None and (docs_dir / "index.html").is_file() else None
     return ValidationReport(checked=len(results), results=results, data_docs=index)
 

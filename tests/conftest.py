@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -85,6 +86,56 @@ def review_rows(seed: int, count: int) -> list[dict[str, str]]:
         word = rng.choice(POSITIVE if label == "positive" else NEGATIVE)
         rows.append({"text": f"the {rng.choice(THINGS)} was {word} {rng.choice(['', 'really ', 'so '])}today {i}", "label": label})
     return rows
+
+
+PEOPLE = ["anna", "omar", "li wei", "maria", "jon"]
+PLACES = ["paris", "oslo", "new york", "lagos", "lima"]
+
+
+def ner_rows(seed: int, count: int) -> list[dict[str, list[str]]]:
+    """Short sentences with people (PER) and places (LOC), tagged IOB2 per word; deterministic for a seed."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        person, place = rng.choice(PEOPLE).split(), rng.choice(PLACES).split()
+        words = [*person, "was", rng.choice(["in", "near", "at"]), *place, "today"]
+        tags = (["B-PER"] + ["I-PER"] * (len(person) - 1) + ["O", "O"] + ["B-LOC"] + ["I-LOC"] * (len(place) - 1)
+                + ["O"])
+        rows.append({"tokens": words, "tags": tags})
+    return rows
+
+
+def qa_rows(seed: int, count: int, unanswerable: float = 0.0) -> list[dict[str, Any]]:
+    """SQuAD-style rows: a short context about one person, a question about one of its facts and the answer with
+    its start character; a share `unanswerable` asks about someone the context does not mention."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for index in range(count):
+        person, other = rng.sample(["anna", "omar", "maria", "jon"], 2)
+        facts = {"where was {} born ?": rng.choice(PLACES), "what does {} drink ?": rng.choice(["tea", "milk"]),
+                 "who does {} know ?": rng.choice(["li wei", "kofi"])}
+        context = (f"{person} was born in {facts['where was {} born ?']} . {person} likes to drink "
+                   f"{facts['what does {} drink ?']} every day . {person} knows {facts['who does {} know ?']} well .")
+        question = rng.choice(sorted(facts))
+        if rng.random() < unanswerable:
+            answers = {"text": [], "answer_start": []}
+            question = question.format(other)
+        else:
+            answer = facts[question]
+            answers = {"text": [answer], "answer_start": [context.index(f" {answer} ") + 1]}
+            question = question.format(person)
+        rows.append({"id": f"q{seed}-{index}", "context": context, "question": question, "answers": answers})
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:

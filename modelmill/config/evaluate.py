@@ -16,7 +16,7 @@ from modelmill.config.base import (
     Section,
     _resolve,
 )
-from modelmill.metrics import SHIPPED_METRICS
+from modelmill.metrics import SHIPPED_METRICS, TASK_METRIC_NAMES
 
 
 class Threshold(Section):
@@ -176,7 +176,7 @@ class EvaluateSpec(Section):
 
     @model_validator(mode="after")
     def _custom_metrics_are_opted_in(self) -> EvaluateSpec:
-        custom = [name for name in self.metrics if name not in SHIPPED_METRICS]
+        custom = [name for name in self.metrics if name not in SHIPPED_METRICS + TASK_METRIC_NAMES]
         if custom and not self.trust_remote_code:
             raise ValueError(
                 f"metrics {custom} are not shipped with modelmill (shipped: {', '.join(SHIPPED_METRICS)}); "
@@ -231,7 +231,7 @@ class EvaluateSpec(Section):
 def _check_metric_bound(where: str, name: str, values: list[float | None], metrics: list[str]) -> None:
     if name not in metrics and name != MACRO_F1:
         raise ValueError(f"{where}: '{name}' is not in metrics {metrics} (nor {MACRO_F1}, always computed)")
-    if name in SHIPPED_METRICS or name == MACRO_F1:  # the shipped metrics are all in [0, 1]
+    if name in SHIPPED_METRICS + TASK_METRIC_NAMES or name == MACRO_F1:  # the shipped metrics are all in [0, 1]
         for value in values:
             if value is not None and not 0 <= value <= 1:
                 raise ValueError(f"{where}: {value} is outside [0, 1] (write 0.85, not 85)")

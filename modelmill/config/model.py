@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from modelmill.config.base import (
     Section,
@@ -48,3 +49,14 @@ class TokenizerSpec(Section):
 
     name_or_path: str | None = Field(None, min_length=1, pattern=r"\S")
     max_length: int = Field(128, ge=8, le=8192)
+    subword_labels: Literal["first", "all"] = Field(
+        "first", description="token-classification: which sub-tokens of a word carry its tag: the first (the others "
+        "are ignored by the loss and the metrics), or all (a B- tag becomes I- after the first).")
+    stride: int | None = Field(None, ge=0, le=4096, description="question-answering: tokens that windows of a long "
+                               "context share (default: a quarter of max_length); below max_length.")
+
+    @model_validator(mode="after")
+    def _windows_move_on(self) -> TokenizerSpec:
+        if self.stride is not None and self.stride >= self.max_length:
+            raise ValueError(f"stride ({self.stride}) must be below max_length ({self.max_length})")
+        return self

@@ -15,6 +15,7 @@ from modelmill.hub.promotion import comparison_table
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, SearchReport, ValidationReport
 from modelmill.observe.reporting import gate_note
 from modelmill.search.report import search_table
+from modelmill.task_types import task_type
 
 TEMPLATE = """---
 {{ card_data }}
@@ -147,15 +148,16 @@ def render_model_card(
     """Model card text (YAML metadata with model-index, then Markdown); it holds no secrets. The figures it shows
     are pushed under `evaluation/` (see `card_figures`)."""
     figures = card_figures(evaluation)
+    tag = task_type(data.task).pipeline_tag
     card_data = ModelCardData(
         library_name="transformers",
-        pipeline_tag="text-classification",
-        tags=["modelmill", "text-classification"],
+        pipeline_tag=tag,
+        tags=["modelmill", tag],
         base_model=_hub_model_id(model.base_model),
         model_name=repo_id,
         eval_results=[
             EvalResult(
-                task_type="text-classification",
+                task_type=tag,
                 dataset_type=f"modelmill/{pipeline}",
                 dataset_name=f"{pipeline} test split",
                 dataset_split="test",

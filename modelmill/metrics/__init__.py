@@ -10,12 +10,14 @@ from typing import Any
 
 LOCAL_METRICS = Path(__file__).parent
 SHIPPED_METRICS = ("accuracy", "precision", "recall", "f1")
+TASK_METRICS = ("seqeval", "squad")  # modules a task type loads itself (entity-level scores, exact match and F1)
+TASK_METRIC_NAMES = ("exact_match",)  # what evaluate.metrics may name besides the shipped modules (question answering)
 
 
 def local_metric_path(name: str) -> Path | None:
     """The folder of the shipped module for `name`: only the shipped names themselves, matched exactly (a path
     that merely ends in one, or climbs out with `..`, is someone else's code)."""
-    return LOCAL_METRICS / name if name in SHIPPED_METRICS else None
+    return LOCAL_METRICS / name if name in SHIPPED_METRICS + TASK_METRICS else None
 
 
 def custom_metric_refusal(name: str) -> str:

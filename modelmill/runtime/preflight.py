@@ -160,11 +160,11 @@ def check_model(where: str, spec: PipelineSpec) -> list[str]:
 def check_metrics(where: str, spec: PipelineSpec) -> list[str]:
     """Each metric that is not shipped must load now (the shipped ones load offline, and loading `evaluate` alone
     takes seconds)."""
-    from modelmill.metrics import SHIPPED_METRICS, load_metric
+    from modelmill.metrics import SHIPPED_METRICS, TASK_METRIC_NAMES, load_metric
 
     problems = []
     for index, name in enumerate(spec.evaluate.metrics):
-        if name in SHIPPED_METRICS:
+        if name in SHIPPED_METRICS + TASK_METRIC_NAMES:  # the task type's own module computes these
             continue
         try:
             load_metric(name, spec.evaluate.trust_remote_code)
@@ -175,8 +175,10 @@ def check_metrics(where: str, spec: PipelineSpec) -> list[str]:
 
 def preflight(name: str, spec: PipelineSpec) -> list[str]:
     """Every problem found in pipeline `name` but those of the strict rule check, one line each."""
+    from modelmill.task_types import task_type
+
     where = f"pipelines.{name}"
-    problems, columns = check_data(where, spec)
+    problems, columns = task_type(spec.task).check_files(where, spec)
     problems += check_rule_columns(where, spec, columns)
     problems += check_training(where, spec)
     problems += check_model(where, spec)

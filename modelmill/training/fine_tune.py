@@ -18,7 +18,8 @@ from modelmill.storage.checkpoints import last_complete_checkpoint
 from modelmill.storage.home import current_home, local_copy
 from modelmill.training.arguments import training_arguments
 from modelmill.training.devices import DeviceFacts, describe, resolve
-from modelmill.training.loading import load_classifier, load_tokenizer
+from modelmill.task_types import task_type
+from modelmill.training.loading import load_tokenizer
 
 if TYPE_CHECKING:
     from transformers import EvalPrediction, TrainerCallback
@@ -76,16 +77,16 @@ def fine_tune(
     checkpoint so far is published, marked `pruned_at`.
     """
     import datasets
-    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, PrinterCallback, Trainer, set_seed
+    from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, set_seed
 
     from modelmill.training.pruning import pruning_callbacks
     from modelmill.training.remote_checkpoints import UploadCheckpoints, restore_checkpoint
 
     rank, size = world()
     set_seed(spec.seed)
-    labels = tokens.labels
+    labels, kind = tokens.labels, task_type(tokens.task)
     tokenizer = load_tokenizer(tokens.tokenizer, model_spec)
-    model = load_classifier(model_spec, labels)
+    model = kind.load_model(model_spec, labels)
     splits = datasets.load_from_disk(str(local_copy(tokens.path)))
     checkpoints = workdir / "checkpoints"
     device = DeviceFacts.probe()
@@ -98,9 +99,9 @@ def fine_tune(
         args=args,
         train_dataset=splits["train"],
         eval_dataset=splits["validation"],
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=kind.collator(tokenizer),
         processing_class=tokenizer,
-        compute_metrics=eval_accuracy,
+        compute_metrics=kind.training_metrics,
         callbacks=[*early, *pruning, *callbacks],
     )
     trainer.remove_callback(PrinterCallback)  # raw log dicts on stdout; TrainingProgress reports instead

@@ -1,6 +1,6 @@
 """A hyperparameter search as a fan-out of cached train tasks: a search killed after one trial resumes with it;
 the best trial by the validation metric is the model that goes on; a re-run reuses every trial; trials on two Dask
-workers pick the same best trial; a trial behind the others is pruned."""
+workers pick the same best trial; a trial behind the others is pruned (trials on Ray: tests/flows/test_on_ray.py)."""
 
 from __future__ import annotations
 
@@ -154,25 +154,3 @@ def test_a_trial_behind_the_pack_is_pruned_never_goes_on_and_stays_pruned_when_r
     again = state.result().search
     assert [trial.state for trial in again.trials] == ["completed", "pruned"]
     assert [trial.evaluations for trial in again.trials] == [3, 1]
-
-
-@pytest.mark.slow
-def test_trials_on_a_local_ray_cluster_pick_the_same_best_trial_as_threads(prefect, run, tiny_model_dir,
-                                                                           review_files, monkeypatch):
-    from prefect_ray import RayTaskRunner
-
-    monkeypatch.setenv("MODELMILL_RAY_ADDRESS", "auto")  # a local cluster on 127.0.0.1, for the search only
-    spec = searched(tiny_model_dir, review_files, trials=2)
-    threads = run(spec)[0].result().search
-    spec["search"].update(parallel=2, runner="ray")
-    submitted, submit = [], RayTaskRunner.submit
-    monkeypatch.setattr(RayTaskRunner, "submit", lambda runner, task, parameters, *args, **kwargs: (
-        submitted.append(parameters["title"]) or submit(runner, task, parameters, *args, **kwargs)))
-    state, states = run(spec, force_retrain=True)
-    ray = state.result().search
-    assert submitted == ["tiny trial 0", "tiny trial 1"], "both trials went to Ray"
-    assert trial_states(states) == {f"train trial {n}": "Completed" for n in range(2)}
-    assert [trial.values for trial in ray.trials] == [trial.values for trial in threads.trials]
-    assert ray.best == threads.best
-    for a, b in zip(threads.trials, ray.trials, strict=True):
-        assert b.objective == pytest.approx(a.objective, abs=1e-3)

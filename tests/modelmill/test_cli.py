@@ -16,6 +16,28 @@ def test_check_accepts_the_shipped_file(capsys):
     assert "OK (1 pipeline(s) checked with their data, model and metrics: sentiment)" in capsys.readouterr().out
 
 
+def test_check_accepts_each_example_of_another_task_type(capsys):
+    for folder in sorted((REPO_ROOT / "examples").iterdir()):
+        assert main(["check", "-f", str(folder / "pipelines.yaml")]) == 0, capsys.readouterr()
+        out = capsys.readouterr().out
+        assert f"OK (1 pipeline(s) checked with their data, model and metrics: {folder.name})" in out
+
+
+def test_a_token_task_s_bad_row_is_found_by_check(tmp_path, capsys):
+    example = REPO_ROOT / "examples" / "entities"
+    (tmp_path / "data").mkdir()
+    for split in ("train", "validation", "test"):
+        lines = (example / "data" / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+        if split == "train":
+            lines[2] = json.dumps({"tokens": ["anna", "left"], "tags": ["B-PER"]})
+        (tmp_path / "data" / f"{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pipelines = tmp_path / "pipelines.yaml"
+    pipelines.write_text((example / "pipelines.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["check", "-f", str(pipelines)]) == 1
+    error = capsys.readouterr().err
+    assert "data/train.jsonl: row 3: 'tokens' has 2 words and 'tags' 1 tags: one tag per word" in error
+
+
 def test_list_shows_model_target_and_schedule(capsys):
     assert main(["list", "-f", PIPELINES]) == 0
     out = capsys.readouterr().out

@@ -1,0 +1,25 @@
+"""Task types: what differs between text classification, token classification and the others (columns and their
+checks, tokenization and label alignment, model class, collator, training metric, evaluation, model-card tag).
+The stages call the pipeline's task type; a new one is a module here and an entry in TASK_TYPES."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from modelmill.task_types.base import TaskType
+
+TEXT_CLASSIFICATION = "text-classification"
+TOKEN_CLASSIFICATION = "token-classification"
+QUESTION_ANSWERING = "question-answering"
+TASK_TYPES = {  # `task:` in pipelines.yaml -> the module that implements it
+    TEXT_CLASSIFICATION: "modelmill.task_types.text_classification",
+    TOKEN_CLASSIFICATION: "modelmill.task_types.token_classification",
+    QUESTION_ANSWERING: "modelmill.task_types.question_answering",
+}
+
+
+def task_type(name: str) -> TaskType:
+    """The task type `name` (a key of TASK_TYPES); its module is imported on first use."""
+    return import_module(TASK_TYPES[name]).TASK

@@ -1,0 +1,256 @@
+"""Extractive question answering (SQuAD style): a context, a question and the answers (text and start character)
+per row; the model points at the answer's first and last token. Long contexts are cut into windows that overlap by
+`tokenizer.stride` tokens; predictions are mapped back to the context's text; questions without an answer (SQuAD 2.0)
+are answered with nothing when the model's "no answer" score wins. Scored with exact match and F1 (SQuAD)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from modelmill.runtime.errors import ConfigError, DataError
+from modelmill.task_types import QUESTION_ANSWERING
+
+if TYPE_CHECKING:
+    import datasets
+    from transformers import EvalPrediction, PreTrainedModel, PreTrainedTokenizerBase
+
+    from modelmill.config import DataSpec, EvaluateSpec, ExpectationRule, ModelSpec, PipelineSpec, ValidationSpec
+    from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, RuleResult, TokenizedManifest
+
+QUESTION = "question"  # the question column (data.text_column is the context, data.label_column the answers)
+EXAMPLE = "example_index"  # a window's row in its split
+OFFSETS = "offset_mapping"  # a window's character span of each token in the context; (-1, -1) outside it
+OUTSIDE = [-1, -1]
+N_BEST = 20  # start and end candidates per window (transformers' run_qa.py)
+MAX_ANSWER_TOKENS = 30
+METRICS = ("exact_match", "f1")
+
+
+def answer_problem(context: Any, question: Any, answers: Any) -> str | None:
+    """Why one row cannot be trained on, naming the column; None when it can."""
+    if not isinstance(context, str) or not context.strip():
+        return "the context is empty or not text"
+    if not isinstance(question, str) or not question.strip():
+        return f"column '{QUESTION}' is empty or not text"
+    if not isinstance(answers, dict) or set(answers) < {"text", "answer_start"}:
+        return "answers must be {text: [...], answer_start: [...]}"
+    texts, starts = answers["text"], answers["answer_start"]
+    if len(texts) != len(starts):
+        return f"answers has {len(texts)} text(s) and {len(starts)} answer_start(s)"
+    for text, start in zip(texts, starts, strict=True):
+        if not isinstance(start, int) or context[start:start + len(text)] != text:
+            return f"answer {text!r} is not at character {start} of the context"
+    return None
+
+
+def check_split(part: datasets.Dataset, split: str, source: str, spec: DataSpec) -> bool:
+    """Whether the split has questions without an answer; a DataError names the source, row and column."""
+    columns = [spec.text_column, QUESTION, spec.label_column]
+    missing = [name for name in columns if name not in part.column_names]
+    if missing:
+        raise DataError(f"{source}: no column(s) {missing} for split '{split}' (it has {part.column_names}); "
+                        f"question-answering reads data.text_column (context), '{QUESTION}' and data.label_column "
+                        "(answers)")
+    unanswerable = False
+    for row, values in enumerate(zip(*(part[name] for name in columns), strict=True), 1):
+        problem = answer_problem(*values)
+        if problem:
+            raise DataError(f"{source}: row {row}: column '{spec.label_column}': {problem}"
+                            if problem.startswith(("answer", "answers")) else f"{source}: row {row}: {problem}")
+        unanswerable |= not values[2]["text"]
+    return unanswerable
+
+
+def windows(tokenizer: PreTrainedTokenizerBase, questions: list[str], contexts: list[str], answers: list[dict],
+            indexes: list[int], max_length: int, stride: int) -> dict[str, list]:
+    """Question + context windows of at most `max_length` tokens, overlapping by `stride`: each with the answer's
+    first and last token (the first token, [CLS], when the answer is not wholly inside), its example's index and
+    the context offsets of its tokens."""
+    encoded = tokenizer([question.lstrip() for question in questions], contexts, truncation="only_second",
+                        max_length=max_length, stride=stride, return_overflowing_tokens=True,
+                        return_offsets_mapping=True)
+    samples = encoded.pop("overflow_to_sample_mapping")
+    starts, ends, examples, offsets = [], [], [], []
+    for window, spans in enumerate(encoded[OFFSETS]):
+        sequence = encoded.sequence_ids(window)
+        example = samples[window]
+        context_tokens = [index for index, part in enumerate(sequence) if part == 1]
+        gold = answers[example]
+        start = end = 0
+        if gold["text"] and context_tokens:
+            first_char = gold["answer_start"][0]
+            last_char = first_char + len(gold["text"][0])
+            first, last = context_tokens[0], context_tokens[-1]
+            if spans[first][0] <= first_char and spans[last][1] >= last_char:
+                start = next(i for i in context_tokens if spans[i][1] > first_char)
+                end = next(i for i in reversed(context_tokens) if spans[i][0] < last_char)
+        starts.append(start)
+        ends.append(end)
+        examples.append(indexes[example])
+        offsets.append([list(span) if part == 1 else OUTSIDE for span, part in zip(spans, sequence, strict=True)])
+    encoded[OFFSETS] = offsets
+    return {**encoded, "start_positions": starts, "end_positions": ends, EXAMPLE: examples}
+
+
+def best_answer(start_logits: np.ndarray, end_logits: np.ndarray, offsets: list[list[list[int]]], context: str,
+                allow_empty: bool) -> str:
+    """The answer of one example from the logits of its windows: the best-scoring valid span (start + end logit),
+    or nothing when the example may have no answer and the windows' lowest no-answer score beats it."""
+    best, best_text, null = -np.inf, "", np.inf
+    for starts, ends, spans in zip(start_logits, end_logits, offsets, strict=True):
+        null = min(null, starts[0] + ends[0])
+        for start in np.argsort(starts)[-N_BEST:][::-1]:
+            for end in np.argsort(ends)[-N_BEST:][::-1]:
+                if start >= len(spans) or end >= len(spans) or spans[start] == OUTSIDE or spans[end] == OUTSIDE:
+                    continue
+                if end < start or end - start + 1 > MAX_ANSWER_TOKENS:
+                    continue
+                if starts[start] + ends[end] > best:
+                    best, best_text = starts[start] + ends[end], context[spans[start][0]:spans[end][1]]
+    return "" if allow_empty and null > best else best_text
+
+
+class QuestionAnswering:
+    name = QUESTION_ANSWERING
+    pipeline_tag = QUESTION_ANSWERING
+
+    def read(self, spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str, int], str]:
+        import datasets
+
+        from modelmill.data.labels import split_sources
+        from modelmill.data.reading import read_files, read_hub
+
+        if spec.hub is not None:
+            source, dataset = f"hub:{spec.hub.id}", read_hub(spec)
+        else:
+            source, dataset = ", ".join(p.name for p in spec.local_files()), read_files(spec, spec.split_files())
+        sources = split_sources(spec)
+        for split, part in dataset.items():
+            check_split(part, split, sources[split], spec)
+        if spec.file is not None:  # one file: cut at random
+            holdout = spec.ratios.validation + spec.ratios.test
+            first = dataset["train"].train_test_split(test_size=holdout, seed=spec.ratios.seed)
+            second = first["test"].train_test_split(test_size=spec.ratios.test / holdout, seed=spec.ratios.seed)
+            dataset = datasets.DatasetDict({"train": first["train"], "validation": second["train"],
+                                            "test": second["test"]})
+        return dataset, [], {}, source
+
+    def check_files(self, where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, list[str]]]:
+        if spec.data.hub is not None:
+            return [], {}
+        try:
+            dataset, _, _, _ = self.read(spec.data)
+        except DataError as exc:
+            return [str(exc)], {}
+        return [], {split: part.column_names for split, part in dataset.items()}
+
+    def class_names(self, labels: list[str]) -> list[str]:
+        return []
+
+    def rules(self, spec: ValidationSpec, data: DataManifest, train: datasets.Dataset
+              ) -> list[tuple[str, ExpectationRule]]:
+        return []  # every answer was checked against its context as it was read
+
+    def checks(self, spec: ValidationSpec, data: DataManifest, dataset: datasets.DatasetDict) -> list[RuleResult]:
+        return []
+
+    def tokenize(self, dataset: Any, tokenizer: PreTrainedTokenizerBase, data: DataManifest, max_length: int,
+                 stride: int | None = None, **options: Any) -> Any:
+        if not tokenizer.is_fast:
+            raise ConfigError(f"question-answering needs a fast tokenizer (offsets into the context); "
+                              f"{type(tokenizer).__name__} is not one")
+        overlap = stride if stride is not None else max_length // 4
+        if tokenizer.padding_side != "right":
+            raise ConfigError("question-answering puts the question first: the tokenizer must pad on the right")
+
+        def encode(batch: dict[str, list], indexes: list[int]) -> dict[str, list]:
+            return windows(tokenizer, batch[QUESTION], batch[data.text_column], batch[data.label_column], indexes,
+                           max_length, overlap)
+
+        columns = dataset.column_names
+        raw_columns = next(iter(columns.values())) if isinstance(columns, dict) else columns
+        return dataset.map(encode, batched=True, with_indices=True, remove_columns=raw_columns, desc="Tokenizing")
+
+    def load_model(self, model: ModelSpec, labels: list[str]) -> PreTrainedModel:
+        from transformers import AutoModelForQuestionAnswering
+
+        from modelmill.training.loading import load_pretrained
+
+        return load_pretrained(AutoModelForQuestionAnswering, model)
+
+    def collator(self, tokenizer: PreTrainedTokenizerBase) -> Any:
+        from transformers import DataCollatorWithPadding
+
+        return DataCollatorWithPadding(tokenizer)
+
+    def training_metrics(self, prediction: EvalPrediction) -> dict[str, float]:
+        """Windows whose predicted first and last answer tokens are both the labelled ones."""
+        start_logits, end_logits = prediction.predictions[:2]
+        starts, ends = prediction.label_ids
+        right = (start_logits.argmax(-1) == starts) & (end_logits.argmax(-1) == ends)
+        return {"accuracy": float(right.mean()) if len(right) else 0.0}
+
+    def evaluate(self, model: ModelManifest, tokens: TokenizedManifest, data: DataManifest, spec: EvaluateSpec,
+                 key: str, output: Path) -> EvaluationReport:
+        """Exact match and F1 (SQuAD) of the test questions; the gates; the training curve."""
+        import datasets
+
+        from modelmill.evaluation.figures import TRAINING_CURVE, training_curve_png
+        from modelmill.evaluation.gates import check_thresholds
+        from modelmill.manifests import EvaluationReport
+        from modelmill.metrics import load_metric
+        from modelmill.storage.artifacts import atomic_dir
+        from modelmill.storage.home import local_copy
+
+        test = datasets.load_from_disk(str(local_copy(tokens.path)))["test"]
+        raw = datasets.load_from_disk(str(local_copy(data.path)))["test"]
+        start_logits, end_logits = predict_spans(local_copy(model.path), test, spec.batch_size)
+        contexts, answers = raw[data.text_column], raw[data.label_column]
+        allow_empty = any(not gold["text"] for gold in answers)
+        by_example: dict[int, list[int]] = {}
+        for window, example in enumerate(test[EXAMPLE]):
+            by_example.setdefault(example, []).append(window)
+        offsets = test[OFFSETS]
+        predicted = []
+        for example in range(raw.num_rows):
+            chosen = by_example.get(example, [])
+            predicted.append(best_answer([start_logits[i] for i in chosen], [end_logits[i] for i in chosen],
+                                         [offsets[i] for i in chosen], contexts[example], allow_empty))
+        scores = load_metric("squad").compute(
+            predictions=[{"id": str(i), "prediction_text": text} for i, text in enumerate(predicted)],
+            references=[{"id": str(i), "answers": gold} for i, gold in enumerate(answers)])
+        unknown = [name for name in spec.metrics if name not in METRICS]
+        if unknown:
+            raise ConfigError(f"evaluate.metrics: {unknown} are not question-answering metrics ({', '.join(METRICS)})")
+        metrics = {name: scores[name] / 100 for name in spec.metrics}
+        with atomic_dir(output) as scratch:
+            training_curve_png(model.history, scratch / TRAINING_CURVE,
+                               model.training_arguments.get("metric_for_best_model", "loss"))
+        return EvaluationReport(key=key, metrics=metrics, checks=check_thresholds(metrics, spec.thresholds),
+                                num_examples=raw.num_rows, figures=output)
+
+
+def predict_spans(model_dir: Path, windows_: datasets.Dataset, batch_size: int) -> tuple[list[np.ndarray], ...]:
+    """The start and end logits of every window (each as long as the window)."""
+    import torch
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, DataCollatorWithPadding
+
+    model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir)).eval()
+    collate = DataCollatorWithPadding(AutoTokenizer.from_pretrained(str(model_dir)))
+    names = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in windows_.column_names]
+    rows = [{name: windows_[index][name] for name in names} for index in range(windows_.num_rows)]
+    starts, ends = [], []
+    with torch.no_grad():
+        for begin in range(0, len(rows), batch_size):
+            batch = rows[begin:begin + batch_size]
+            output = model(**collate(batch))
+            for row, start, end in zip(batch, output.start_logits.numpy(), output.end_logits.numpy(), strict=True):
+                starts.append(start[:len(row["input_ids"])])
+                ends.append(end[:len(row["input_ids"])])
+    return starts, ends
+
+
+TASK = QuestionAnswering()

@@ -1,0 +1,291 @@
+"""Token classification (named-entity recognition): a list of words and a list of IOB2 tags per row (JSON Lines),
+a tag per word; scored on whole entities (seqeval), overall and per entity type."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from modelmill.config.evaluate import unknown_classes
+from modelmill.runtime.errors import ConfigError, DataError
+from modelmill.task_types import TOKEN_CLASSIFICATION
+
+if TYPE_CHECKING:
+    import datasets
+    from transformers import EvalPrediction, PreTrainedModel, PreTrainedTokenizerBase
+
+    from modelmill.config import DataSpec, EvaluateSpec, ExpectationRule, ModelSpec, PipelineSpec, ValidationSpec
+    from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, RuleResult, TokenizedManifest
+
+IGNORED = -100  # the label of positions the loss and the metrics skip: special tokens, later sub-tokens of a word
+OUTSIDE = "O"
+SAMPLE = 5
+
+
+def entity_type(tag: str) -> str | None:
+    """PER for B-PER and I-PER; None for O."""
+    return None if tag == OUTSIDE else tag[2:]
+
+
+def tag_problem(tag: Any) -> str | None:
+    """Why `tag` is not an IOB2 tag (O, B-<type>, I-<type>), or None."""
+    if not isinstance(tag, str):
+        return f"{tag!r} is not a string"
+    if tag != OUTSIDE and not (tag[:2] in ("B-", "I-") and len(tag) > 2):
+        return f"'{tag}' is not an IOB2 tag (O, B-<type> or I-<type>)"
+    return None
+
+
+def order_tags(tags: set[str]) -> list[str]:
+    """O first, then B- and I- of each entity type, types in alphabetical order."""
+    types = sorted({entity_type(tag) for tag in tags} - {None})
+    return [OUTSIDE] + [f"{prefix}-{kind}" for kind in types for prefix in ("B", "I")]
+
+
+def entity_types(labels: list[str]) -> list[str]:
+    return sorted({kind for tag in labels if (kind := entity_type(tag)) is not None})
+
+
+def row_problem(tokens: Any, tags: Any, spec: DataSpec) -> str | None:
+    """Why one row cannot be trained on, naming its columns; None when it can."""
+    words, marks = spec.text_column, spec.label_column
+    if not isinstance(tokens, list) or not all(isinstance(token, str) for token in tokens):
+        return f"column '{words}' must be a list of strings (got {type(tokens).__name__})"
+    if not isinstance(tags, list):
+        return f"column '{marks}' must be a list of tags (got {type(tags).__name__})"
+    if len(tokens) != len(tags):
+        return f"'{words}' has {len(tokens)} words and '{marks}' {len(tags)} tags: one tag per word"
+    if not tokens:
+        return f"'{words}' is empty"
+    return next((f"column '{marks}': {problem}" for tag in tags if (problem := tag_problem(tag))), None)
+
+
+def check_split(part: datasets.Dataset, split: str, source: str, spec: DataSpec) -> set[str]:
+    """The tags of a split, or a DataError naming its source, row and column."""
+    missing = [name for name in (spec.text_column, spec.label_column) if name not in part.column_names]
+    if missing:
+        raise DataError(f"{source}: no column(s) {missing} for split '{split}' (it has {part.column_names}); "
+                        "token-classification reads data.text_column (words) and data.label_column (tags)")
+    seen: set[str] = set()
+    for row, (tokens, tags) in enumerate(zip(part[spec.text_column], part[spec.label_column], strict=True), 1):
+        problem = row_problem(tokens, tags, spec)
+        if problem:
+            raise DataError(f"{source}: row {row}: {problem}")
+        seen.update(tags)
+    return seen
+
+
+def iob2_breaks(tags: list[str]) -> int:
+    """How many I- tags do not continue an entity of their type (strict IOB2 starts every entity with B-)."""
+    breaks, previous = 0, OUTSIDE
+    for tag in tags:
+        if tag.startswith("I-") and entity_type(previous) != entity_type(tag):
+            breaks += 1
+        previous = tag
+    return breaks
+
+
+def align_labels(word_ids: list[int | None], tags: list[int], labels: list[str], every_subtoken: bool) -> list[int]:
+    """A label per token: the word's tag on its first sub-token; on the others IGNORED, or (every_subtoken) the
+    word's tag with B- turned into I- (transformers' token-classification example, `label_all_tokens`)."""
+    aligned, previous = [], None
+    for word in word_ids:
+        if word is None:
+            aligned.append(IGNORED)
+        elif word != previous:
+            aligned.append(tags[word])
+        elif every_subtoken:
+            tag = labels[tags[word]]
+            aligned.append(labels.index(f"I-{tag[2:]}") if tag.startswith("B-") else tags[word])
+        else:
+            aligned.append(IGNORED)
+        previous = word
+    return aligned
+
+
+def labelled(predictions: np.ndarray, label_ids: np.ndarray, labels: list[str]
+             ) -> tuple[list[list[str]], list[list[str]]]:
+    """Predicted and true tag sequences over the labelled positions of each row (IGNORED ones dropped)."""
+    predicted, true = [], []
+    for row_predictions, row_labels in zip(predictions, label_ids, strict=True):
+        kept = row_labels != IGNORED
+        predicted.append([labels[i] for i in row_predictions[kept]])
+        true.append([labels[i] for i in row_labels[kept]])
+    return predicted, true
+
+
+def entity_scores(predicted: list[list[str]], true: list[list[str]]) -> dict[str, Any]:
+    """The shipped seqeval module's scores: overall_* and one entry per entity type."""
+    from modelmill.metrics import load_metric
+
+    return load_metric("seqeval").compute(predictions=predicted, references=true, zero_division=0)
+
+
+class TokenClassification:
+    name = TOKEN_CLASSIFICATION
+    pipeline_tag = TOKEN_CLASSIFICATION
+
+    def read(self, spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str, int], str]:
+        import datasets
+
+        from modelmill.data.labels import split_sources
+        from modelmill.data.reading import read_files, read_hub
+
+        if spec.hub is not None:
+            source, dataset = f"hub:{spec.hub.id}", read_hub(spec)
+        else:
+            source, dataset = ", ".join(p.name for p in spec.local_files()), read_files(spec, spec.split_files())
+        sources = split_sources(spec)
+        found = {split: check_split(part, split, sources[split], spec) for split, part in dataset.items()}
+        for split, tags in found.items():
+            unknown = sorted(tags - set(spec.labels or tags))
+            if unknown:
+                raise DataError(f"{sources[split]}: tags {unknown} are not in data.labels {spec.labels}")
+        if spec.file is not None:  # one file: cut at random (stratifying by a list of tags means nothing)
+            first = dataset["train"].train_test_split(test_size=spec.ratios.validation + spec.ratios.test,
+                                                      seed=spec.ratios.seed)
+            second = first["test"].train_test_split(
+                test_size=spec.ratios.test / (spec.ratios.validation + spec.ratios.test), seed=spec.ratios.seed)
+            dataset = datasets.DatasetDict({"train": first["train"], "validation": second["train"],
+                                            "test": second["test"]})
+        labels = list(spec.labels) if spec.labels is not None else order_tags(set().union(*found.values()))
+        return dataset, labels, {tag: index for index, tag in enumerate(labels)}, source
+
+    def check_files(self, where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, list[str]]]:
+        if spec.data.hub is not None:
+            return [], {}
+        try:
+            dataset, labels, _, _ = self.read(spec.data)
+        except DataError as exc:
+            return [str(exc)], {}
+        problems = [f"{where}.{problem} (entity types of the data)"
+                    for problem in unknown_classes(spec.evaluate, self.class_names(labels))]
+        return problems, {split: part.column_names for split, part in dataset.items()}
+
+    def class_names(self, labels: list[str]) -> list[str]:
+        return entity_types(labels)
+
+    def rules(self, spec: ValidationSpec, data: DataManifest, train: datasets.Dataset
+              ) -> list[tuple[str, ExpectationRule]]:
+        return []  # the text checks read one string per row; words and tags were checked as they were read
+
+    def checks(self, spec: ValidationSpec, data: DataManifest, dataset: datasets.DatasetDict) -> list[RuleResult]:
+        """Per split: rows whose I- tags do not continue an entity (a warning: seqeval then starts one there)."""
+        from modelmill.manifests import RuleResult
+
+        results = []
+        for split in spec.splits:
+            tags = dataset[split][data.label_column]
+            broken = [row for row, row_tags in enumerate(tags, 1) if iob2_breaks(row_tags)]
+            results.append(RuleResult(
+                split=split, expectation="iob2_tags", rule=f"iob2_tags(column={data.label_column})",
+                source="built-in: iob2_tags", severity="warning", column=data.label_column, success=not broken,
+                unexpected_count=len(broken), unexpected_percent=100 * len(broken) / max(len(tags), 1),
+                sample=[{"row": row, data.label_column: " ".join(tags[row - 1])} for row in broken[:SAMPLE]]))
+        return results
+
+    def tokenize(self, dataset: Any, tokenizer: PreTrainedTokenizerBase, data: DataManifest, max_length: int,
+                 subword_labels: str = "first", **options: Any) -> Any:
+        if not tokenizer.is_fast:
+            raise ConfigError(f"token-classification needs a fast tokenizer (word ids to align tags); "
+                              f"{type(tokenizer).__name__} is not one")
+        ids = data.label_ids
+
+        def encode(batch: dict[str, list]) -> dict[str, list]:
+            encoded = tokenizer(batch[data.text_column], is_split_into_words=True, truncation=True,
+                                max_length=max_length)
+            encoded["labels"] = [
+                align_labels(encoded.word_ids(row), [ids[tag] for tag in tags], data.labels,
+                             subword_labels == "all")
+                for row, tags in enumerate(batch[data.label_column])
+            ]
+            return encoded
+
+        columns = dataset.column_names
+        raw_columns = next(iter(columns.values())) if isinstance(columns, dict) else columns
+        return dataset.map(encode, batched=True, remove_columns=raw_columns, desc="Tokenizing")
+
+    def load_model(self, model: ModelSpec, labels: list[str]) -> PreTrainedModel:
+        from transformers import AutoModelForTokenClassification
+
+        from modelmill.training.loading import load_pretrained
+
+        return load_pretrained(AutoModelForTokenClassification, model, labels)
+
+    def collator(self, tokenizer: PreTrainedTokenizerBase) -> Any:
+        from transformers import DataCollatorForTokenClassification
+
+        return DataCollatorForTokenClassification(tokenizer)
+
+    def training_metrics(self, prediction: EvalPrediction) -> dict[str, float]:
+        """Token accuracy over the labelled positions."""
+        predicted = np.argmax(prediction.predictions, axis=-1)
+        kept = prediction.label_ids != IGNORED
+        return {"accuracy": float((predicted[kept] == prediction.label_ids[kept]).mean()) if kept.any() else 0.0}
+
+    def evaluate(self, model: ModelManifest, tokens: TokenizedManifest, data: DataManifest, spec: EvaluateSpec,
+                 key: str, output: Path) -> EvaluationReport:
+        """Entity-level scores on the test split (seqeval), overall and per type; the gates; the training curve."""
+        import datasets
+
+        from modelmill.evaluation.figures import TRAINING_CURVE, training_curve_png
+        from modelmill.evaluation.gates import check_classes, check_thresholds
+        from modelmill.manifests import EvaluationReport
+        from modelmill.storage.artifacts import atomic_dir
+        from modelmill.storage.home import local_copy
+
+        test = datasets.load_from_disk(str(local_copy(tokens.path)))["test"]
+        predictions, label_ids = predict_tags(local_copy(model.path), test, spec.batch_size)
+        scores = entity_scores(*labelled(predictions, label_ids, model.labels))
+        metrics = metric_values(scores, spec.metrics)
+        types = entity_types(model.labels)
+        per_class = {f"{metric}[{kind}]": scores[kind][metric] if kind in scores else 0.0
+                     for kind in types for metric in ("precision", "recall", "f1")}
+        checks = [*check_thresholds(metrics, spec.thresholds), *check_classes(per_class, spec.class_thresholds)]
+        with atomic_dir(output) as scratch:
+            training_curve_png(model.history, scratch / TRAINING_CURVE,
+                               model.training_arguments.get("metric_for_best_model", "loss"))
+        return EvaluationReport(
+            key=key, metrics=metrics, checks=checks, num_examples=len(predictions), per_class=per_class, labels=types,
+            support={kind: scores[kind]["number"] if kind in scores else 0 for kind in types}, figures=output)
+
+
+def metric_values(scores: dict[str, Any], names: list[str]) -> dict[str, float]:
+    """evaluate.metrics as entity-level scores (accuracy: of tags), plus the macro F1 over entity types."""
+    from modelmill.config.base import MACRO_F1
+
+    unknown = [name for name in names if name not in ("accuracy", "precision", "recall", "f1")]
+    if unknown:
+        raise ConfigError(f"evaluate.metrics: {unknown} are not token-classification metrics "
+                          "(accuracy, precision, recall, f1: entity-level, from seqeval)")
+    types = [value for value in scores.values() if isinstance(value, dict)]
+    macro = float(np.mean([value["f1"] for value in types])) if types else 0.0
+    return {**{name: float(scores[f"overall_{name}"]) for name in names}, MACRO_F1: macro}
+
+
+def predict_tags(model_dir: Path, split: datasets.Dataset, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted tag ids and true label ids of every row, padded to one length with IGNORED."""
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification
+
+    model = AutoModelForTokenClassification.from_pretrained(str(model_dir)).eval()
+    collate = DataCollatorForTokenClassification(AutoTokenizer.from_pretrained(str(model_dir)))
+    names = [name for name in ("input_ids", "attention_mask", "labels") if name in split.column_names]
+    rows = [{name: split[index][name] for name in names} for index in range(split.num_rows)]
+    width = max((len(row["labels"]) for row in rows), default=0)
+    predicted = np.full((len(rows), width), IGNORED)
+    true = np.full((len(rows), width), IGNORED)
+    with torch.no_grad():
+        for start in range(0, len(rows), batch_size):
+            batch = collate(rows[start:start + batch_size])
+            labels = batch.pop("labels")
+            logits = model(**batch).logits
+            length = labels.shape[1]
+            predicted[start:start + len(labels), :length] = logits.argmax(-1).numpy()
+            true[start:start + len(labels), :length] = labels.numpy()
+    return predicted, true
+
+
+TASK = TokenClassification()

@@ -1,0 +1,78 @@
+"""Task types end to end with a tiny config-built model: token classification (NER) and extractive question
+answering through every stage, their gates, the model card's task, and a re-run that is all cache hits."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from tests.conftest import ner_rows, pipeline_dict, qa_rows, write_jsonl
+from tests.flows.conftest import STAGES
+
+
+def test_token_classification_trains_scores_entities_gates_and_pushes_then_reruns_cached(
+    prefect, run, tiny_model_dir, tmp_path
+):
+    files = {split: write_jsonl(tmp_path / "ner" / f"{split}.jsonl", ner_rows(seed, count))
+             for seed, split, count in ((1, "train", 40), (2, "validation", 10), (3, "test", 10))}
+    spec = pipeline_dict(tiny_model_dir, files)
+    spec["task"] = "token-classification"
+    spec["data"] = {"files": {split: str(path) for split, path in files.items()}}
+    spec["validation"] = {"expectations": [{"expect_column_values_to_not_be_null": {"column": "tokens"}}]}
+    spec["train"].update(epochs=3, learning_rate=2e-2)
+    spec["evaluate"] = {"metrics": ["precision", "recall", "f1"], "thresholds": {"f1": {"min": 0.0}},
+                        "class_thresholds": {"PER": {"recall": {"min": 0.0}}}}
+    state, stages = run(spec)
+    assert state.is_completed(), state.message
+    assert stages == {stage: "Completed" for stage in STAGES}
+    summary = state.result()
+    evaluation = summary.evaluation
+    assert set(evaluation.metrics) == {"precision", "recall", "f1", "macro_f1"}
+    assert evaluation.labels == ["LOC", "PER"] and evaluation.support == {"LOC": 10, "PER": 10}
+    assert {"f1[PER]", "recall[LOC]"} <= set(evaluation.per_class)
+    assert [check.metric for check in evaluation.checks] == ["f1", "recall[PER]"]
+    assert evaluation.metrics["f1"] > 0.5, "the tiny model learns where names and places stand"
+    # the model tags words: its config names the IOB2 tags; the card says so
+    config = json.loads((summary.model_path / "config.json").read_text())
+    assert config["architectures"] == ["BertForTokenClassification"]
+    assert config["id2label"] == {"0": "O", "1": "B-LOC", "2": "I-LOC", "3": "B-PER", "4": "I-PER"}
+    card = (summary.push.folder / "README.md").read_text(encoding="utf-8")
+    metadata = yaml.safe_load(card.split("---")[1])
+    assert metadata["pipeline_tag"] == "token-classification"
+    assert metadata["model-index"][0]["results"][0]["task"]["type"] == "token-classification"
+
+    # a re-run: every stage is a cache hit
+    _, again = run(spec)
+    assert again == {stage: "Cached" for stage in STAGES}
+
+    # an entity type outside its bounds stops the run before the push
+    spec["evaluate"]["class_thresholds"] = {"PER": {"f1": {"max": evaluation.per_class["f1[PER]"] / 2}}}
+    state, stages = run(spec)
+    assert state.is_failed() and "f1[PER]" in state.message and "push" not in stages
+
+
+def test_question_answering_trains_on_windows_answers_from_text_gates_and_reruns_cached(
+    prefect, run, tiny_model_dir, tmp_path
+):
+    files = {split: write_jsonl(tmp_path / "qa" / f"{split}.jsonl", qa_rows(seed, count, unanswerable=0.2))
+             for seed, split, count in ((1, "train", 48), (2, "validation", 12), (3, "test", 12))}
+    spec = pipeline_dict(tiny_model_dir, files)
+    spec["task"] = "question-answering"
+    spec["data"] = {"files": {split: str(path) for split, path in files.items()}}
+    spec["validation"] = {"expectations": [{"expect_column_values_to_not_be_null": {"column": "question"}}]}
+    spec["tokenizer"] = {"max_length": 32, "stride": 8}  # contexts take more than one window
+    spec["train"].update(epochs=4, learning_rate=2e-2)
+    spec["evaluate"] = {"metrics": ["exact_match", "f1"], "thresholds": {"f1": {"min": 0.0}}}
+    state, stages = run(spec)
+    assert state.is_completed(), state.message
+    assert stages == {stage: "Completed" for stage in STAGES}
+    evaluation = state.result().evaluation
+    assert set(evaluation.metrics) == {"exact_match", "f1"} and evaluation.num_examples == 12
+    assert 0 <= evaluation.metrics["exact_match"] <= evaluation.metrics["f1"] <= 1
+    card = (state.result().push.folder / "README.md").read_text(encoding="utf-8")
+    assert yaml.safe_load(card.split("---")[1])["pipeline_tag"] == "question-answering"
+    config = json.loads((state.result().model_path / "config.json").read_text())
+    assert config["architectures"] == ["BertForQuestionAnswering"]
+    _, again = run(spec)
+    assert again == {stage: "Cached" for stage in STAGES}
