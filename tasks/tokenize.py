@@ -24,8 +24,8 @@ def tokenize(data: DataManifest, spec: TokenizerSpec, model: ModelSpec) -> Token
     tokenizer = load_tokenizer(ref, model)
     import datasets
 
-    tokenized = task_type(data.task).tokenize(datasets.load_from_disk(str(local_copy(data.path))), tokenizer, data,
-                                              spec.max_length, subword_labels=spec.subword_labels, stride=spec.stride)
+    splits = datasets.load_from_disk(str(local_copy(data.path)))
+    tokenized = task_type(data.task).tokenize(splits, tokenizer, data, spec)
     key = stable_hash("tokenize", data.key, spec, model)
     folder = new_output_dir("tokenized", key)
     with atomic_dir(folder) as scratch:

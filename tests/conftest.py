@@ -132,6 +132,21 @@ def qa_rows(seed: int, count: int, unanswerable: float = 0.0) -> list[dict[str, 
     return rows
 
 
+def summary_rows(seed: int, count: int) -> list[dict[str, str]]:
+    """Three-sentence reviews and their one-sentence summary (what, and how it was), in the words of the tiny
+    tokenizer's vocabulary."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        thing, word = rng.choice(THINGS), rng.choice(POSITIVE + NEGATIVE)
+        other = rng.choice([name for name in THINGS if name != thing])
+        text = f"the {other} was so today . the {thing} was {word} . the {thing} was really {word} today ."
+        rows.append({"text": text, "summary": f"the {thing} was {word} ."})
+    return rows
+
+
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
@@ -170,6 +185,32 @@ def loopback_only() -> Iterator[None]:
             handle.seek(before)
             attempts = handle.read().decode(errors="replace")
         pytest.fail(f"a process tried to leave loopback:\n{attempts}")
+
+
+@pytest.fixture(scope="session")
+def tiny_seq2seq_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny BART (one encoder and one decoder layer, new weights) with the tiny WordPiece tokenizer: a
+    sequence-to-sequence model built from a config, as for summarization where no pretrained one ships."""
+    import torch
+    from tokenizers import decoders
+    from transformers import AutoTokenizer, BartConfig, BartForConditionalGeneration, GenerationConfig
+
+    folder = tmp_path_factory.mktemp("tiny-bart")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    # as BART: targets are [CLS] ... [SEP] (<s> ... </s>); decoding starts from [SEP] (</s>)
+    ids = {"pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.cls_token_id,
+           "eos_token_id": tokenizer.sep_token_id, "decoder_start_token_id": tokenizer.sep_token_id,
+           "forced_eos_token_id": tokenizer.sep_token_id}
+    config = BartConfig(vocab_size=len(tokenizer), d_model=32, encoder_layers=1, decoder_layers=1,
+                        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
+                        max_position_embeddings=64, **ids)
+    torch.manual_seed(0)
+    model = BartForConditionalGeneration(config)
+    model.generation_config = GenerationConfig(**ids)
+    model.save_pretrained(folder)
+    tokenizer.backend_tokenizer.decoder = decoders.WordPiece()  # generated pieces are read back as words
+    tokenizer.save_pretrained(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -134,6 +134,13 @@ class DecisionThresholdSpec(Section):
     target: float = Field(gt=0, le=1)
 
 
+class GenerationSpec(Section):
+    """summarization: how the test summaries are generated."""
+
+    max_new_tokens: int = Field(64, ge=1, le=4096, description="The longest summary generated, in tokens.")
+    num_beams: int = Field(1, ge=1, le=64, description="Beam search width (1: greedy).")
+
+
 class EvaluateSpec(Section):
     """Metrics computed on the test split, the thresholds that gate the push, and the champion comparison."""
 
@@ -150,6 +157,8 @@ class EvaluateSpec(Section):
     decision_threshold: DecisionThresholdSpec | None = None
     promote: PromoteSpec | None = Field(None, description="Compare with the model published at push.repo_id.")
     batch_size: int = Field(64, ge=1, le=MAX_BATCH, description="Batch size for predicting the test split.")
+    generation: GenerationSpec = Field(default_factory=GenerationSpec, description="summarization: how test "
+                                       "summaries are generated.")
     trust_remote_code: bool = Field(
         False,
         description="Allow metrics other than the shipped ones (a local module folder or a Hub metric id): "

@@ -38,6 +38,18 @@ class ModelSpec(Section):
     name_or_path: str = Field(min_length=1, pattern=r"\S")
     revision: str | None = Field(None, min_length=1, pattern=r"\S")
     trust_remote_code: bool = False
+    from_config: bool = Field(False, description="Build the model from `name_or_path`'s config.json with new, "
+                              "seeded weights instead of loading pretrained ones (where no pretrained model is "
+                              "available offline).")
+    encoder_decoder: bool = Field(False, description="summarization: warm-start a sequence-to-sequence model from "
+                                  "this encoder (encoder and decoder both start from its weights, the decoder's "
+                                  "cross-attention is new: bert2bert), where no pretrained seq2seq model is at hand.")
+
+    @model_validator(mode="after")
+    def _one_way_to_build(self) -> ModelSpec:
+        if self.from_config and self.encoder_decoder:
+            raise ValueError("give from_config or encoder_decoder, not both")
+        return self
 
     _package_folder = field_validator("name_or_path")(lambda value: _inside_its_package(value))
 
@@ -54,6 +66,8 @@ class TokenizerSpec(Section):
         "are ignored by the loss and the metrics), or all (a B- tag becomes I- after the first).")
     stride: int | None = Field(None, ge=0, le=4096, description="question-answering: tokens that windows of a long "
                                "context share (default: a quarter of max_length); below max_length.")
+    max_target_length: int = Field(128, ge=1, le=8192, description="summarization: the longest reference summary "
+                                   "trained on, in tokens (longer ones are cut).")
 
     @model_validator(mode="after")
     def _windows_move_on(self) -> TokenizerSpec:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
@@ -18,24 +18,14 @@ from modelmill.config.search import SearchSpec
 from modelmill.config.train import TrainSpec
 from modelmill.config.validation import ValidationSpec
 from modelmill.metrics import TASK_METRIC_NAMES
-
-TEXT_CLASSIFICATION = "text-classification"
-# per task type besides text classification: its data columns (words or context, tags or answers), the metrics
-# evaluate.metrics may name, and the evaluate fields it does not have (refused when declared, never ignored; the
-# baselines and the overfitting report are left out unless must_beat is declared, since their defaults apply to every
-# pipeline)
-TASK_COLUMNS = {"token-classification": ("tokens", "tags"), "question-answering": ("context", "answers")}
-TASK_METRICS = {"token-classification": ("accuracy", "precision", "recall", "f1"),
-                "question-answering": ("exact_match", "f1")}
-NOT_FOR_TASK = {"token-classification": ("sets", "slices", "decision_threshold", "promote"),
-                "question-answering": ("sets", "slices", "decision_threshold", "promote", "class_thresholds")}
+from modelmill.task_types import TASK_TYPES, TEXT_CLASSIFICATION, TaskName, task_type
 
 
 class PipelineSpec(Section):
     """One fine-tuning pipeline, from data to Hub."""
 
     description: str = ""
-    task: Literal["text-classification", "token-classification", "question-answering"] = Field(
+    task: TaskName = Field(
         TEXT_CLASSIFICATION, description="What the model learns: a label per text, a tag per word (NER), or where "
         "a question's answer is in a context (extractive QA).")
     data: DataSpec
@@ -56,40 +46,44 @@ class PipelineSpec(Section):
     @model_validator(mode="before")
     @classmethod
     def _columns_of_the_task(cls, values: Any) -> Any:
-        """Each task type's own columns (tokens and tags; context and answers) unless data names others."""
-        if isinstance(values, dict) and values.get("task") in TASK_COLUMNS and isinstance(values.get("data"), dict):
-            text, label = TASK_COLUMNS[values["task"]]
+        """The task type's own columns (tokens and tags; context and answers) unless data names others."""
+        if isinstance(values, dict) and values.get("task") in TASK_TYPES and isinstance(values.get("data"), dict):
+            text, label = task_type(values["task"]).columns
             values = {**values, "data": {"text_column": text, "label_column": label, **values["data"]}}
         return values
 
     @model_validator(mode="after")
     def _named_classes_are_labels(self) -> PipelineSpec:
         if self.data.labels is not None:
-            names = self.data.labels if self.task == TEXT_CLASSIFICATION else sorted(
-                {tag[2:] for tag in self.data.labels if tag[:2] in ("B-", "I-")})
-            problems = unknown_classes(self.evaluate, names)
+            problems = unknown_classes(self.evaluate, task_type(self.task).class_names(self.data.labels))
             if problems:
                 raise ValueError(f"{problems[0]} (data.labels)")
         return self
 
     @model_validator(mode="after")
     def _evaluation_the_task_has(self) -> PipelineSpec:
-        """A task type's metrics only; text classification's extra evaluations are refused for the others."""
-        if self.task == TEXT_CLASSIFICATION:
-            borrowed = [name for name in self.evaluate.metrics if name in TASK_METRIC_NAMES]
-            if borrowed:
-                raise ValueError(f"evaluate.metrics: {borrowed} are not text-classification metrics")
-            return self
-        declared = self.evaluate.model_fields_set
-        refused = [name for name in NOT_FOR_TASK[self.task] if name in declared and getattr(self.evaluate, name)]
-        if "baselines" in declared and self.evaluate.baselines.must_beat:
-            refused.append("baselines.must_beat")
+        """The task type's metrics only, and only the `evaluate` fields it has (refused when declared: their
+        defaults apply to every pipeline, and are left unused)."""
+        kind, declared = task_type(self.task), self.evaluate.model_fields_set
+        allowed = kind.metrics or [name for name in self.evaluate.metrics if name not in TASK_METRIC_NAMES]
+        unknown = [name for name in self.evaluate.metrics if name not in allowed]
+        if unknown:
+            raise ValueError(f"evaluate.metrics: {unknown} are not {self.task} metrics"
+                             + (f" (one of {', '.join(kind.metrics)})" if kind.metrics else ""))
+        refused = [name for name in kind.not_available if name in declared]
         if refused:
             raise ValueError(f"evaluate.{refused[0]} is not available for task {self.task}; remove it")
-        unknown = [name for name in self.evaluate.metrics if name not in TASK_METRICS[self.task]]
-        if unknown:
-            raise ValueError(f"evaluate.metrics: {unknown} are not {self.task} metrics (one of "
-                             f"{', '.join(TASK_METRICS[self.task])})")
+        return self
+
+    @model_validator(mode="after")
+    def _accuracy_the_training_reports(self) -> PipelineSpec:
+        """Checkpoints and trials are chosen by a validation metric the task type's training reports."""
+        if task_type(self.task).training_metrics is not None:
+            return self
+        if self.train.metric_for_best_model == "accuracy":
+            raise ValueError(f"train.metric_for_best_model: {self.task} training reports the validation loss only")
+        if self.search is not None and self.search.objective.metric == "accuracy":
+            raise ValueError(f"search.objective.metric: {self.task} training reports the validation loss only")
         return self
 
 

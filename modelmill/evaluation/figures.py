@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelmill.storage.home import local_copy
+
+if TYPE_CHECKING:
+    from modelmill.manifests import ModelManifest
 
 CONFUSION_MATRIX = "confusion_matrix.png"
 TRAINING_CURVE = "training_curve.png"
@@ -88,3 +91,12 @@ def training_curve_png(history: list[dict[str, float]], path: Path, best_metric:
 def data_uri(path: Path) -> str:
     """The PNG inline, for a Prefect markdown artifact (which stores text only)."""
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def publish_training_curve(model: ModelManifest, output: Path) -> None:
+    """The validation curve of `model` alone (task types without a confusion matrix), published in `output`."""
+    from modelmill.storage.artifacts import atomic_dir
+
+    with atomic_dir(output) as scratch:
+        training_curve_png(model.history, scratch / TRAINING_CURVE,
+                           model.training_arguments.get("metric_for_best_model", "loss"))

@@ -10,8 +10,9 @@ from typing import Any
 
 LOCAL_METRICS = Path(__file__).parent
 SHIPPED_METRICS = ("accuracy", "precision", "recall", "f1")
-TASK_METRICS = ("seqeval", "squad")  # modules a task type loads itself (entity-level scores, exact match and F1)
-TASK_METRIC_NAMES = ("exact_match",)  # what evaluate.metrics may name besides the shipped modules (question answering)
+TASK_METRICS = ("seqeval", "squad", "rouge")  # modules a task type loads itself (entity scores, EM and F1, ROUGE)
+# what evaluate.metrics may name besides the shipped modules: question answering's and summarization's
+TASK_METRIC_NAMES = ("exact_match", "rouge1", "rouge2", "rougeL", "rougeLsum")
 
 
 def local_metric_path(name: str) -> Path | None:

@@ -5,7 +5,7 @@ The stages call the pipeline's task type; a new one is a module here and an entr
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from modelmill.task_types.base import TaskType
@@ -13,11 +13,15 @@ if TYPE_CHECKING:
 TEXT_CLASSIFICATION = "text-classification"
 TOKEN_CLASSIFICATION = "token-classification"
 QUESTION_ANSWERING = "question-answering"
+SUMMARIZATION = "summarization"
 TASK_TYPES = {  # `task:` in pipelines.yaml -> the module that implements it
     TEXT_CLASSIFICATION: "modelmill.task_types.text_classification",
     TOKEN_CLASSIFICATION: "modelmill.task_types.token_classification",
     QUESTION_ANSWERING: "modelmill.task_types.question_answering",
+    SUMMARIZATION: "modelmill.task_types.summarization",
 }
+
+TaskName = Literal[TEXT_CLASSIFICATION, TOKEN_CLASSIFICATION, QUESTION_ANSWERING, SUMMARIZATION]  # TASK_TYPES' keys
 
 
 def task_type(name: str) -> TaskType:

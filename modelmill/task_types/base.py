@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -9,13 +10,24 @@ if TYPE_CHECKING:
     import datasets
     from transformers import EvalPrediction, PreTrainedModel, PreTrainedTokenizerBase
 
-    from modelmill.config import DataSpec, EvaluateSpec, ExpectationRule, ModelSpec, PipelineSpec, ValidationSpec
+    from modelmill.config import (
+        DataSpec,
+        EvaluateSpec,
+        ExpectationRule,
+        ModelSpec,
+        PipelineSpec,
+        TokenizerSpec,
+        ValidationSpec,
+    )
     from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, RuleResult, TokenizedManifest
 
 
 class TaskType(Protocol):
     name: str  # `task:` in pipelines.yaml
     pipeline_tag: str  # the model card's pipeline_tag and model-index task type
+    columns: tuple[str, str]  # data.text_column and data.label_column unless the pipeline names others
+    metrics: tuple[str, ...] | None  # what evaluate.metrics may name (None: any shipped or opted-in module)
+    not_available: tuple[str, ...]  # `evaluate` fields it does not have: refused when declared, never ignored
 
     def read(self, spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str, int], str]:
         """The splits with their columns as read, the label names, raw label -> id, a description of the source."""
@@ -34,9 +46,9 @@ class TaskType(Protocol):
     def checks(self, spec: ValidationSpec, data: DataManifest, dataset: datasets.DatasetDict) -> list[RuleResult]:
         """The built-in checks that are not GX rules, one result per check and split."""
 
-    def tokenize(self, dataset: Any, tokenizer: PreTrainedTokenizerBase, data: DataManifest,
-                 max_length: int, **options: Any) -> Any:
-        """Model inputs with a `labels` column, unpadded."""
+    def tokenize(self, dataset: Any, tokenizer: PreTrainedTokenizerBase, data: DataManifest, spec: TokenizerSpec
+                 ) -> Any:
+        """Model inputs with a `labels` column (or what the model's loss reads), unpadded."""
 
     def load_model(self, model: ModelSpec, labels: list[str]) -> PreTrainedModel:
         """The pretrained model with a fresh head for `labels`."""
@@ -44,8 +56,9 @@ class TaskType(Protocol):
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> Any:
         """Pads a batch (inputs and labels)."""
 
-    def training_metrics(self, prediction: EvalPrediction) -> dict[str, float]:
-        """What each validation evaluation reports besides the loss (`accuracy` picks checkpoints and trials)."""
+    # what each validation evaluation reports besides the loss (`accuracy` picks checkpoints and trials); None:
+    # the loss only
+    training_metrics: Callable[[EvalPrediction], dict[str, float]] | None
 
     def evaluate(self, model: ModelManifest, tokens: TokenizedManifest, data: DataManifest, spec: EvaluateSpec,
                  key: str, output: Path) -> EvaluationReport:

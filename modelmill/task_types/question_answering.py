@@ -12,13 +12,19 @@ import numpy as np
 
 from modelmill.runtime.errors import ConfigError, DataError
 from modelmill.task_types import QUESTION_ANSWERING
+from modelmill.task_types.splits import UnlabelledRows
 
 if TYPE_CHECKING:
     import datasets
     from transformers import EvalPrediction, PreTrainedModel, PreTrainedTokenizerBase
 
-    from modelmill.config import DataSpec, EvaluateSpec, ExpectationRule, ModelSpec, PipelineSpec, ValidationSpec
-    from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, RuleResult, TokenizedManifest
+    from modelmill.config import (
+        DataSpec,
+        EvaluateSpec,
+        ModelSpec,
+        TokenizerSpec,
+    )
+    from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, TokenizedManifest
 
 QUESTION = "question"  # the question column (data.text_column is the context, data.label_column the answers)
 EXAMPLE = "example_index"  # a window's row in its split
@@ -113,56 +119,23 @@ def best_answer(start_logits: np.ndarray, end_logits: np.ndarray, offsets: list[
     return "" if allow_empty and null > best else best_text
 
 
-class QuestionAnswering:
+class QuestionAnswering(UnlabelledRows):
     name = QUESTION_ANSWERING
     pipeline_tag = QUESTION_ANSWERING
+    columns = ("context", "answers")
+    metrics = METRICS
+    not_available = ("sets", "slices", "decision_threshold", "promote", "baselines", "class_thresholds",  # no classes
+                     "generation")
 
-    def read(self, spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str, int], str]:
-        import datasets
+    check_split = staticmethod(check_split)  # every answer is checked against its context as it is read
 
-        from modelmill.data.labels import split_sources
-        from modelmill.data.reading import read_files, read_hub
-
-        if spec.hub is not None:
-            source, dataset = f"hub:{spec.hub.id}", read_hub(spec)
-        else:
-            source, dataset = ", ".join(p.name for p in spec.local_files()), read_files(spec, spec.split_files())
-        sources = split_sources(spec)
-        for split, part in dataset.items():
-            check_split(part, split, sources[split], spec)
-        if spec.file is not None:  # one file: cut at random
-            holdout = spec.ratios.validation + spec.ratios.test
-            first = dataset["train"].train_test_split(test_size=holdout, seed=spec.ratios.seed)
-            second = first["test"].train_test_split(test_size=spec.ratios.test / holdout, seed=spec.ratios.seed)
-            dataset = datasets.DatasetDict({"train": first["train"], "validation": second["train"],
-                                            "test": second["test"]})
-        return dataset, [], {}, source
-
-    def check_files(self, where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, list[str]]]:
-        if spec.data.hub is not None:
-            return [], {}
-        try:
-            dataset, _, _, _ = self.read(spec.data)
-        except DataError as exc:
-            return [str(exc)], {}
-        return [], {split: part.column_names for split, part in dataset.items()}
-
-    def class_names(self, labels: list[str]) -> list[str]:
-        return []
-
-    def rules(self, spec: ValidationSpec, data: DataManifest, train: datasets.Dataset
-              ) -> list[tuple[str, ExpectationRule]]:
-        return []  # every answer was checked against its context as it was read
-
-    def checks(self, spec: ValidationSpec, data: DataManifest, dataset: datasets.DatasetDict) -> list[RuleResult]:
-        return []
-
-    def tokenize(self, dataset: Any, tokenizer: PreTrainedTokenizerBase, data: DataManifest, max_length: int,
-                 stride: int | None = None, **options: Any) -> Any:
+    def tokenize(self, dataset: Any, tokenizer: PreTrainedTokenizerBase, data: DataManifest, spec: TokenizerSpec
+                 ) -> Any:
         if not tokenizer.is_fast:
             raise ConfigError(f"question-answering needs a fast tokenizer (offsets into the context); "
                               f"{type(tokenizer).__name__} is not one")
-        overlap = stride if stride is not None else max_length // 4
+        max_length = spec.max_length
+        overlap = spec.stride if spec.stride is not None else max_length // 4
         if tokenizer.padding_side != "right":
             raise ConfigError("question-answering puts the question first: the tokenizer must pad on the right")
 
@@ -198,11 +171,10 @@ class QuestionAnswering:
         """Exact match and F1 (SQuAD) of the test questions; the gates; the training curve."""
         import datasets
 
-        from modelmill.evaluation.figures import TRAINING_CURVE, training_curve_png
+        from modelmill.evaluation.figures import publish_training_curve
         from modelmill.evaluation.gates import check_thresholds
         from modelmill.manifests import EvaluationReport
         from modelmill.metrics import load_metric
-        from modelmill.storage.artifacts import atomic_dir
         from modelmill.storage.home import local_copy
 
         test = datasets.load_from_disk(str(local_copy(tokens.path)))["test"]
@@ -226,9 +198,7 @@ class QuestionAnswering:
         if unknown:
             raise ConfigError(f"evaluate.metrics: {unknown} are not question-answering metrics ({', '.join(METRICS)})")
         metrics = {name: scores[name] / 100 for name in spec.metrics}
-        with atomic_dir(output) as scratch:
-            training_curve_png(model.history, scratch / TRAINING_CURVE,
-                               model.training_arguments.get("metric_for_best_model", "loss"))
+        publish_training_curve(model, output)
         return EvaluationReport(key=key, metrics=metrics, checks=check_thresholds(metrics, spec.thresholds),
                                 num_examples=raw.num_rows, figures=output)
 

@@ -11,13 +11,24 @@ if TYPE_CHECKING:
     import datasets
     from transformers import EvalPrediction, PreTrainedModel, PreTrainedTokenizerBase
 
-    from modelmill.config import DataSpec, EvaluateSpec, ExpectationRule, ModelSpec, PipelineSpec, ValidationSpec
+    from modelmill.config import (
+        DataSpec,
+        EvaluateSpec,
+        ExpectationRule,
+        ModelSpec,
+        PipelineSpec,
+        TokenizerSpec,
+        ValidationSpec,
+    )
     from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, RuleResult, TokenizedManifest
 
 
 class TextClassification:
     name = TEXT_CLASSIFICATION
     pipeline_tag = TEXT_CLASSIFICATION
+    columns = ("text", "label")
+    metrics = None
+    not_available = ("generation",)
 
     def read(self, spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str, int], str]:
         from modelmill.data.reading import read_data
@@ -43,11 +54,11 @@ class TextClassification:
 
         return plain_checks(spec.checks, data, dataset, spec.splits, spec.sample_rows)
 
-    def tokenize(self, dataset: Any, tokenizer: PreTrainedTokenizerBase, data: DataManifest, max_length: int,
-                 **options: Any) -> Any:
+    def tokenize(self, dataset: Any, tokenizer: PreTrainedTokenizerBase, data: DataManifest, spec: TokenizerSpec
+                 ) -> Any:
         from modelmill.training.tokenizing import tokenize_splits
 
-        return tokenize_splits(dataset, tokenizer, data, max_length)
+        return tokenize_splits(dataset, tokenizer, data, spec.max_length)
 
     def load_model(self, model: ModelSpec, labels: list[str]) -> PreTrainedModel:
         from modelmill.training.loading import load_classifier

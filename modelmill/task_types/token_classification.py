@@ -11,12 +11,21 @@ import numpy as np
 from modelmill.config.evaluate import unknown_classes
 from modelmill.runtime.errors import ConfigError, DataError
 from modelmill.task_types import TOKEN_CLASSIFICATION
+from modelmill.task_types.splits import check_local_files, read_checked
 
 if TYPE_CHECKING:
     import datasets
     from transformers import EvalPrediction, PreTrainedModel, PreTrainedTokenizerBase
 
-    from modelmill.config import DataSpec, EvaluateSpec, ExpectationRule, ModelSpec, PipelineSpec, ValidationSpec
+    from modelmill.config import (
+        DataSpec,
+        EvaluateSpec,
+        ExpectationRule,
+        ModelSpec,
+        PipelineSpec,
+        TokenizerSpec,
+        ValidationSpec,
+    )
     from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, RuleResult, TokenizedManifest
 
 IGNORED = -100  # the label of positions the loss and the metrics skip: special tokens, later sub-tokens of a word
@@ -63,7 +72,7 @@ def row_problem(tokens: Any, tags: Any, spec: DataSpec) -> str | None:
 
 
 def check_split(part: datasets.Dataset, split: str, source: str, spec: DataSpec) -> set[str]:
-    """The tags of a split, or a DataError naming its source, row and column."""
+    """The tags of a split, or a DataError naming its source, row and column (and tags data.labels lacks)."""
     missing = [name for name in (spec.text_column, spec.label_column) if name not in part.column_names]
     if missing:
         raise DataError(f"{source}: no column(s) {missing} for split '{split}' (it has {part.column_names}); "
@@ -74,6 +83,9 @@ def check_split(part: datasets.Dataset, split: str, source: str, spec: DataSpec)
         if problem:
             raise DataError(f"{source}: row {row}: {problem}")
         seen.update(tags)
+    unknown = sorted(seen - set(spec.labels or seen))
+    if unknown:
+        raise DataError(f"{source}: tags {unknown} are not in data.labels {spec.labels}")
     return seen
 
 
@@ -126,43 +138,22 @@ def entity_scores(predicted: list[list[str]], true: list[list[str]]) -> dict[str
 class TokenClassification:
     name = TOKEN_CLASSIFICATION
     pipeline_tag = TOKEN_CLASSIFICATION
+    columns = ("tokens", "tags")
+    metrics = ("accuracy", "precision", "recall", "f1")  # entity-level (seqeval); accuracy: of tags
+    not_available = ("sets", "slices", "decision_threshold", "promote", "baselines", "generation")
 
     def read(self, spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str, int], str]:
-        import datasets
-
-        from modelmill.data.labels import split_sources
-        from modelmill.data.reading import read_files, read_hub
-
-        if spec.hub is not None:
-            source, dataset = f"hub:{spec.hub.id}", read_hub(spec)
-        else:
-            source, dataset = ", ".join(p.name for p in spec.local_files()), read_files(spec, spec.split_files())
-        sources = split_sources(spec)
-        found = {split: check_split(part, split, sources[split], spec) for split, part in dataset.items()}
-        for split, tags in found.items():
-            unknown = sorted(tags - set(spec.labels or tags))
-            if unknown:
-                raise DataError(f"{sources[split]}: tags {unknown} are not in data.labels {spec.labels}")
-        if spec.file is not None:  # one file: cut at random (stratifying by a list of tags means nothing)
-            first = dataset["train"].train_test_split(test_size=spec.ratios.validation + spec.ratios.test,
-                                                      seed=spec.ratios.seed)
-            second = first["test"].train_test_split(
-                test_size=spec.ratios.test / (spec.ratios.validation + spec.ratios.test), seed=spec.ratios.seed)
-            dataset = datasets.DatasetDict({"train": first["train"], "validation": second["train"],
-                                            "test": second["test"]})
+        """One file is cut at random: stratifying by a list of tags means nothing."""
+        dataset, source, found = read_checked(spec, check_split)
         labels = list(spec.labels) if spec.labels is not None else order_tags(set().union(*found.values()))
         return dataset, labels, {tag: index for index, tag in enumerate(labels)}, source
 
     def check_files(self, where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, list[str]]]:
-        if spec.data.hub is not None:
-            return [], {}
-        try:
-            dataset, labels, _, _ = self.read(spec.data)
-        except DataError as exc:
-            return [str(exc)], {}
-        problems = [f"{where}.{problem} (entity types of the data)"
-                    for problem in unknown_classes(spec.evaluate, self.class_names(labels))]
-        return problems, {split: part.column_names for split, part in dataset.items()}
+        problems, columns, labels = check_local_files(self.read, spec)
+        if labels:  # the tags were read: the entity types `evaluate` names must be among them
+            problems += [f"{where}.{problem} (entity types of the data)"
+                         for problem in unknown_classes(spec.evaluate, self.class_names(labels))]
+        return problems, columns
 
     def class_names(self, labels: list[str]) -> list[str]:
         return entity_types(labels)
@@ -186,8 +177,8 @@ class TokenClassification:
                 sample=[{"row": row, data.label_column: " ".join(tags[row - 1])} for row in broken[:SAMPLE]]))
         return results
 
-    def tokenize(self, dataset: Any, tokenizer: PreTrainedTokenizerBase, data: DataManifest, max_length: int,
-                 subword_labels: str = "first", **options: Any) -> Any:
+    def tokenize(self, dataset: Any, tokenizer: PreTrainedTokenizerBase, data: DataManifest, spec: TokenizerSpec
+                 ) -> Any:
         if not tokenizer.is_fast:
             raise ConfigError(f"token-classification needs a fast tokenizer (word ids to align tags); "
                               f"{type(tokenizer).__name__} is not one")
@@ -195,10 +186,10 @@ class TokenClassification:
 
         def encode(batch: dict[str, list]) -> dict[str, list]:
             encoded = tokenizer(batch[data.text_column], is_split_into_words=True, truncation=True,
-                                max_length=max_length)
+                                max_length=spec.max_length)
             encoded["labels"] = [
                 align_labels(encoded.word_ids(row), [ids[tag] for tag in tags], data.labels,
-                             subword_labels == "all")
+                             spec.subword_labels == "all")
                 for row, tags in enumerate(batch[data.label_column])
             ]
             return encoded
@@ -230,10 +221,9 @@ class TokenClassification:
         """Entity-level scores on the test split (seqeval), overall and per type; the gates; the training curve."""
         import datasets
 
-        from modelmill.evaluation.figures import TRAINING_CURVE, training_curve_png
+        from modelmill.evaluation.figures import publish_training_curve
         from modelmill.evaluation.gates import check_classes, check_thresholds
         from modelmill.manifests import EvaluationReport
-        from modelmill.storage.artifacts import atomic_dir
         from modelmill.storage.home import local_copy
 
         test = datasets.load_from_disk(str(local_copy(tokens.path)))["test"]
@@ -244,9 +234,7 @@ class TokenClassification:
         per_class = {f"{metric}[{kind}]": scores[kind][metric] if kind in scores else 0.0
                      for kind in types for metric in ("precision", "recall", "f1")}
         checks = [*check_thresholds(metrics, spec.thresholds), *check_classes(per_class, spec.class_thresholds)]
-        with atomic_dir(output) as scratch:
-            training_curve_png(model.history, scratch / TRAINING_CURVE,
-                               model.training_arguments.get("metric_for_best_model", "loss"))
+        publish_training_curve(model, output)
         return EvaluationReport(
             key=key, metrics=metrics, checks=checks, num_examples=len(predictions), per_class=per_class, labels=types,
             support={kind: scores[kind]["number"] if kind in scores else 0 for kind in types}, figures=output)
@@ -256,10 +244,10 @@ def metric_values(scores: dict[str, Any], names: list[str]) -> dict[str, float]:
     """evaluate.metrics as entity-level scores (accuracy: of tags), plus the macro F1 over entity types."""
     from modelmill.config.base import MACRO_F1
 
-    unknown = [name for name in names if name not in ("accuracy", "precision", "recall", "f1")]
+    unknown = [name for name in names if name not in TokenClassification.metrics]
     if unknown:
         raise ConfigError(f"evaluate.metrics: {unknown} are not token-classification metrics "
-                          "(accuracy, precision, recall, f1: entity-level, from seqeval)")
+                          f"({', '.join(TokenClassification.metrics)}: entity-level, from seqeval)")
     types = [value for value in scores.values() if isinstance(value, dict)]
     macro = float(np.mean([value["f1"] for value in types])) if types else 0.0
     return {**{name: float(scores[f"overall_{name}"]) for name in names}, MACRO_F1: macro}

@@ -16,9 +16,9 @@ from modelmill.manifests import ModelManifest, TokenizedManifest
 from modelmill.storage.artifacts import atomic_dir
 from modelmill.storage.checkpoints import last_complete_checkpoint
 from modelmill.storage.home import current_home, local_copy
+from modelmill.task_types import task_type
 from modelmill.training.arguments import training_arguments
 from modelmill.training.devices import DeviceFacts, describe, resolve
-from modelmill.task_types import task_type
 from modelmill.training.loading import load_tokenizer
 
 if TYPE_CHECKING:

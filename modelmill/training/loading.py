@@ -39,9 +39,38 @@ def load_pretrained(auto_class: Any, model: ModelSpec, labels: list[str] | None 
     named = {} if labels is None else {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
                                        "label2id": {label: i for i, label in enumerate(labels)}}
     with secret_safe(constants.ENDPOINT, model.name_or_path):
+        if model.from_config:  # new weights (the caller seeded), the architecture of the config
+            from transformers import AutoConfig
+
+            config = AutoConfig.from_pretrained(resolve_model_ref(model.name_or_path), revision=model.revision,
+                                                trust_remote_code=model.trust_remote_code, **named)
+            return auto_class.from_config(config, trust_remote_code=model.trust_remote_code)
         return auto_class.from_pretrained(
             resolve_model_ref(model.name_or_path),
             revision=model.revision,
             trust_remote_code=model.trust_remote_code,
             **named,
         )
+
+
+def warm_started_encoder_decoder(model: ModelSpec) -> PreTrainedModel:
+    """A sequence-to-sequence model whose encoder and decoder both start from the pretrained encoder `model`, the
+    decoder's cross-attention new (transformers' EncoderDecoderModel, "bert2bert"); decoding starts at its
+    tokenizer's [CLS] (or BOS) and ends at [SEP] (or EOS)."""
+    from transformers import AutoTokenizer, EncoderDecoderModel
+
+    path = resolve_model_ref(model.name_or_path)
+    with secret_safe(constants.ENDPOINT, model.name_or_path):
+        tokenizer = AutoTokenizer.from_pretrained(path, revision=model.revision,
+                                                  trust_remote_code=model.trust_remote_code)
+        built = EncoderDecoderModel.from_encoder_decoder_pretrained(
+            path, path, encoder_revision=model.revision, decoder_revision=model.revision)
+    ids = {"decoder_start_token_id": tokenizer.cls_token_id if tokenizer.cls_token_id is not None
+           else tokenizer.bos_token_id,
+           "eos_token_id": tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id,
+           "pad_token_id": tokenizer.pad_token_id}
+    for config in (built.config, built.generation_config):
+        for name, value in ids.items():
+            setattr(config, name, value)
+    built.config.vocab_size = built.config.encoder.vocab_size
+    return built

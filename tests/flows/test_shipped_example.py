@@ -1,5 +1,6 @@
-"""The shipped example as the README runs it: `make example` (the `sentiment` pipeline, offline), its re-run (every
-stage a cache hit), and the experiment the README suggests, which passes the shipped gates."""
+"""The shipped example as the README runs it: `make example` (the `sentiment` pipeline, offline) and its re-run
+(every stage a cache hit). The experiment the README suggests is measured there, not here: a third training of the
+real model would cost the suite most of a minute."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def accuracy(output: str) -> float:
     return float(found.group(1))
 
 
-def test_make_example_then_its_rerun_then_the_readmes_experiment(prefect, capsys):
+def test_make_example_then_its_rerun(prefect, capsys):
     # `make example`: HF_HUB_OFFLINE=1 modelmill run sentiment
     assert main(["run", "sentiment", "-f", PIPELINES]) == 0
     out = capsys.readouterr().out
@@ -26,7 +27,3 @@ def test_make_example_then_its_rerun_then_the_readmes_experiment(prefect, capsys
     # run again: every stage is a cache hit
     assert main(["run", "sentiment", "-f", PIPELINES]) == 0
     assert "Cached stages: load_data, validate_data, tokenize, train, evaluate, push" in capsys.readouterr().out
-    # the README's experiment passes the shipped gates
-    experiment = ["--set", "train.learning_rate=5e-5", "--set", "train.epochs=6"]
-    assert main(["run", "sentiment", "-f", PIPELINES, *experiment]) == 0
-    assert accuracy(capsys.readouterr().out) >= 0.9

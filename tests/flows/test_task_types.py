@@ -7,7 +7,7 @@ import json
 
 import yaml
 
-from tests.conftest import ner_rows, pipeline_dict, qa_rows, write_jsonl
+from tests.conftest import ner_rows, pipeline_dict, qa_rows, summary_rows, write_jsonl
 from tests.flows.conftest import STAGES
 
 
@@ -74,5 +74,33 @@ def test_question_answering_trains_on_windows_answers_from_text_gates_and_reruns
     assert yaml.safe_load(card.split("---")[1])["pipeline_tag"] == "question-answering"
     config = json.loads((state.result().model_path / "config.json").read_text())
     assert config["architectures"] == ["BertForQuestionAnswering"]
+    _, again = run(spec)
+    assert again == {stage: "Cached" for stage in STAGES}
+
+
+def test_summarization_trains_a_config_built_seq2seq_model_generates_scores_rouge_and_reruns_cached(
+    prefect, run, tiny_seq2seq_dir, tmp_path
+):
+    files = {split: write_jsonl(tmp_path / "sum" / f"{split}.jsonl", summary_rows(seed, count))
+             for seed, split, count in ((1, "train", 48), (2, "validation", 8), (3, "test", 8))}
+    spec = pipeline_dict(tiny_seq2seq_dir, files)
+    spec["task"] = "summarization"
+    spec["model"]["from_config"] = True  # new weights from the config: no pretrained seq2seq model ships
+    spec["data"] = {"files": {split: str(path) for split, path in files.items()}}
+    spec["validation"] = {"expectations": [{"expect_column_values_to_not_be_null": {"column": "summary"}}]}
+    spec["tokenizer"] = {"max_length": 40, "max_target_length": 12}
+    spec["train"].update(epochs=8, learning_rate=5e-3)
+    spec["evaluate"] = {"metrics": ["rouge1", "rougeL"], "thresholds": {"rouge1": {"min": 0.0}},
+                        "generation": {"max_new_tokens": 8, "num_beams": 2}}
+    state, stages = run(spec)
+    assert state.is_completed(), state.message
+    assert stages == {stage: "Completed" for stage in STAGES}
+    summary = state.result()
+    assert set(summary.evaluation.metrics) == {"rouge1", "rougeL"} and summary.evaluation.num_examples == 8
+    assert summary.evaluation.metrics["rouge1"] > 0.3, "the model learns to name the weather and the city"
+    card = (summary.push.folder / "README.md").read_text(encoding="utf-8")
+    assert yaml.safe_load(card.split("---")[1])["pipeline_tag"] == "summarization"
+    config = json.loads((summary.model_path / "config.json").read_text())
+    assert config["architectures"] == ["BartForConditionalGeneration"]
     _, again = run(spec)
     assert again == {stage: "Cached" for stage in STAGES}

@@ -114,7 +114,7 @@ def test_token_classification_reads_tokens_and_tags_and_refuses_what_it_cannot_d
     for evaluate, message in [
         ({"slices": [{"length_buckets": [10]}]},
          "evaluate.slices is not available for task token-classification; remove it"),
-        ({"baselines": {"must_beat": ["majority"]}}, "evaluate.baselines.must_beat is not available"),
+        ({"baselines": {"must_beat": ["majority"]}}, "evaluate.baselines is not available"),
         ({"metrics": ["f1", "roc_auc"], "trust_remote_code": True}, "evaluate.metrics: ['roc_auc'] are not"),
     ]:
         with pytest.raises(ConfigError, match=re.escape(message)):

@@ -1,0 +1,146 @@
+"""Summarization: a text and its reference summary per row; a sequence-to-sequence model (`AutoModelForSeq2SeqLM`)
+trained on the summaries (validation: the loss), whose generated test summaries (`Seq2SeqTrainer` with generation,
+`evaluate.generation`) are scored with ROUGE."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from modelmill.runtime.errors import DataError
+from modelmill.task_types import SUMMARIZATION
+from modelmill.task_types.splits import UnlabelledRows
+
+if TYPE_CHECKING:
+    import datasets
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from modelmill.config import (
+        DataSpec,
+        EvaluateSpec,
+        ModelSpec,
+        TokenizerSpec,
+    )
+    from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, TokenizedManifest
+
+METRICS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
+IGNORED = -100
+
+
+def check_split(part: datasets.Dataset, split: str, source: str, spec: DataSpec) -> None:
+    """A DataError naming the source, row and column of a missing, empty or non-text cell."""
+    columns = [spec.text_column, spec.label_column]
+    missing = [name for name in columns if name not in part.column_names]
+    if missing:
+        raise DataError(f"{source}: no column(s) {missing} for split '{split}' (it has {part.column_names}); "
+                        "summarization reads data.text_column (text) and data.label_column (summary)")
+    for name in columns:
+        for row, value in enumerate(part[name], 1):
+            if not isinstance(value, str) or not value.strip():
+                raise DataError(f"{source}: row {row}: column '{name}' is empty or not text")
+
+
+def mean_rouge(predictions: list[str], references: list[str], names: list[str]) -> dict[str, float]:
+    """The mean F-measure over the pairs of each ROUGE variant (the shipped `rouge` module, one score per pair:
+    the same summaries give the same figures, unlike a bootstrap)."""
+    from modelmill.metrics import load_metric
+
+    scores = load_metric("rouge").compute(predictions=predictions, references=references, rouge_types=names,
+                                          use_aggregator=False)
+    return {name: float(np.mean(scores[name])) if scores[name] else 0.0 for name in names}
+
+
+def sentences_on_lines(text: str) -> str:
+    """ROUGE-Lsum compares summaries sentence by sentence: one sentence per line (after '. ', '! ', '? ')."""
+    import re
+
+    return re.sub(r"(?<=[.!?])\s+", "\n", text.strip())
+
+
+class Summarization(UnlabelledRows):
+    name = SUMMARIZATION
+    pipeline_tag = SUMMARIZATION
+    columns = ("text", "summary")
+    metrics = METRICS
+    not_available = ("sets", "slices", "decision_threshold", "promote", "baselines", "class_thresholds")
+    training_metrics = None  # generating during training is slow: validation reports the loss
+
+    check_split = staticmethod(check_split)
+
+    def tokenize(self, dataset: Any, tokenizer: PreTrainedTokenizerBase, data: DataManifest, spec: TokenizerSpec
+                 ) -> Any:
+        def encode(batch: dict[str, list]) -> dict[str, list]:
+            encoded = tokenizer(batch[data.text_column], truncation=True, max_length=spec.max_length)
+            targets = tokenizer(text_target=batch[data.label_column], truncation=True,
+                                max_length=spec.max_target_length)
+            encoded["labels"] = targets["input_ids"]
+            return encoded
+
+        columns = dataset.column_names
+        raw_columns = next(iter(columns.values())) if isinstance(columns, dict) else columns
+        return dataset.map(encode, batched=True, remove_columns=raw_columns, desc="Tokenizing")
+
+    def load_model(self, model: ModelSpec, labels: list[str]) -> PreTrainedModel:
+        from transformers import AutoModelForSeq2SeqLM
+
+        from modelmill.training.loading import load_pretrained, warm_started_encoder_decoder
+
+        return warm_started_encoder_decoder(model) if model.encoder_decoder else load_pretrained(
+            AutoModelForSeq2SeqLM, model)
+
+    def collator(self, tokenizer: PreTrainedTokenizerBase) -> Any:
+        from transformers import DataCollatorForSeq2Seq
+
+        return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORED)
+
+    def evaluate(self, model: ModelManifest, tokens: TokenizedManifest, data: DataManifest, spec: EvaluateSpec,
+                 key: str, output: Path) -> EvaluationReport:
+        """ROUGE of the generated test summaries against the references; the gates; the training curve."""
+        import datasets
+
+        from modelmill.evaluation.figures import publish_training_curve
+        from modelmill.evaluation.gates import check_thresholds
+        from modelmill.manifests import EvaluationReport
+        from modelmill.storage.home import local_copy
+
+        test = datasets.load_from_disk(str(local_copy(tokens.path)))["test"]
+        references = datasets.load_from_disk(str(local_copy(data.path)))["test"][data.label_column]
+        predictions = generate(local_copy(model.path), test, spec)
+        metrics = mean_rouge([sentences_on_lines(text) for text in predictions],
+                             [sentences_on_lines(text) for text in references], list(spec.metrics))
+        publish_training_curve(model, output)
+        return EvaluationReport(key=key, metrics=metrics, checks=check_thresholds(metrics, spec.thresholds),
+                                num_examples=len(predictions), figures=output)
+
+
+def generate(model_dir: Path, split: datasets.Dataset, spec: EvaluateSpec) -> list[str]:
+    """The summaries `Seq2SeqTrainer` generates for the split, decoded (special tokens dropped)."""
+    import torch
+    from transformers import (
+        AutoModelForSeq2SeqLM,
+        AutoTokenizer,
+        DataCollatorForSeq2Seq,
+        Seq2SeqTrainer,
+        Seq2SeqTrainingArguments,
+    )
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    with tempfile.TemporaryDirectory(prefix="modelmill-generate-") as scratch:
+        trainer = Seq2SeqTrainer(
+            model=AutoModelForSeq2SeqLM.from_pretrained(str(model_dir)),
+            args=Seq2SeqTrainingArguments(output_dir=scratch, per_device_eval_batch_size=spec.batch_size,
+                                          predict_with_generate=True, report_to=[], disable_tqdm=True,
+                                          dataloader_pin_memory=torch.cuda.is_available()),
+            data_collator=DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORED),
+            processing_class=tokenizer,
+        )
+        generated = trainer.predict(split, max_new_tokens=spec.generation.max_new_tokens,
+                                    num_beams=spec.generation.num_beams).predictions
+    generated = np.where(generated == IGNORED, tokenizer.pad_token_id, generated)
+    return [text.strip() for text in tokenizer.batch_decode(generated, skip_special_tokens=True)]
+
+
+TASK = Summarization()
