@@ -16,7 +16,7 @@ from modelmill.config.base import (
     Section,
     _resolve,
 )
-from modelmill.metrics import SHIPPED_METRICS, TASK_METRIC_NAMES
+from modelmill.metrics import SHIPPED_METRICS, TASK_METRIC_NAMES, UNBOUNDED_TASK_METRICS
 
 
 class Threshold(Section):
@@ -185,7 +185,8 @@ class EvaluateSpec(Section):
 
     @model_validator(mode="after")
     def _custom_metrics_are_opted_in(self) -> EvaluateSpec:
-        custom = [name for name in self.metrics if name not in SHIPPED_METRICS + TASK_METRIC_NAMES]
+        custom = [name for name in self.metrics
+                  if name not in SHIPPED_METRICS + TASK_METRIC_NAMES + UNBOUNDED_TASK_METRICS]
         if custom and not self.trust_remote_code:
             raise ValueError(
                 f"metrics {custom} are not shipped with modelmill (shipped: {', '.join(SHIPPED_METRICS)}); "

@@ -17,7 +17,7 @@ from modelmill.config.operations import DeploySpec, NotifySpec, PushSpec, RetryS
 from modelmill.config.search import SearchSpec
 from modelmill.config.train import TrainSpec
 from modelmill.config.validation import ValidationSpec
-from modelmill.metrics import TASK_METRIC_NAMES
+from modelmill.metrics import TASK_METRIC_NAMES, UNBOUNDED_TASK_METRICS
 from modelmill.task_types import TASK_TYPES, TEXT_CLASSIFICATION, TaskName, task_type
 
 
@@ -46,10 +46,17 @@ class PipelineSpec(Section):
     @model_validator(mode="before")
     @classmethod
     def _columns_of_the_task(cls, values: Any) -> Any:
-        """The task type's own columns (tokens and tags; context and answers) unless data names others."""
-        if isinstance(values, dict) and values.get("task") in TASK_TYPES and isinstance(values.get("data"), dict):
-            text, label = task_type(values["task"]).columns
+        """The task type's own columns (tokens and tags; context and answers...) unless data names others, and its
+        own metrics unless evaluate names some."""
+        if not isinstance(values, dict) or values.get("task") not in TASK_TYPES:
+            return values
+        kind = task_type(values["task"])
+        if isinstance(values.get("data"), dict):
+            text, label = kind.columns
             values = {**values, "data": {"text_column": text, "label_column": label, **values["data"]}}
+        evaluate = values.get("evaluate", {})
+        if kind.metrics and isinstance(evaluate, dict) and "metrics" not in evaluate:
+            values = {**values, "evaluate": {**evaluate, "metrics": list(kind.metrics)}}
         return values
 
     @model_validator(mode="after")
@@ -65,7 +72,8 @@ class PipelineSpec(Section):
         """The task type's metrics only, and only the `evaluate` fields it has (refused when declared: their
         defaults apply to every pipeline, and are left unused)."""
         kind, declared = task_type(self.task), self.evaluate.model_fields_set
-        allowed = kind.metrics or [name for name in self.evaluate.metrics if name not in TASK_METRIC_NAMES]
+        borrowed = TASK_METRIC_NAMES + UNBOUNDED_TASK_METRICS  # other task types' metrics
+        allowed = kind.metrics or [name for name in self.evaluate.metrics if name not in borrowed]
         unknown = [name for name in self.evaluate.metrics if name not in allowed]
         if unknown:
             raise ValueError(f"evaluate.metrics: {unknown} are not {self.task} metrics"

@@ -11,8 +11,10 @@ from typing import Any
 LOCAL_METRICS = Path(__file__).parent
 SHIPPED_METRICS = ("accuracy", "precision", "recall", "f1")
 TASK_METRICS = ("seqeval", "squad", "rouge")  # modules a task type loads itself (entity scores, EM and F1, ROUGE)
-# what evaluate.metrics may name besides the shipped modules: question answering's and summarization's
+# what evaluate.metrics may name besides the shipped modules: question answering's and summarization's (in [0, 1]),
+# fill-mask's (unbounded)
 TASK_METRIC_NAMES = ("exact_match", "rouge1", "rouge2", "rougeL", "rougeLsum")
+UNBOUNDED_TASK_METRICS = ("perplexity", "mlm_loss")
 
 
 def local_metric_path(name: str) -> Path | None:

@@ -14,14 +14,16 @@ TEXT_CLASSIFICATION = "text-classification"
 TOKEN_CLASSIFICATION = "token-classification"
 QUESTION_ANSWERING = "question-answering"
 SUMMARIZATION = "summarization"
+FILL_MASK = "fill-mask"
 TASK_TYPES = {  # `task:` in pipelines.yaml -> the module that implements it
     TEXT_CLASSIFICATION: "modelmill.task_types.text_classification",
     TOKEN_CLASSIFICATION: "modelmill.task_types.token_classification",
     QUESTION_ANSWERING: "modelmill.task_types.question_answering",
     SUMMARIZATION: "modelmill.task_types.summarization",
+    FILL_MASK: "modelmill.task_types.fill_mask",
 }
 
-TaskName = Literal[TEXT_CLASSIFICATION, TOKEN_CLASSIFICATION, QUESTION_ANSWERING, SUMMARIZATION]  # TASK_TYPES' keys
+TaskName = Literal[TEXT_CLASSIFICATION, TOKEN_CLASSIFICATION, QUESTION_ANSWERING, SUMMARIZATION, FILL_MASK]
 
 
 def task_type(name: str) -> TaskType:

@@ -20,7 +20,7 @@ def test_check_accepts_each_example_of_another_task_type(capsys):
     for folder in sorted((REPO_ROOT / "examples").iterdir()):
         assert main(["check", "-f", str(folder / "pipelines.yaml")]) == 0, capsys.readouterr()
         out = capsys.readouterr().out
-        assert f"OK (1 pipeline(s) checked with their data, model and metrics: {folder.name})" in out
+        assert "OK (1 pipeline(s) checked with their data, model and metrics" in out, folder
 
 
 def test_a_token_task_s_bad_row_is_found_by_check(tmp_path, capsys):

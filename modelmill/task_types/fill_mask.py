@@ -1,0 +1,115 @@
+"""Masked-language modelling (`task: fill-mask`): continue a model's pretraining on unlabelled in-domain text (one
+text column), the domain adaptation that comes before fine-tuning. 15% of the tokens are masked (80% of those
+replaced by the mask token, 10% by a random one, 10% kept), as transformers' `run_mlm.py` does line by line.
+Validation reports the masked-LM loss; the test split's loss and perplexity are measured with masks drawn from a
+fixed seed, so the same model always gets the same figures."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelmill.runtime.errors import DataError
+from modelmill.task_types import FILL_MASK
+from modelmill.task_types.splits import UnlabelledRows
+
+if TYPE_CHECKING:
+    import datasets
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from modelmill.config import DataSpec, EvaluateSpec, ModelSpec, TokenizerSpec
+    from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, TokenizedManifest
+
+METRICS = ("perplexity", "mlm_loss")
+MASKED = 0.15
+MASK_SEED = 0  # the test split's masks
+
+
+def check_split(part: datasets.Dataset, split: str, source: str, spec: DataSpec) -> None:
+    """A DataError naming the source, row and column of a missing, empty or non-text cell."""
+    if spec.text_column not in part.column_names:
+        raise DataError(f"{source}: no column '{spec.text_column}' for split '{split}' (it has {part.column_names}); "
+                        "fill-mask reads data.text_column")
+    for row, value in enumerate(part[spec.text_column], 1):
+        if not isinstance(value, str) or not value.strip():
+            raise DataError(f"{source}: row {row}: column '{spec.text_column}' is empty or not text")
+
+
+def masking(tokenizer: PreTrainedTokenizerBase, seed: int | None = None) -> Any:
+    from transformers import DataCollatorForLanguageModeling
+
+    return DataCollatorForLanguageModeling(tokenizer, mlm_probability=MASKED, seed=seed)
+
+
+def masked_lm_loss(model_dir: Path, split: datasets.Dataset, batch_size: int) -> float:
+    """The mean loss over the masked tokens of the split, with masks drawn from MASK_SEED."""
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    model = AutoModelForMaskedLM.from_pretrained(str(model_dir)).eval()
+    collate = masking(AutoTokenizer.from_pretrained(str(model_dir)), seed=MASK_SEED)
+    names = [name for name in ("input_ids", "attention_mask", "token_type_ids", "special_tokens_mask")
+             if name in split.column_names]
+    rows = [{name: split[index][name] for name in names} for index in range(split.num_rows)]
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(rows), batch_size):
+            batch = collate(rows[start:start + batch_size])
+            masked = int((batch["labels"] != -100).sum())
+            if masked:
+                total += float(model(**batch).loss) * masked
+                count += masked
+    return total / count if count else float("nan")
+
+
+class FillMask(UnlabelledRows):
+    name = FILL_MASK
+    pipeline_tag = FILL_MASK
+    columns = ("text", "label")  # one text column; no label is read
+    metrics = METRICS
+    not_available = ("sets", "slices", "decision_threshold", "promote", "baselines", "class_thresholds",
+                     "generation")
+    training_metrics = None  # validation: the masked-LM loss
+    check_split = staticmethod(check_split)
+
+    def tokenize(self, dataset: Any, tokenizer: PreTrainedTokenizerBase, data: DataManifest, spec: TokenizerSpec
+                 ) -> Any:
+        def encode(batch: dict[str, list]) -> dict[str, list]:
+            return tokenizer(batch[data.text_column], truncation=True, max_length=spec.max_length,
+                             return_special_tokens_mask=True)
+
+        columns = dataset.column_names
+        raw_columns = next(iter(columns.values())) if isinstance(columns, dict) else columns
+        return dataset.map(encode, batched=True, remove_columns=raw_columns, desc="Tokenizing")
+
+    def load_model(self, model: ModelSpec, labels: list[str]) -> PreTrainedModel:
+        from transformers import AutoModelForMaskedLM
+
+        from modelmill.training.loading import load_pretrained
+
+        return load_pretrained(AutoModelForMaskedLM, model)
+
+    def collator(self, tokenizer: PreTrainedTokenizerBase) -> Any:
+        return masking(tokenizer)  # the Trainer's seed draws the training masks
+
+    def evaluate(self, model: ModelManifest, tokens: TokenizedManifest, data: DataManifest, spec: EvaluateSpec,
+                 key: str, output: Path) -> EvaluationReport:
+        """The test split's masked-LM loss and perplexity (fixed masks); the gates; the training curve."""
+        import datasets
+
+        from modelmill.evaluation.figures import publish_training_curve
+        from modelmill.evaluation.gates import check_thresholds
+        from modelmill.manifests import EvaluationReport
+        from modelmill.storage.home import local_copy
+
+        test = datasets.load_from_disk(str(local_copy(tokens.path)))["test"]
+        loss = masked_lm_loss(local_copy(model.path), test, spec.batch_size)
+        measured = {"mlm_loss": loss, "perplexity": math.exp(loss) if loss < 700 else math.inf}
+        metrics = {name: measured[name] for name in spec.metrics}
+        publish_training_curve(model, output)
+        return EvaluationReport(key=key, metrics=metrics, checks=check_thresholds(metrics, spec.thresholds),
+                                num_examples=test.num_rows, figures=output)
+
+
+TASK = FillMask()
