@@ -26,8 +26,9 @@ class PipelineSpec(Section):
 
     description: str = ""
     task: TaskName = Field(
-        TEXT_CLASSIFICATION, description="What the model learns: a label per text, a tag per word (NER), or where "
-        "a question's answer is in a context (extractive QA).")
+        TEXT_CLASSIFICATION, description="What the model learns: a label per text, a tag per word (NER), where a "
+        "question's answer is in a context (extractive QA), a summary of a text, or masked words of in-domain text "
+        "(fill-mask, domain adaptation).")
     data: DataSpec
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     model: ModelSpec
@@ -45,7 +46,7 @@ class PipelineSpec(Section):
 
     @model_validator(mode="before")
     @classmethod
-    def _columns_of_the_task(cls, values: Any) -> Any:
+    def _defaults_of_the_task(cls, values: Any) -> Any:
         """The task type's own columns (tokens and tags; context and answers...) unless data names others, and its
         own metrics unless evaluate names some."""
         if not isinstance(values, dict) or values.get("task") not in TASK_TYPES:
