@@ -109,8 +109,9 @@ def align_labels(word_ids: list[int | None], tags: list[int], labels: list[str],
         elif word != previous:
             aligned.append(tags[word])
         elif every_subtoken:
-            tag = labels[tags[word]]
-            aligned.append(labels.index(f"I-{tag[2:]}") if tag.startswith("B-") else tags[word])
+            inside = f"I-{labels[tags[word]][2:]}"  # declared tags may lack it: then the word's own tag
+            aligned.append(labels.index(inside) if labels[tags[word]].startswith("B-") and inside in labels
+                           else tags[word])
         else:
             aligned.append(IGNORED)
         previous = word

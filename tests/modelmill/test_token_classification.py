@@ -33,6 +33,9 @@ def test_a_word_s_tag_goes_on_its_first_sub_token_or_on_every_one_as_declared():
         IGNORED, 3, IGNORED, 0, 0, 1, IGNORED, IGNORED]
     # every sub-token: a B- tag continues as I- within its word
     assert align_labels(word_ids, tags, LABELS, every_subtoken=True) == [IGNORED, 3, 4, 0, 0, 1, 2, IGNORED]
+    # declared tags without I-LOC: the word's own B-LOC on each of its sub-tokens
+    without = ["O", "B-LOC", "B-PER", "I-PER"]
+    assert align_labels(word_ids, [2, 0, 0, 1], without, every_subtoken=True) == [IGNORED, 2, 3, 0, 0, 1, 1, IGNORED]
 
 
 def test_entity_scores_count_whole_entities_as_seqeval_defines_them():
