@@ -12,6 +12,7 @@ import numpy as np
 
 from modelmill.config import MACRO_F1, PER_CLASS_METRICS
 from modelmill.data.facts import column
+from modelmill.evaluation.batches import saved_model
 from modelmill.manifests import Scores
 from modelmill.metrics import SHIPPED_METRICS, load_metric
 from modelmill.metrics.formulas import compute_shipped
@@ -27,12 +28,9 @@ AVERAGED = frozenset({"precision", "recall", "f1"})
 def loaded_classifier(model_dir: str) -> tuple[Any, Any, Any]:
     """The saved classifier (in eval mode, on the GPU when there is one), its tokenizer and its device; loaded once
     per stage whatever the number of splits it scores (a published model folder never changes)."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir).to(device).eval()
-    return model, AutoTokenizer.from_pretrained(model_dir), device
+    return saved_model(AutoModelForSequenceClassification, model_dir)
 
 
 def predict_probabilities(model_dir: Path, split: datasets.Dataset, batch_size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -44,22 +44,18 @@ def masking(tokenizer: PreTrainedTokenizerBase, seed: int | None = None) -> Any:
 
 def masked_lm_loss(model_dir: Path, split: datasets.Dataset, batch_size: int) -> float:
     """The mean loss over the masked tokens of the split, with masks drawn from MASK_SEED."""
-    import torch
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
+    from transformers import AutoModelForMaskedLM
 
-    model = AutoModelForMaskedLM.from_pretrained(str(model_dir)).eval()
-    collate = masking(AutoTokenizer.from_pretrained(str(model_dir)), seed=MASK_SEED)
-    names = [name for name in ("input_ids", "attention_mask", "token_type_ids", "special_tokens_mask")
-             if name in split.column_names]
-    rows = [{name: split[index][name] for name in names} for index in range(split.num_rows)]
+    from modelmill.evaluation.batches import model_batches, saved_model
+
+    model, tokenizer, device = saved_model(AutoModelForMaskedLM, str(model_dir))
     total, count = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(rows), batch_size):
-            batch = collate(rows[start:start + batch_size])
-            masked = int((batch["labels"] != -100).sum())
-            if masked:
-                total += float(model(**batch).loss) * masked
-                count += masked
+    for _, batch, output in model_batches(model, tokenizer, device, split, batch_size,
+                                          masking(tokenizer, seed=MASK_SEED), extra=["special_tokens_mask"]):
+        masked = int((batch["labels"] != -100).sum())
+        if masked:  # a batch without a masked token has no loss (NaN)
+            total += float(output.loss) * masked
+            count += masked
     return total / count if count else float("nan")
 
 

@@ -205,21 +205,18 @@ class QuestionAnswering(UnlabelledRows):
 
 def predict_spans(model_dir: Path, windows_: datasets.Dataset, batch_size: int) -> tuple[list[np.ndarray], ...]:
     """The start and end logits of every window (each as long as the window)."""
-    import torch
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, DataCollatorWithPadding
+    from transformers import AutoModelForQuestionAnswering, DataCollatorWithPadding
 
-    model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir)).eval()
-    collate = DataCollatorWithPadding(AutoTokenizer.from_pretrained(str(model_dir)))
-    names = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in windows_.column_names]
-    rows = [{name: windows_[index][name] for name in names} for index in range(windows_.num_rows)]
+    from modelmill.evaluation.batches import model_batches, saved_model
+
+    model, tokenizer, device = saved_model(AutoModelForQuestionAnswering, str(model_dir))
     starts, ends = [], []
-    with torch.no_grad():
-        for begin in range(0, len(rows), batch_size):
-            batch = rows[begin:begin + batch_size]
-            output = model(**collate(batch))
-            for row, start, end in zip(batch, output.start_logits.numpy(), output.end_logits.numpy(), strict=True):
-                starts.append(start[:len(row["input_ids"])])
-                ends.append(end[:len(row["input_ids"])])
+    for rows, _, output in model_batches(model, tokenizer, device, windows_, batch_size,
+                                         DataCollatorWithPadding(tokenizer)):
+        for row, start, end in zip(rows, output.start_logits.cpu().numpy(), output.end_logits.cpu().numpy(),
+                                   strict=True):
+            starts.append(start[:len(row["input_ids"])])
+            ends.append(end[:len(row["input_ids"])])
     return starts, ends
 
 

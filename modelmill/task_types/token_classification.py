@@ -256,24 +256,21 @@ def metric_values(scores: dict[str, Any], names: list[str]) -> dict[str, float]:
 
 def predict_tags(model_dir: Path, split: datasets.Dataset, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Predicted tag ids and true label ids of every row, padded to one length with IGNORED."""
-    import torch
-    from transformers import AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification
+    from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification
 
-    model = AutoModelForTokenClassification.from_pretrained(str(model_dir)).eval()
-    collate = DataCollatorForTokenClassification(AutoTokenizer.from_pretrained(str(model_dir)))
-    names = [name for name in ("input_ids", "attention_mask", "labels") if name in split.column_names]
-    rows = [{name: split[index][name] for name in names} for index in range(split.num_rows)]
-    width = max((len(row["labels"]) for row in rows), default=0)
-    predicted = np.full((len(rows), width), IGNORED)
-    true = np.full((len(rows), width), IGNORED)
-    with torch.no_grad():
-        for start in range(0, len(rows), batch_size):
-            batch = collate(rows[start:start + batch_size])
-            labels = batch.pop("labels")
-            logits = model(**batch).logits
-            length = labels.shape[1]
-            predicted[start:start + len(labels), :length] = logits.argmax(-1).numpy()
-            true[start:start + len(labels), :length] = labels.numpy()
+    from modelmill.evaluation.batches import model_batches, saved_model
+
+    model, tokenizer, device = saved_model(AutoModelForTokenClassification, str(model_dir))
+    width = max((len(labels) for labels in split["labels"]), default=0)
+    predicted = np.full((split.num_rows, width), IGNORED)
+    true = np.full((split.num_rows, width), IGNORED)
+    start = 0
+    for rows, batch, output in model_batches(model, tokenizer, device, split, batch_size,
+                                             DataCollatorForTokenClassification(tokenizer), extra=["labels"]):
+        length = batch["labels"].shape[1]
+        predicted[start:start + len(rows), :length] = output.logits.argmax(-1).cpu().numpy()
+        true[start:start + len(rows), :length] = batch["labels"].cpu().numpy()
+        start += len(rows)
     return predicted, true
 
 
