@@ -75,9 +75,9 @@ class FillMask(UnlabelledRows):
             return tokenizer(batch[data.text_column], truncation=True, max_length=spec.max_length,
                              return_special_tokens_mask=True)
 
-        columns = dataset.column_names
-        raw_columns = next(iter(columns.values())) if isinstance(columns, dict) else columns
-        return dataset.map(encode, batched=True, remove_columns=raw_columns, desc="Tokenizing")
+        from modelmill.training.tokenizing import encode_splits
+
+        return encode_splits(dataset, encode)
 
     def load_model(self, model: ModelSpec, labels: list[str]) -> PreTrainedModel:
         from transformers import AutoModelForMaskedLM

@@ -143,9 +143,9 @@ class QuestionAnswering(UnlabelledRows):
             return windows(tokenizer, batch[QUESTION], batch[data.text_column], batch[data.label_column], indexes,
                            max_length, overlap)
 
-        columns = dataset.column_names
-        raw_columns = next(iter(columns.values())) if isinstance(columns, dict) else columns
-        return dataset.map(encode, batched=True, with_indices=True, remove_columns=raw_columns, desc="Tokenizing")
+        from modelmill.training.tokenizing import encode_splits
+
+        return encode_splits(dataset, encode, with_indices=True)
 
     def load_model(self, model: ModelSpec, labels: list[str]) -> PreTrainedModel:
         from transformers import AutoModelForQuestionAnswering

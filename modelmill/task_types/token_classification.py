@@ -195,9 +195,9 @@ class TokenClassification:
             ]
             return encoded
 
-        columns = dataset.column_names
-        raw_columns = next(iter(columns.values())) if isinstance(columns, dict) else columns
-        return dataset.map(encode, batched=True, remove_columns=raw_columns, desc="Tokenizing")
+        from modelmill.training.tokenizing import encode_splits
+
+        return encode_splits(dataset, encode)
 
     def load_model(self, model: ModelSpec, labels: list[str]) -> PreTrainedModel:
         from transformers import AutoModelForTokenClassification

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from modelmill.manifests import DataManifest
 
@@ -24,6 +25,12 @@ def tokenize_splits(
         encoded["labels"] = [data.label_ids[str(value)] for value in batch[data.label_column]]
         return encoded
 
+    return encode_splits(dataset, encode)
+
+
+def encode_splits(dataset: Any, encode: Callable[..., dict[str, list]], **options: Any) -> Any:
+    """`dataset` (a split or all of them) mapped batch by batch through `encode`, the columns as read dropped: what
+    every task type's tokenization does with its own `encode` (`options` go to `map`, e.g. with_indices)."""
     columns = dataset.column_names
     raw_columns = next(iter(columns.values())) if isinstance(columns, dict) else columns
-    return dataset.map(encode, batched=True, remove_columns=raw_columns, desc="Tokenizing")
+    return dataset.map(encode, batched=True, remove_columns=raw_columns, desc="Tokenizing", **options)
