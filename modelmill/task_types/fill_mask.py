@@ -10,9 +10,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelmill.runtime.errors import DataError
 from modelmill.task_types import FILL_MASK
-from modelmill.task_types.splits import UnlabelledRows
+from modelmill.task_types.splits import UnlabelledRows, require_text
 
 if TYPE_CHECKING:
     import datasets
@@ -28,12 +27,7 @@ MASK_SEED = 0  # the test split's masks
 
 def check_split(part: datasets.Dataset, split: str, source: str, spec: DataSpec) -> None:
     """A DataError naming the source, row and column of a missing, empty or non-text cell."""
-    if spec.text_column not in part.column_names:
-        raise DataError(f"{source}: no column '{spec.text_column}' for split '{split}' (it has {part.column_names}); "
-                        "fill-mask reads data.text_column")
-    for row, value in enumerate(part[spec.text_column], 1):
-        if not isinstance(value, str) or not value.strip():
-            raise DataError(f"{source}: row {row}: column '{spec.text_column}' is empty or not text")
+    require_text(part, split, source, [spec.text_column], "fill-mask reads data.text_column")
 
 
 def masking(tokenizer: PreTrainedTokenizerBase, seed: int | None = None) -> Any:

@@ -12,7 +12,7 @@ import numpy as np
 
 from modelmill.runtime.errors import ConfigError, DataError
 from modelmill.task_types import QUESTION_ANSWERING
-from modelmill.task_types.splits import UnlabelledRows
+from modelmill.task_types.splits import UnlabelledRows, require_columns
 
 if TYPE_CHECKING:
     import datasets
@@ -55,11 +55,8 @@ def answer_problem(context: Any, question: Any, answers: Any) -> str | None:
 def check_split(part: datasets.Dataset, split: str, source: str, spec: DataSpec) -> bool:
     """Whether the split has questions without an answer; a DataError names the source, row and column."""
     columns = [spec.text_column, QUESTION, spec.label_column]
-    missing = [name for name in columns if name not in part.column_names]
-    if missing:
-        raise DataError(f"{source}: no column(s) {missing} for split '{split}' (it has {part.column_names}); "
-                        f"question-answering reads data.text_column (context), '{QUESTION}' and data.label_column "
-                        "(answers)")
+    require_columns(part, split, source, columns, f"question-answering reads data.text_column (context), "
+                    f"'{QUESTION}' and data.label_column (answers)")
     unanswerable = False
     for row, values in enumerate(zip(*(part[name] for name in columns), strict=True), 1):
         problem = answer_problem(*values)

@@ -4,7 +4,7 @@ part of a task type that has no label set (question answering, summarization).""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from modelmill.runtime.errors import DataError
@@ -33,6 +33,22 @@ def read_checked(spec: DataSpec, check: Check) -> tuple[datasets.DatasetDict, st
     if spec.file is not None:
         dataset = random_split(dataset["train"], spec)
     return dataset, source, found
+
+
+def require_columns(part: datasets.Dataset, split: str, source: str, names: Sequence[str], reads: str) -> None:
+    """A DataError naming the source, the split and the columns it lacks, and what the task type reads (`reads`)."""
+    missing = [name for name in names if name not in part.column_names]
+    if missing:
+        raise DataError(f"{source}: no column(s) {missing} for split '{split}' (it has {part.column_names}); {reads}")
+
+
+def require_text(part: datasets.Dataset, split: str, source: str, names: Sequence[str], reads: str) -> None:
+    """The columns `names` exist and hold text in every row; else a DataError naming the source, row and column."""
+    require_columns(part, split, source, names, reads)
+    for name in names:
+        for row, value in enumerate(part[name], 1):
+            if not isinstance(value, str) or not value.strip():
+                raise DataError(f"{source}: row {row}: column '{name}' is empty or not text")
 
 
 def random_split(single: datasets.Dataset, spec: DataSpec) -> datasets.DatasetDict:

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modelmill.runtime.errors import DataError
 from modelmill.task_types import SUMMARIZATION
-from modelmill.task_types.splits import UnlabelledRows
+from modelmill.task_types.splits import UnlabelledRows, require_text
 
 if TYPE_CHECKING:
     import datasets
@@ -32,15 +31,8 @@ IGNORED = -100
 
 def check_split(part: datasets.Dataset, split: str, source: str, spec: DataSpec) -> None:
     """A DataError naming the source, row and column of a missing, empty or non-text cell."""
-    columns = [spec.text_column, spec.label_column]
-    missing = [name for name in columns if name not in part.column_names]
-    if missing:
-        raise DataError(f"{source}: no column(s) {missing} for split '{split}' (it has {part.column_names}); "
-                        "summarization reads data.text_column (text) and data.label_column (summary)")
-    for name in columns:
-        for row, value in enumerate(part[name], 1):
-            if not isinstance(value, str) or not value.strip():
-                raise DataError(f"{source}: row {row}: column '{name}' is empty or not text")
+    require_text(part, split, source, [spec.text_column, spec.label_column],
+                 "summarization reads data.text_column (text) and data.label_column (summary)")
 
 
 def mean_rouge(predictions: list[str], references: list[str], names: list[str]) -> dict[str, float]:

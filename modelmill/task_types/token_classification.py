@@ -11,7 +11,7 @@ import numpy as np
 from modelmill.config.evaluate import unknown_classes
 from modelmill.runtime.errors import ConfigError, DataError
 from modelmill.task_types import TOKEN_CLASSIFICATION
-from modelmill.task_types.splits import check_local_files, read_checked
+from modelmill.task_types.splits import check_local_files, read_checked, require_columns
 
 if TYPE_CHECKING:
     import datasets
@@ -73,10 +73,8 @@ def row_problem(tokens: Any, tags: Any, spec: DataSpec) -> str | None:
 
 def check_split(part: datasets.Dataset, split: str, source: str, spec: DataSpec) -> set[str]:
     """The tags of a split, or a DataError naming its source, row and column (and tags data.labels lacks)."""
-    missing = [name for name in (spec.text_column, spec.label_column) if name not in part.column_names]
-    if missing:
-        raise DataError(f"{source}: no column(s) {missing} for split '{split}' (it has {part.column_names}); "
-                        "token-classification reads data.text_column (words) and data.label_column (tags)")
+    require_columns(part, split, source, [spec.text_column, spec.label_column],
+                    "token-classification reads data.text_column (words) and data.label_column (tags)")
     seen: set[str] = set()
     for row, (tokens, tags) in enumerate(zip(part[spec.text_column], part[spec.label_column], strict=True), 1):
         problem = row_problem(tokens, tags, spec)
