@@ -42,4 +42,18 @@ def load_metric(name: str, trust_remote_code: bool = False) -> Any:
     import evaluate
 
     local = shipped or (Path(name) if Path(name).is_dir() else None)
-    return evaluate.load(str(local) if local else name)
+    loaded = evaluate.load(str(local) if local else name)
+    release_absl_stream()
+    return loaded
+
+
+def release_absl_stream() -> None:
+    """`rouge_score` (the `rouge` module) imports absl's logging, whose handler keeps the `sys.stderr` of that
+    moment, and closes it when logging is configured again (Prefect does, per flow run) unless it is the process's
+    own: where stderr was swapped at import (pytest's capture, a notebook), a later run closed the swapped stream.
+    The handler is not attached to any logger: pointing it at the process's own stderr changes no output."""
+    import sys
+
+    absl_logging = sys.modules.get("absl.logging")
+    if absl_logging is not None:
+        absl_logging.get_absl_handler().python_handler.stream = sys.__stderr__

@@ -90,3 +90,27 @@ def test_a_pretrained_encoder_warm_starts_both_halves_of_a_sequence_to_sequence_
         tokenizer.cls_token_id, tokenizer.sep_token_id)
     with pytest.raises(ValueError, match="give from_config or encoder_decoder, not both"):
         ModelSpec(name_or_path=str(tiny_model_dir), encoder_decoder=True, from_config=True)
+
+
+def test_loading_rouge_leaves_absl_s_handler_on_the_process_stderr(monkeypatch):
+    # rouge_score imports absl's logging, whose handler keeps the stderr of that moment and closes it when logging
+    # is configured again (Prefect does, per flow run): under pytest's capture or in a notebook, a swapped stream
+    import io
+    import sys
+
+    import absl.logging
+
+    from modelmill.metrics import load_metric
+
+    handler = absl.logging.get_absl_handler().python_handler
+    swapped = io.StringIO()
+    monkeypatch.setattr(handler, "stream", swapped)
+    load_metric.__wrapped__("rouge")
+    assert handler.stream is sys.__stderr__
+    handler.close()  # what logging's reconfiguration does to every handler
+    assert not swapped.closed and not sys.__stderr__.closed
+    # without the release, the swapped stream is closed
+    handler.stream = swapped
+    handler.close()
+    assert swapped.closed
+    handler.stream = sys.__stderr__
