@@ -49,13 +49,16 @@ def references(tmp_path: Path, marker: Path) -> dict[str, str]:
     return {
         "absolute folder named like a shipped metric": str(absolute),
         "a shipped name climbing out with ..": f"accuracy/{relative}",
+        # a task type's own module (ROUGE for summarization) is its exact name too
+        "a task type's module name climbing out with ..": f"rouge/{os.path.relpath(climbing, LOCAL_METRICS / 'rouge')}",
         "a symlink to the shipped folder": str(tmp_path / "linked"),
         "a relative folder": "./abs/accuracy",
     }
 
 
 @pytest.mark.parametrize("how", ["absolute folder named like a shipped metric", "a shipped name climbing out with ..",
-                                 "a symlink to the shipped folder", "a relative folder"])
+                                 "a task type's module name climbing out with ..", "a symlink to the shipped folder",
+                                 "a relative folder"])
 def test_a_metric_that_is_not_a_shipped_name_needs_the_opt_in_and_is_never_imported(
     tmp_path, write_pipelines, tiny_model_dir, review_files, capsys, how
 ):
