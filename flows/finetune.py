@@ -3,6 +3,8 @@ push."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from prefect import flow
 from prefect.logging import get_run_logger
 from prefect.states import Completed, Failed
@@ -19,14 +21,15 @@ from modelmill.manifests import (
     ModelManifest,
     PushResult,
     RunSummary,
+    Scores,
     SearchReport,
-    TokenizedManifest,
     ValidationReport,
 )
 from modelmill.observe import notify
 from modelmill.observe.lifecycle import announce_promotion, current_run_name, finish_run, start_run
 from modelmill.observe.stages import StageLog
 from modelmill.runtime.errors import ModelmillError
+from modelmill.storage.cache_probe import CacheProbe
 from modelmill.storage.home import current_home
 from modelmill.storage.secrets import push_credentials
 from modelmill.task_types import task_type
@@ -95,8 +98,45 @@ def finetune(
     return summary
 
 
-def run_stages(run: ResolvedRun, stage: StageLog) -> RunSummary:
+@dataclass(frozen=True)
+class Built:
+    """What the stages up to evaluation made of one pipeline, and the run as it trained (its model resolved)."""
+
+    run: ResolvedRun
+    data: DataManifest
+    validation: ValidationReport
+    model: ModelManifest
+    search: SearchReport | None
+    evaluation: EvaluationReport
+
+
+def run_stages(run: ResolvedRun, stage: StageLog | CacheProbe) -> RunSummary:
     """The stages, one call each; a stage's failure ends the run with its error."""
+    built = build(run, stage)
+    model = built.model
+    evaluation, pushed = release(built.run, stage, model, built.data, built.validation, built.evaluation, built.search)
+    summary = RunSummary(
+        pipeline=run.pipeline, run_name=current_run_name(), spec_hash=run.spec_hash, note=run.overrides.note,
+        evaluation=evaluation, model_path=model.path, push=pushed,
+        train_samples_per_second=model.train_samples_per_second, training=model.settings, search=built.search,
+    )
+    return summary.model_copy(update={"stages": dict(stage.states), "work_seconds": stage.work_seconds()})
+
+
+def build(run: ResolvedRun, stage: StageLog | CacheProbe) -> Built:
+    """Load, validate, tokenize, train (or search) and evaluate `run`'s pipeline. A model that starts from another
+    pipeline's (`model.from_pipeline`) has that pipeline built first, its stages recorded under its name: cached
+    like any stage, its gates holding, nothing of it pushed."""
+    if run.upstream is not None:
+        upstream = run.upstream.pipeline
+        try:
+            with stage.within(upstream):
+                adapted = build(run.upstream, stage).model
+        except ModelmillError as exc:  # its data, gates or checks: said as that pipeline's
+            exc.args = (f"pipeline '{upstream}', whose model '{run.pipeline}' starts from: {exc}", *exc.args[1:])
+            exc.reason = f"pipeline '{upstream}': {exc.reason}"
+            raise
+        run = replace(run, spec=run.spec.model_copy(update={"model": run.spec.model.adapted(str(adapted.path))}))
     spec, name = run.spec, run.pipeline
     data = stage(load_data, spec.data, spec.task)
     # the labels may come from the data: fail before training
@@ -109,17 +149,30 @@ def run_stages(run: ResolvedRun, stage: StageLog) -> RunSummary:
     else:
         model, search = search_best(run, stage, tokens, options=retrain)
     evaluation = stage(evaluate_model, model, tokens, spec.evaluate, name, data)
-    evaluation, pushed = release(run, stage, model, tokens, data, validation, evaluation, search)
-    summary = RunSummary(
-        pipeline=name, run_name=current_run_name(), spec_hash=run.spec_hash, note=run.overrides.note,
-        evaluation=evaluation, model_path=model.path, push=pushed,
-        train_samples_per_second=model.train_samples_per_second, training=model.settings, search=search,
-    )
-    return summary.model_copy(update={"stages": dict(stage.states), "work_seconds": stage.work_seconds()})
+    if spec.model.compare_unadapted:
+        evaluation = evaluation.model_copy(update={"adaptation": unadapted_comparison(run, stage, data, evaluation)})
+    return Built(run, data, validation, model, search, evaluation)
+
+
+def unadapted_comparison(run: ResolvedRun, stage: StageLog | CacheProbe, data: DataManifest,
+                         adapted: EvaluationReport) -> list[Scores]:
+    """The same fine-tune (settings, seed, split) from the model the domain adaptation started from, scored but not
+    gated (stages recorded under `unadapted/`), beside the adapted model's: what the adaptation bought."""
+    root = run
+    while root.upstream is not None:
+        root = root.upstream
+    spec, base = run.spec, root.spec.model.model_copy(update={"encoder_decoder": run.spec.model.encoder_decoder})
+    with stage.within("unadapted"):
+        tokens = stage(tokenize, data, spec.tokenizer, base)
+        model = stage(train, tokens, base, spec.train, f"{run.pipeline} (unadapted)")
+        report = stage(evaluate_model, model, tokens, spec.evaluate, f"{run.pipeline} (unadapted)", data, False)
+    return [Scores(name=f"from {base.origin} (unadapted)", num_examples=report.num_examples, metrics=report.metrics),
+            Scores(name=f"from {spec.model.origin} (adapted)", num_examples=adapted.num_examples,
+                   metrics=adapted.metrics)]
 
 
 def release(
-    run: ResolvedRun, stage: StageLog, model: ModelManifest, tokens: TokenizedManifest, data: DataManifest,
+    run: ResolvedRun, stage: StageLog | CacheProbe, model: ModelManifest, data: DataManifest,
     validation: ValidationReport, evaluation: EvaluationReport, search: SearchReport | None = None,
 ) -> tuple[EvaluationReport, PushResult | None]:
     """Read the Hub's head, decide against it (with evaluate.promote), push on it; when main moved before the
@@ -130,7 +183,8 @@ def release(
     for _ in range(HEAD_MOVES):
         head = stage(read_hub_head, spec.push) if spec.evaluate.promote or publishes else None
         if spec.evaluate.promote is not None:
-            promotion = stage(challenge_champion, model, tokens, data, spec.evaluate, evaluation, spec.push, head, name)
+            promotion = stage(challenge_champion, model, data, spec.evaluate, evaluation, spec.push, head, name,
+                              spec.tokenizer)
             evaluation = evaluation.model_copy(update={"promotion": promotion})
             if not promotion.promoted:
                 return evaluation, None

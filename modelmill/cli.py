@@ -181,7 +181,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     for name, spec in load_pipelines(args.file).pipelines.items():
         schedule = f"cron '{spec.schedule.cron}' {spec.schedule.timezone}" if spec.schedule else "no schedule"
-        print(f"{name:<20} {spec.model.name_or_path} -> {spec.push.repo_id} ({schedule})")
+        print(f"{name:<20} {spec.model.origin} -> {spec.push.repo_id} ({schedule})")
         if spec.description:
             print(f"{'':<20} {spec.description}")
     return 0

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from modelmill.config import ModelSpec
 from modelmill.hub.promotion import Promotion
 
 
@@ -87,6 +88,8 @@ class ModelManifest(BaseModel):
     key: str
     path: Path
     base_model: str
+    started_from: ModelSpec | None = Field(None, description="The model spec training started from (for a "
+                                           "from_pipeline model: the adapted model's place under the home).")
     labels: list[str]
     device: str
     training_arguments: dict[str, Any]
@@ -209,6 +212,10 @@ class EvaluationReport(BaseModel):
     figures: Path | None = Field(None, description="Folder with confusion_matrix.png and training_curve.png.")
     warnings: list[str] = Field(default_factory=list)
     promotion: Promotion | None = Field(None, description="Champion vs challenger, when evaluate.promote is set.")
+    retention: list[Scores] = Field(default_factory=list, description="fill-mask: the base model and the adapted "
+                                    "one on the retention set of general text.")
+    adaptation: list[Scores] = Field(default_factory=list, description="model.compare_unadapted: the fine-tune of "
+                                     "the unadapted model and of the adapted one, on the same test split.")
 
     @property
     def failures(self) -> list[MetricCheck]:

@@ -6,12 +6,12 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.logging import get_run_logger
 
-from modelmill.config import EvaluateSpec, PushSpec
+from modelmill.config import EvaluateSpec, PushSpec, TokenizerSpec
 from modelmill.hub.challenge import challenge
 from modelmill.hub.client import hub_api
 from modelmill.hub.head import HubHead
 from modelmill.hub.promotion import Promotion, comparison_table
-from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, TokenizedManifest
+from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest
 from modelmill.observe.timing import timed
 from modelmill.runtime.errors import ConfigError
 from modelmill.runtime.retry import retry_if_transient
@@ -23,13 +23,13 @@ from modelmill.storage.secrets import push_credentials
 @timed("challenge")
 def challenge_champion(
     model: ModelManifest,
-    tokens: TokenizedManifest,
     data: DataManifest,
     spec: EvaluateSpec,
     report: EvaluationReport,
     push: PushSpec,
     head: HubHead | None,
     pipeline: str,
+    tokenizer: TokenizerSpec,
 ) -> Promotion:
     """Compare the new model with the one published at `head` (its cache key: a decision holds for that head
     only, and a moved head decides again)."""
@@ -40,7 +40,8 @@ def challenge_champion(
         raise ConfigError(f"evaluate.promote.guards: no metric {missing} (labels are {model.labels})")
     token, _ = push_credentials(push.token_secret_block)
     api = hub_api(push, token) if head is not None else None
-    promotion = challenge(spec, api, head, model.labels, challenger, data, tokens.max_length)
+    sets = {scores.name: {**scores.metrics, **scores.per_class} for scores in report.sets}
+    promotion = challenge(spec, api, head, model.labels, challenger, data, tokenizer, sets)
     comparison = comparison_table(promotion)
     create_markdown_artifact(markdown=f"## Champion vs challenger\n\n{comparison}",
                              description=f"Promotion decision of pipeline '{pipeline}'")

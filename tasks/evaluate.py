@@ -60,12 +60,14 @@ def evaluate_model(
     spec: EvaluateSpec,
     pipeline: str,
     data: DataManifest,
+    gate: bool = True,
 ) -> EvaluationReport:
-    """Score the model; below a gate the flow fails and nothing is pushed."""
+    """Score the model; below a gate the flow fails and nothing is pushed (`gate` False: a model scored for
+    comparison only, its report returned whatever it scored)."""
     key = stable_hash("evaluate", model.key, spec)  # the extra sets' files by name and content
     report = task_type(data.task).evaluate(model, tokens, data, spec, key, new_output_dir("evaluate", key))
     create_markdown_artifact(markdown=report_markdown(report), description=f"Evaluation of pipeline '{pipeline}'")
-    if report.failures:
+    if report.failures and gate:
         raise ThresholdsNotMet(failure_message(report), reason=failed_gates(report))
     logger = get_run_logger()
     logger.info("Test metrics (%d examples):\n%s", report.num_examples, metrics_table(report))

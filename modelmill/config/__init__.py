@@ -35,6 +35,7 @@ from modelmill.config.evaluate import (  # noqa: F401
     Guard,
     OverfittingSpec,
     PromoteSpec,
+    RetentionSpec,
     SliceSpec,
     Threshold,
     unknown_classes,

@@ -81,6 +81,21 @@ class EvaluationSet(Section):
     format: Literal["csv", "json", "parquet"] | None = Field(None, description="Inferred from the extension.")
     thresholds: dict[str, Threshold] = Field(default_factory=dict)
     class_thresholds: ClassThresholds = Field(default_factory=dict, description=CLASS_THRESHOLDS)
+    guard: Guard | None = Field(None, description="With evaluate.promote: the published model is scored on this set "
+                                "too, and the new one is not promoted when this metric drops below the published "
+                                "model's by more than `tolerance` on it (e.g. forgetting old data).")
+
+    _resolve_file = field_validator("file")(_resolve)
+
+
+class RetentionSpec(Section):
+    """fill-mask: general text (data.text_column) the adapted model should not forget: the base model's and the
+    adapted one's masked-LM loss on it are reported, and `max_increase` bounds how much the loss may rise."""
+
+    file: DataLocation
+    format: Literal["csv", "json", "parquet"] | None = Field(None, description="Inferred from the extension.")
+    max_increase: float | None = Field(None, ge=0, le=100, description="The most the masked-LM loss (nats per "
+                                       "masked token) may rise from the base model's; above it the run fails.")
 
     _resolve_file = field_validator("file")(_resolve)
 
@@ -156,6 +171,8 @@ class EvaluateSpec(Section):
     slices: list[SliceSpec] = Field(default_factory=list, description="Test-split metrics per slice.")
     decision_threshold: DecisionThresholdSpec | None = None
     promote: PromoteSpec | None = Field(None, description="Compare with the model published at push.repo_id.")
+    retention: RetentionSpec | None = Field(None, description="fill-mask: general text whose masked-LM loss is "
+                                            "measured before and after the adaptation (forgetting).")
     batch_size: int = Field(64, ge=1, le=MAX_BATCH, description="Batch size for predicting the test split.")
     generation: GenerationSpec = Field(default_factory=GenerationSpec, description="summarization: how test "
                                        "summaries are generated.")
@@ -168,11 +185,15 @@ class EvaluateSpec(Section):
     @model_validator(mode="after")
     def _promotion_uses_computed_metrics(self) -> EvaluateSpec:
         if self.promote is None:
+            guarded = [name for name, extra in self.sets.items() if extra.guard is not None]
+            if guarded:
+                raise ValueError(f"sets.{guarded[0]}.guard: compares with the published model; set evaluate.promote")
             return self
         named = [("promote.metric", self.promote.metric)] + [
             (f"promote.guards[{i}].metric", guard.metric) for i, guard in enumerate(self.promote.guards)
             if guard.label is None
-        ]
+        ] + [(f"sets.{name}.guard.metric", extra.guard.metric) for name, extra in self.sets.items()
+             if extra.guard is not None and extra.guard.label is None]
         for where, metric in named:
             if metric not in self.metrics:
                 raise ValueError(f"{where}: '{metric}' is not in evaluate.metrics {self.metrics}")
@@ -224,6 +245,8 @@ class EvaluateSpec(Section):
         named = [(f"class_thresholds.{label}", label) for label in self.class_thresholds]
         for name, evaluation_set in self.sets.items():
             named += [(f"sets.{name}.class_thresholds.{label}", label) for label in evaluation_set.class_thresholds]
+            if evaluation_set.guard is not None and evaluation_set.guard.label is not None:
+                named.append((f"sets.{name}.guard.class", evaluation_set.guard.label))
         if self.decision_threshold is not None:
             named.append(("decision_threshold.positive", self.decision_threshold.positive))
         if self.promote is not None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from modelmill.config.base import (
+    PIPELINE_NAME,
     Section,
 )
 
@@ -32,24 +33,52 @@ class ModelSpec(Section):
     """The pretrained model to fine-tune.
 
     `name_or_path` is a Hub id, a local folder, or ``pkg:<python package>/<folder>`` for a model
-    that a Python package ships (offline).
+    that a Python package ships (offline); or `from_pipeline` names a fill-mask pipeline of the same file whose
+    domain-adapted model this one starts from (a run of this pipeline runs that one's stages first, cached).
     """
 
-    name_or_path: str = Field(min_length=1, pattern=r"\S")
+    name_or_path: str | None = Field(None, min_length=1, pattern=r"\S")
+    from_pipeline: str | None = Field(None, pattern=PIPELINE_NAME.pattern, description="Start from the model that "
+                                      "this fill-mask pipeline (of the same file) adapted to the domain; running "
+                                      "this pipeline runs or reuses that one's stages first.")
     revision: str | None = Field(None, min_length=1, pattern=r"\S")
     trust_remote_code: bool = False
     from_config: bool = Field(False, description="Build the model from `name_or_path`'s config.json with new, "
                               "seeded weights instead of loading pretrained ones (where no pretrained model is "
                               "available offline).")
+    compare_unadapted: bool = Field(False, description="With from_pipeline: also fine-tune the model that pipeline "
+                                    "started from, with the same settings on the same split, and report the two "
+                                    "side by side (what the domain adaptation bought).")
     encoder_decoder: bool = Field(False, description="summarization: warm-start a sequence-to-sequence model from "
                                   "this encoder (encoder and decoder both start from its weights, the decoder's "
                                   "cross-attention is new: bert2bert), where no pretrained seq2seq model is at hand.")
 
     @model_validator(mode="after")
-    def _one_way_to_build(self) -> ModelSpec:
+    def _one_way_to_build(self, info: ValidationInfo) -> ModelSpec:
+        written = info.context is not None and "base_dir" in info.context  # read from a pipelines file
+        resolved = not written and self.from_pipeline is not None  # adapted() named the upstream's model
+        if (self.name_or_path is None) == (self.from_pipeline is None) and not resolved:
+            raise ValueError("give exactly one of name_or_path or from_pipeline")
+        if self.from_pipeline is not None and (self.from_config or self.revision is not None):
+            raise ValueError("from_pipeline starts from that pipeline's trained weights: remove "
+                             + ("from_config" if self.from_config else "revision"))
         if self.from_config and self.encoder_decoder:
             raise ValueError("give from_config or encoder_decoder, not both")
+        if self.compare_unadapted and self.from_pipeline is None:
+            raise ValueError("compare_unadapted compares with the model a from_pipeline pipeline adapted; give "
+                             "from_pipeline")
         return self
+
+    def adapted(self, path: str) -> ModelSpec:
+        """This spec starting from the model saved at `path` (its `from_pipeline`'s model, as its manifest names
+        it: under the home, relative when the home is remote)."""
+        assert self.from_pipeline is not None
+        return self.model_copy(update={"name_or_path": path})
+
+    @property
+    def origin(self) -> str:
+        """What the model starts from, as its manifest and card say: the reference, or `pipeline:<name>`."""
+        return f"pipeline:{self.from_pipeline}" if self.from_pipeline is not None else str(self.name_or_path)
 
     _package_folder = field_validator("name_or_path")(lambda value: _inside_its_package(value))
 

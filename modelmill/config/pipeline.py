@@ -18,7 +18,7 @@ from modelmill.config.search import SearchSpec
 from modelmill.config.train import TrainSpec
 from modelmill.config.validation import ValidationSpec
 from modelmill.metrics import TASK_METRIC_NAMES, UNBOUNDED_TASK_METRICS
-from modelmill.task_types import TASK_TYPES, TEXT_CLASSIFICATION, TaskName, task_type
+from modelmill.task_types import FILL_MASK, TASK_TYPES, TEXT_CLASSIFICATION, TaskName, task_type
 
 
 class PipelineSpec(Section):
@@ -85,6 +85,13 @@ class PipelineSpec(Section):
         return self
 
     @model_validator(mode="after")
+    def _unadapted_twin_trains_alike(self) -> PipelineSpec:
+        if self.model.compare_unadapted and self.search is not None:
+            raise ValueError("model.compare_unadapted fine-tunes the unadapted model with `train`'s settings, a "
+                             "search picks others: remove one")
+        return self
+
+    @model_validator(mode="after")
     def _accuracy_the_training_reports(self) -> PipelineSpec:
         """Checkpoints and trials are chosen by a validation metric the task type's training reports."""
         if task_type(self.task).training_metrics is not None:
@@ -111,6 +118,23 @@ class PipelinesFile(Section):
             for name, spec in self.pipelines.items()
         }
         object.__setattr__(self, "pipelines", inherited)
+        return self
+
+    @model_validator(mode="after")
+    def _chains_end_at_a_pretrained_model(self) -> PipelinesFile:
+        """`model.from_pipeline` names another pipeline of this file, a fill-mask one, and chains never loop."""
+        for name in self.pipelines:
+            seen = [name]
+            while (upstream := self.pipelines[seen[-1]].model.from_pipeline) is not None:
+                where = f"pipelines.{seen[-1]}.model.from_pipeline"
+                if upstream not in self.pipelines:
+                    raise ValueError(f"{where}: no pipeline named '{upstream}'; known: {', '.join(self.pipelines)}")
+                if upstream in seen:
+                    raise ValueError(f"{where}: '{upstream}' loops back ({' -> '.join([*seen, upstream])})")
+                if self.pipelines[upstream].task != FILL_MASK:
+                    raise ValueError(f"{where}: '{upstream}' is a {self.pipelines[upstream].task} pipeline; a "
+                                     f"model starts from a {FILL_MASK} pipeline's domain-adapted model")
+                seen.append(upstream)
         return self
 
     @field_validator("pipelines")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelmill.config.file import load_pipeline
+from modelmill.config.file import load_pipelines, select_pipeline
 from modelmill.config.overrides import RunOverrides
 from modelmill.config.pipeline import PipelineSpec
 from modelmill.storage.artifacts import stable_hash
@@ -26,17 +26,33 @@ class ResolvedRun:
     spec: PipelineSpec
     overrides: RunOverrides
     record: RunRecord | None = None  # the run's record under the home, once it runs
+    upstream: ResolvedRun | None = None  # the pipeline whose model this one starts from (model.from_pipeline)
 
     @property
     def spec_hash(self) -> str:
         """Hash of what shapes the model and its card (files by name and content, never by the folder the project
         sits in); schedule, notify and retries are left out."""
         shaping = {name: getattr(self.spec, name) for name in type(self.spec).model_fields if name not in OPERATIONAL}
+        if self.upstream is not None:  # the model it starts from is shaped by that pipeline's spec
+            shaping["from_pipeline"] = self.upstream.spec_hash
         return stable_hash(shaping, length=12)
 
 
 def resolve_run(pipeline: str, pipelines_file: str | Path, overrides: RunOverrides) -> ResolvedRun:
     """Read `pipelines_file` now (relative paths are relative to the working directory) and apply `overrides`."""
     path = Path(pipelines_file)
-    spec = overrides.apply(load_pipeline(pipeline, path))
-    return ResolvedRun(pipeline=pipeline, file=path, spec=spec, overrides=overrides)
+    pipelines = load_pipelines(path).pipelines
+    spec = overrides.apply(select_pipeline(pipelines, pipeline, path))
+    return ResolvedRun(pipeline=pipeline, file=path, spec=spec, overrides=overrides,
+                       upstream=upstream_run(pipelines, spec, path))
+
+
+def upstream_run(pipelines: dict[str, PipelineSpec], spec: PipelineSpec, path: Path) -> ResolvedRun | None:
+    """The run of the pipeline `spec` starts from, as that pipeline declares it (this run's overrides are its
+    own); None when it starts from a model reference. The file's check has refused loops."""
+    name = spec.model.from_pipeline
+    if name is None:
+        return None
+    upstream = pipelines[name]
+    return ResolvedRun(pipeline=name, file=path, spec=upstream, overrides=RunOverrides(),
+                       upstream=upstream_run(pipelines, upstream, path))

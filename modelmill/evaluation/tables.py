@@ -145,6 +145,12 @@ def evaluation_sections(
         parts += [f"{level} Extra evaluation sets", "", scores_table(report.sets, names), ""]
     if report.slices:
         parts += [f"{level} Slices of the test split", "", slices_table(report, names), ""]
+    if report.retention:
+        parts += [f"{level} Retention of general text (masked-LM loss before and after adaptation)", "",
+                  scores_table(report.retention, list(report.retention[0].metrics)), ""]
+    if report.adaptation:
+        parts += [f"{level} Domain adaptation (the same fine-tune from the unadapted and the adapted model)", "",
+                  scores_table(report.adaptation, names), ""]
     set_gates = [c for c in report.checks if is_set_gate(c)]
     if set_gates:
         parts += [f"{level} Gates of the extra sets", "", gates_table(set_gates), ""]

@@ -86,8 +86,8 @@ def code_commit() -> str | None:
 
 
 def _hub_model_id(ref: str) -> str | None:
-    """`ref` if it names a Hub model (not a local folder or a `pkg:` reference)."""
-    local = ref.startswith(("pkg:", "/", ".", "~")) or Path(ref).exists() or ref.count("/") > 1
+    """`ref` if it names a Hub model (not a local folder, a `pkg:` reference or another pipeline's model)."""
+    local = ref.startswith(("pkg:", "pipeline:", "/", ".", "~")) or Path(ref).exists() or ref.count("/") > 1
     return None if local else ref
 
 
@@ -99,6 +99,8 @@ READER_SETTINGS = (
 
 def _public_model_ref(ref: str) -> str:
     """Hub ids and `pkg:` references as they are; a local folder by its name only (its path stays private)."""
+    if ref.startswith("pipeline:"):
+        return f"the domain-adapted model of pipeline `{ref.removeprefix('pipeline:')}`"
     if ref.startswith("pkg:") or _hub_model_id(ref):
         return ref
     return f"a local model folder named '{Path(ref).name}'"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from modelmill.config import PromoteSpec
+from modelmill.config import EvaluateSpec, PromoteSpec
 from modelmill.hub.head import HubHead
+from modelmill.metrics import UNBOUNDED_TASK_METRICS
 
 
 class Comparison(BaseModel):
@@ -16,6 +17,7 @@ class Comparison(BaseModel):
     challenger: float
     rule: str
     passed: bool
+    gated: bool = Field(True, description="False: a figure shown beside the rules (an extra set without a guard).")
 
     @property
     def delta(self) -> float:
@@ -34,41 +36,73 @@ class Promotion(BaseModel):
     rows: list[Comparison] = Field(default_factory=list)
 
 
+LOWER_IS_BETTER = UNBOUNDED_TASK_METRICS  # losses and perplexity: a better model has less
+
+
+def gain(metric: str, challenger: float, champion: float) -> float:
+    """How much better the challenger is on `metric` (negative: worse), whichever way the metric improves."""
+    return champion - challenger if metric in LOWER_IS_BETTER else challenger - champion
+
+
+def guarded(name: str, metric: str, challenger: float, champion: float, tolerance: float) -> Comparison:
+    worse = "rises" if metric in LOWER_IS_BETTER else "drops"
+    return Comparison(name=name, champion=champion, challenger=challenger, rule=f"{worse} by <= {tolerance:g}",
+                      passed=gain(metric, challenger, champion) >= -tolerance - 1e-12)
+
+
+def set_rows(spec: EvaluateSpec, challenger: dict[str, dict[str, float]], champion: dict[str, dict[str, float]]
+             ) -> list[Comparison]:
+    """Per extra set: the deciding metric's delta (a regression on old data shows beside the test delta), and the
+    set's own guard. Each dict maps a set's name to its averaged and `metric[class]` values."""
+    assert spec.promote is not None
+    rows = []
+    for name, extra in sorted(spec.sets.items()):
+        metric, guard = spec.promote.metric, extra.guard
+        if guard is None or guard.name != metric:
+            rows.append(Comparison(name=f"{metric} (set {name})", champion=champion[name][metric],
+                                   challenger=challenger[name][metric], rule="shown (no guard)", passed=True, gated=False))
+        if guard is not None:
+            rows.append(guarded(f"{guard.name} (set {name})", guard.metric, challenger[name][guard.name],
+                                champion[name][guard.name], guard.tolerance))
+    return rows
+
+
 def decide(
     spec: PromoteSpec,
     challenger: dict[str, float],
     champion: dict[str, float],
     champion_revision: str,
+    sets: list[Comparison] | None = None,
 ) -> Promotion:
-    """Promote when `spec.metric` improves by `min_improvement` and no guard drops past its tolerance.
+    """Promote when `spec.metric` improves by `min_improvement` and no guard (of the test split, or of an extra
+    set in `sets`) worsens past its tolerance (a loss or perplexity improves by falling).
 
     Both dicts hold the averaged metrics and, for class guards, `metric[class]` entries.
     """
+    improved = gain(spec.metric, challenger[spec.metric], champion[spec.metric])
     rows = [
         Comparison(
             name=spec.metric, champion=champion[spec.metric], challenger=challenger[spec.metric],
-            rule=f"improves by >= {spec.min_improvement:g}",
-            passed=challenger[spec.metric] - champion[spec.metric] >= spec.min_improvement - 1e-12,
+            rule=f"improves by >= {spec.min_improvement:g}", passed=improved >= spec.min_improvement - 1e-12,
         )
     ]
-    for guard in spec.guards:
-        rows.append(
-            Comparison(
-                name=guard.name, champion=champion[guard.name], challenger=challenger[guard.name],
-                rule=f"drops by <= {guard.tolerance:g}",
-                passed=champion[guard.name] - challenger[guard.name] <= guard.tolerance + 1e-12,
-            )
-        )
+    rows += [guarded(guard.name, guard.metric, challenger[guard.name], champion[guard.name], guard.tolerance)
+             for guard in spec.guards]
+    rows += sets or []
     failed = [row.name for row in rows if not row.passed]
     published = f"the published model ({champion_revision[:8]})"
     if failed:
         reason = f"not better than {published}: {', '.join(failed)}"
-    elif rows[0].delta < -1e-12:  # a drop that a negative min_improvement allows
-        reason = (f"worse than {published} by {-rows[0].delta:.4f} on {spec.metric}, allowed by "
+    elif improved < -1e-12:  # a step back that a negative min_improvement allows
+        reason = (f"worse than {published} by {-improved:.4f} on {spec.metric}, allowed by "
                   f"evaluate.promote.min_improvement {spec.min_improvement:g}")
     else:
-        reason = f"better than {published} by {rows[0].delta:.4f} on {spec.metric}"
+        reason = f"better than {published} by {improved:.4f} on {spec.metric}"
     return Promotion(promoted=not failed, reason=reason, champion_revision=champion_revision, rows=rows)
+
+
+def status(row: Comparison) -> str:
+    return "-" if not row.gated else "pass" if row.passed else "FAIL"
 
 
 def comparison_table(promotion: Promotion) -> str:
@@ -79,7 +113,7 @@ def comparison_table(promotion: Promotion) -> str:
     for row in promotion.rows:
         lines.append(
             f"| {row.name} | {row.champion:.4f} | {row.challenger:.4f} | {row.delta:+.4f} | {row.rule} | "
-            f"{'pass' if row.passed else 'FAIL'} |"
+            f"{status(row)} |"
         )
     verdict = "Promoted" if promotion.promoted else "Not promoted"
     return "\n".join([*lines, "", f"{verdict}: {promotion.reason}."])
@@ -90,8 +124,7 @@ def comparison_line(promotion: Promotion) -> str:
     0.005: FAIL)'."""
     verdict = "Promoted" if promotion.promoted else "Not promoted"
     figures = "; ".join(
-        f"{row.name} {row.challenger:.4f} vs {row.champion:.4f} ({row.delta:+.4f}, {row.rule}: "
-        f"{'pass' if row.passed else 'FAIL'})"
+        f"{row.name} {row.challenger:.4f} vs {row.champion:.4f} ({row.delta:+.4f}, {row.rule}: {status(row)})"
         for row in promotion.rows
     )
     return f"{verdict}: {promotion.reason}." + (f" New vs published: {figures}." if figures else "")

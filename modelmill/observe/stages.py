@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prefect import Task
@@ -14,7 +16,25 @@ from modelmill.storage.run_records import RunRecord, artifact_folder, paths_in, 
 from modelmill.storage.settings import get_settings
 
 
-class StageLog:
+class Scoped:
+    """Stages of another pipeline that a run runs first (the one its model starts from) are recorded under that
+    pipeline's name: `reviews-mlm/train`."""
+
+    prefix = ""
+
+    @contextmanager
+    def within(self, pipeline: str) -> Iterator[None]:
+        outer, self.prefix = self.prefix, f"{self.prefix}{pipeline}/"
+        try:
+            yield
+        finally:
+            self.prefix = outer
+
+    def named(self, stage: Task) -> str:
+        return f"{self.prefix}{stage.name}"
+
+
+class StageLog(Scoped):
     """Calls tasks inside a flow with the pipeline's stage options (retries, results under MODELMILL_HOME) and
     records each final state name, in call order, and the artifact folders the results point at."""
 
@@ -26,8 +46,9 @@ class StageLog:
 
     def __call__(self, stage: Task, *args: Any, options: dict[str, Any] | None = None) -> Any:
         """Run `stage` with `args` (and extra `with_options(**options)`); return its result or raise its error."""
-        state = stage.with_options(**{**self.defaults, **(options or {})})(*args, return_state=True)
-        self.states[stage.name] = state.name
+        named = {"task_run_name": self.named(stage)} if self.prefix else {}
+        state = stage.with_options(**{**self.defaults, **named, **(options or {})})(*args, return_state=True)
+        self.states[self.named(stage)] = state.name
         return self.collect(state.result())
 
     def submit(self, stage: Task, *args: Any, options: dict[str, Any] | None = None, runner: Any = None) -> Any:

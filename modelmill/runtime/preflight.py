@@ -145,13 +145,15 @@ def model_limit(spec: PipelineSpec) -> tuple[int | None, str | None]:
     return (min(usable) if usable else None), None
 
 
-def check_model(where: str, spec: PipelineSpec) -> list[str]:
-    limit, problem = model_limit(spec)
+def check_model(where: str, spec: PipelineSpec, root: PipelineSpec | None = None) -> list[str]:
+    """The model loads and accepts tokenizer.max_length; a model that starts from another pipeline's is the model
+    that chain starts from (`root`, whose own check names a load problem)."""
+    limit, problem = model_limit(spec if root is None else spec.model_copy(update={"model": root.model}))
     if problem:
-        return [f"{where}.model.name_or_path: {problem}"]
+        return [f"{where}.model.name_or_path: {problem}"] if root is None else []
     if limit is not None and spec.tokenizer.max_length > limit:
         return [
-            f"{where}.tokenizer.max_length: {spec.tokenizer.max_length} is more than '{spec.model.name_or_path}' "
+            f"{where}.tokenizer.max_length: {spec.tokenizer.max_length} is more than '{(root or spec).model.origin}' "
             f"accepts ({limit} tokens); use at most {limit}"
         ]
     return []
@@ -173,29 +175,45 @@ def check_metrics(where: str, spec: PipelineSpec) -> list[str]:
     return problems
 
 
-def preflight(name: str, spec: PipelineSpec) -> list[str]:
-    """Every problem found in pipeline `name` but those of the strict rule check, one line each."""
+def preflight(name: str, spec: PipelineSpec, root: PipelineSpec | None = None) -> list[str]:
+    """Every problem found in pipeline `name` but those of the strict rule check, one line each (`root`: the
+    pipeline its model chain starts from, when it starts from another pipeline's model)."""
     from modelmill.task_types import task_type
 
     where = f"pipelines.{name}"
     problems, columns = task_type(spec.task).check_files(where, spec)
     problems += check_rule_columns(where, spec, columns)
     problems += check_training(where, spec)
-    problems += check_model(where, spec)
+    problems += check_model(where, spec, root)
     problems += check_metrics(where, spec)
     return problems
 
 
-def problems_of(source: Path | str, pipelines: dict[str, PipelineSpec]) -> dict[str, list[str]]:
-    """Every problem of each pipeline, one line each (empty: ready to run). The rules are built as GX objects in a
-    child process meanwhile (GX takes seconds to import)."""
-    from modelmill.checks import strict
+def upstreams(name: str, pipelines: dict[str, PipelineSpec]) -> list[str]:
+    """The pipelines whose models `name`'s starts from, nearest first (the file's check refused loops)."""
+    chain = [name]
+    while (upstream := pipelines[chain[-1]].model.from_pipeline) is not None:
+        chain.append(upstream)
+    return chain[1:]
 
-    child = strict.start(source, list(pipelines))
-    found = {name: preflight(name, spec) for name, spec in pipelines.items()}
-    for name, rules in strict.finish(child, pipelines).items():
+
+def problems_of(source: Path | str, pipelines: dict[str, PipelineSpec]) -> dict[str, list[str]]:
+    """Every problem of each pipeline and of the pipelines its model starts from, one line each (empty: ready to
+    run). The rules are built as GX objects in a child process meanwhile (GX takes seconds to import)."""
+    from modelmill.checks import strict
+    from modelmill.config import load_pipelines
+
+    chained = any(spec.model.from_pipeline for spec in pipelines.values())
+    every = load_pipelines(source).pipelines if chained else pipelines
+    chains = {name: upstreams(name, every) for name in pipelines}
+    checked = {name: pipelines.get(name) or every[name] for name in dict.fromkeys([*chains, *(up for chain in chains.values() for up in chain)])}
+    child = strict.start(source, list(checked))
+    found = {name: preflight(name, spec, every[chain[-1]] if (chain := upstreams(name, every)) else None)
+             for name, spec in checked.items()}
+    for name, rules in strict.finish(child, checked).items():
         found[name] = rules + found[name]
-    return found
+    return {name: [*found[name], *(f"pipeline '{up}', whose model '{name}' starts from: {problem}"
+                                   for up in chain for problem in found[up])] for name, chain in chains.items()}
 
 
 def refusal(source: Path | str, name: str, problems: list[str]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+from modelmill.observe.stages import Scoped
 from modelmill.storage.home import current_home
 
 
@@ -16,7 +17,7 @@ class NotCached(Exception):
     """A stage whose result is not in the cache (or may not be taken from it)."""
 
 
-class CacheProbe:
+class CacheProbe(Scoped):
     """Called like the flow's stage runner (`StageLog`); returns each stage's cached result, or raises NotCached."""
 
     def __init__(self) -> None:
@@ -38,15 +39,13 @@ class CacheProbe:
         policy = stage.cache_policy
         parameters = get_call_parameters(stage.fn, args, {})
         if policy is NO_CACHE:  # a read of the outside world (the Hub's head): done again
-            self.states[stage.name] = "Completed"
+            self.states[self.named(stage)] = "Completed"
             return stage.fn(**parameters)
         if not isinstance(policy, CachePolicy):
             raise NotCached(f"{stage.name}: has no cache policy")
-            self.states[stage.name] = "Completed"
-            return stage.fn(**parameters)
         context = SimpleNamespace(task=stage, result_store=self.store)
         key = policy.compute_key(task_ctx=context, inputs=parameters, flow_parameters={})
         if key is None or not self.store.exists(key):
             raise NotCached(stage.name)
-        self.states[stage.name] = "Cached"
+        self.states[self.named(stage)] = "Cached"
         return self.store.read(key).result

@@ -38,6 +38,20 @@ class ModuleSource(CachePolicy):
         return module_source_hash(task_ctx.task.fn)
 
 
+class TaskTypeSource(CachePolicy):
+    """Hash of the source of the task type module that the inputs' manifests name (`task`): how it tokenizes,
+    builds, trains and scores is part of every stage after loading. None when no input names one."""
+
+    def compute_key(
+        self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any
+    ) -> str | None:
+        from modelmill.task_types import task_type
+
+        named = sorted({value.task for value in inputs.values()
+                        if isinstance(value, BaseModel) and isinstance(getattr(value, "task", None), str)})
+        return hash_objects(*[module_source_hash(type(task_type(name)).evaluate) for name in named]) if named else None
+
+
 class PortableInputs(CachePolicy):
     """The task's inputs with every path made portable: a data or rule file by its name and content, an output by
     its place under the home. Two checkouts of one project in different folders share one cache; an edited data
@@ -108,8 +122,8 @@ LOCKS = HomeLocks()
 
 def stage_policy(*extra: CachePolicy) -> CachePolicy:
     """A stage's policy: its inputs (spec section, upstream manifests, the content of the files they name), its
-    module's source, and `extra`."""
-    inner = PortableInputs() + ModuleSource()
+    module's source, its task type's module's source, and `extra`."""
+    inner = PortableInputs() + ModuleSource() + TaskTypeSource()
     for policy in extra:
         inner = inner + policy
     return LiveArtifacts(inner=inner, isolation_level="SERIALIZABLE", lock_manager=LOCKS)

@@ -63,3 +63,10 @@ class TaskType(Protocol):
     def evaluate(self, model: ModelManifest, tokens: TokenizedManifest, data: DataManifest, spec: EvaluateSpec,
                  key: str, output: Path) -> EvaluationReport:
         """The test-split evaluation with its gates."""
+
+    def score_published(self, folder: Path, names: list[str], data: DataManifest, labels: list[str],
+                        spec: EvaluateSpec, tokenizer: TokenizerSpec
+                        ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+        """A published model (in `folder`, its labels `names`) scored as `evaluate` scores the new one (inputs made
+        by its own tokenizer with `tokenizer`'s settings, predictions in `labels`' ids): averaged and per-class
+        metrics of the test split, and of each extra set by name (the champion of `evaluate.promote`)."""

@@ -12,6 +12,7 @@ import numpy as np
 
 from modelmill.runtime.errors import ConfigError, DataError
 from modelmill.task_types import QUESTION_ANSWERING
+from modelmill.task_types.published import published_scores
 from modelmill.task_types.splits import UnlabelledRows, require_columns
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
         ModelSpec,
         TokenizerSpec,
     )
-    from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, TokenizedManifest
+    from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, Scores, TokenizedManifest
 
 QUESTION = "question"  # the question column (data.text_column is the context, data.label_column the answers)
 EXAMPLE = "example_index"  # a window's row in its split
@@ -121,8 +122,8 @@ class QuestionAnswering(UnlabelledRows):
     pipeline_tag = QUESTION_ANSWERING
     columns = ("context", "answers")
     metrics = METRICS
-    not_available = ("sets", "slices", "decision_threshold", "promote", "baselines", "class_thresholds",  # no classes
-                     "generation")
+    not_available = ("sets", "slices", "decision_threshold", "baselines", "class_thresholds",  # no classes
+                     "generation", "retention")
 
     check_split = staticmethod(check_split)  # every answer is checked against its context as it is read
 
@@ -163,20 +164,18 @@ class QuestionAnswering(UnlabelledRows):
         right = (start_logits.argmax(-1) == starts) & (end_logits.argmax(-1) == ends)
         return {"accuracy": float(right.mean()) if len(right) else 0.0}
 
-    def evaluate(self, model: ModelManifest, tokens: TokenizedManifest, data: DataManifest, spec: EvaluateSpec,
-                 key: str, output: Path) -> EvaluationReport:
-        """Exact match and F1 (SQuAD) of the test questions; the gates; the training curve."""
+    def score(self, folder: Path, names: list[str], test: datasets.Dataset, data: DataManifest, spec: EvaluateSpec,
+              labels: list[str]) -> Scores:
+        """Exact match and F1 (SQuAD) of the model in `folder` on the test windows `test` (made by its tokenizer):
+        each question's best span over its windows, mapped back to the context's text."""
         import datasets
 
-        from modelmill.evaluation.figures import publish_training_curve
-        from modelmill.evaluation.gates import check_thresholds
-        from modelmill.manifests import EvaluationReport
+        from modelmill.manifests import Scores
         from modelmill.metrics import load_metric
         from modelmill.storage.home import local_copy
 
-        test = datasets.load_from_disk(str(local_copy(tokens.path)))["test"]
         raw = datasets.load_from_disk(str(local_copy(data.path)))["test"]
-        start_logits, end_logits = predict_spans(local_copy(model.path), test, spec.batch_size)
+        start_logits, end_logits = predict_spans(folder, test, spec.batch_size)
         contexts, answers = raw[data.text_column], raw[data.label_column]
         allow_empty = any(not gold["text"] for gold in answers)
         by_example: dict[int, list[int]] = {}
@@ -194,10 +193,26 @@ class QuestionAnswering(UnlabelledRows):
         unknown = [name for name in spec.metrics if name not in METRICS]
         if unknown:
             raise ConfigError(f"evaluate.metrics: {unknown} are not question-answering metrics ({', '.join(METRICS)})")
-        metrics = {name: scores[name] / 100 for name in spec.metrics}
+        return Scores(name="test", num_examples=raw.num_rows,
+                      metrics={name: scores[name] / 100 for name in spec.metrics})
+
+    def evaluate(self, model: ModelManifest, tokens: TokenizedManifest, data: DataManifest, spec: EvaluateSpec,
+                 key: str, output: Path) -> EvaluationReport:
+        """Exact match and F1 of the test split; the gates; the training curve."""
+        import datasets
+
+        from modelmill.evaluation.figures import publish_training_curve
+        from modelmill.evaluation.gates import check_thresholds
+        from modelmill.manifests import EvaluationReport
+        from modelmill.storage.home import local_copy
+
+        test = datasets.load_from_disk(str(local_copy(tokens.path)))["test"]
+        scored = self.score(local_copy(model.path), model.labels, test, data, spec, model.labels)
         publish_training_curve(model, output)
-        return EvaluationReport(key=key, metrics=metrics, checks=check_thresholds(metrics, spec.thresholds),
-                                num_examples=raw.num_rows, figures=output)
+        return EvaluationReport(key=key, metrics=scored.metrics, checks=check_thresholds(scored.metrics,
+                                spec.thresholds), num_examples=scored.num_examples, figures=output)
+
+    score_published = published_scores
 
 
 def predict_spans(model_dir: Path, windows_: datasets.Dataset, batch_size: int) -> tuple[list[np.ndarray], ...]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelmill.task_types import SUMMARIZATION
+from modelmill.task_types.published import published_scores
 from modelmill.task_types.splits import UnlabelledRows, require_text
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
         ModelSpec,
         TokenizerSpec,
     )
-    from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, TokenizedManifest
+    from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, Scores, TokenizedManifest
 
 METRICS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 IGNORED = -100
@@ -57,7 +58,7 @@ class Summarization(UnlabelledRows):
     pipeline_tag = SUMMARIZATION
     columns = ("text", "summary")
     metrics = METRICS
-    not_available = ("sets", "slices", "decision_threshold", "promote", "baselines", "class_thresholds")
+    not_available = ("sets", "slices", "decision_threshold", "baselines", "class_thresholds", "retention")
     training_metrics = None  # generating during training is slow: validation reports the loss
 
     check_split = staticmethod(check_split)
@@ -99,13 +100,26 @@ class Summarization(UnlabelledRows):
         from modelmill.storage.home import local_copy
 
         test = datasets.load_from_disk(str(local_copy(tokens.path)))["test"]
+        scored = self.score(local_copy(model.path), model.labels, test, data, spec, model.labels)
+        publish_training_curve(model, output)
+        return EvaluationReport(key=key, metrics=scored.metrics, checks=check_thresholds(scored.metrics,
+                                spec.thresholds), num_examples=scored.num_examples, figures=output)
+
+    def score(self, folder: Path, names: list[str], test: datasets.Dataset, data: DataManifest, spec: EvaluateSpec,
+              labels: list[str]) -> Scores:
+        """ROUGE of the summaries the model in `folder` generates for `test` against the reference summaries."""
+        import datasets
+
+        from modelmill.manifests import Scores
+        from modelmill.storage.home import local_copy
+
         references = datasets.load_from_disk(str(local_copy(data.path)))["test"][data.label_column]
-        predictions = generate(local_copy(model.path), test, spec)
+        predictions = generate(folder, test, spec)
         metrics = mean_rouge([sentences_on_lines(text) for text in predictions],
                              [sentences_on_lines(text) for text in references], list(spec.metrics))
-        publish_training_curve(model, output)
-        return EvaluationReport(key=key, metrics=metrics, checks=check_thresholds(metrics, spec.thresholds),
-                                num_examples=len(predictions), figures=output)
+        return Scores(name="test", num_examples=len(predictions), metrics=metrics)
+
+    score_published = published_scores
 
 
 def generate(model_dir: Path, split: datasets.Dataset, spec: EvaluateSpec) -> list[str]:

@@ -28,7 +28,7 @@ class TextClassification:
     pipeline_tag = TEXT_CLASSIFICATION
     columns = ("text", "label")
     metrics = None
-    not_available = ("generation",)
+    not_available = ("generation", "retention")
 
     def read(self, spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str, int], str]:
         from modelmill.data.reading import read_data
@@ -80,6 +80,13 @@ class TextClassification:
         from modelmill.evaluation.assess import assess
 
         return assess(model, tokens, data, spec, key, output)
+
+    def score_published(self, folder: Path, names: list[str], data: DataManifest, labels: list[str],
+                        spec: EvaluateSpec, tokenizer: TokenizerSpec
+                        ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+        from modelmill.hub.challenge import champion_scores
+
+        return champion_scores(folder, names, data, labels, spec, tokenizer.max_length)
 
 
 TASK = TextClassification()

@@ -11,6 +11,7 @@ import numpy as np
 from modelmill.config.evaluate import unknown_classes
 from modelmill.runtime.errors import ConfigError, DataError
 from modelmill.task_types import TOKEN_CLASSIFICATION
+from modelmill.task_types.published import published_scores
 from modelmill.task_types.splits import check_local_files, read_checked, require_columns
 
 if TYPE_CHECKING:
@@ -26,7 +27,14 @@ if TYPE_CHECKING:
         TokenizerSpec,
         ValidationSpec,
     )
-    from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, RuleResult, TokenizedManifest
+    from modelmill.manifests import (
+        DataManifest,
+        EvaluationReport,
+        ModelManifest,
+        RuleResult,
+        Scores,
+        TokenizedManifest,
+    )
 
 IGNORED = -100  # the label of positions the loss and the metrics skip: special tokens, later sub-tokens of a word
 OUTSIDE = "O"
@@ -139,7 +147,7 @@ class TokenClassification:
     pipeline_tag = TOKEN_CLASSIFICATION
     columns = ("tokens", "tags")
     metrics = ("accuracy", "precision", "recall", "f1")  # entity-level (seqeval); accuracy: of tags
-    not_available = ("sets", "slices", "decision_threshold", "promote", "baselines", "generation")
+    not_available = ("sets", "slices", "decision_threshold", "baselines", "generation", "retention")
 
     def read(self, spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str, int], str]:
         """One file is cut at random: stratifying by a list of tags means nothing."""
@@ -215,9 +223,25 @@ class TokenClassification:
         kept = prediction.label_ids != IGNORED
         return {"accuracy": float((predicted[kept] == prediction.label_ids[kept]).mean()) if kept.any() else 0.0}
 
+    def score(self, folder: Path, names: list[str], test: datasets.Dataset, data: DataManifest, spec: EvaluateSpec,
+              labels: list[str]) -> Scores:
+        """Entity-level scores of the model in `folder` (its tags: `names`) against `labels`' tag ids."""
+        from modelmill.manifests import Scores
+
+        predictions, label_ids = predict_tags(folder, test, spec.batch_size)
+        if names != labels:  # a published model's tag ids -> this run's, by name
+            ours = np.array([labels.index(name) for name in names])
+            predictions = np.where(predictions == IGNORED, IGNORED, ours[np.clip(predictions, 0, None)])
+        scores = entity_scores(*labelled(predictions, label_ids, labels))
+        types = entity_types(labels)
+        return Scores(name="test", num_examples=len(predictions), metrics=metric_values(scores, spec.metrics),
+                      per_class={f"{metric}[{kind}]": scores[kind][metric] if kind in scores else 0.0
+                                 for kind in types for metric in ("precision", "recall", "f1")},
+                      support={kind: scores[kind]["number"] if kind in scores else 0 for kind in types})
+
     def evaluate(self, model: ModelManifest, tokens: TokenizedManifest, data: DataManifest, spec: EvaluateSpec,
                  key: str, output: Path) -> EvaluationReport:
-        """Entity-level scores on the test split (seqeval), overall and per type; the gates; the training curve."""
+        """Entity-level precision/recall/F1 (seqeval) of the test split, per entity type too; the gates."""
         import datasets
 
         from modelmill.evaluation.figures import publish_training_curve
@@ -226,17 +250,15 @@ class TokenClassification:
         from modelmill.storage.home import local_copy
 
         test = datasets.load_from_disk(str(local_copy(tokens.path)))["test"]
-        predictions, label_ids = predict_tags(local_copy(model.path), test, spec.batch_size)
-        scores = entity_scores(*labelled(predictions, label_ids, model.labels))
-        metrics = metric_values(scores, spec.metrics)
-        types = entity_types(model.labels)
-        per_class = {f"{metric}[{kind}]": scores[kind][metric] if kind in scores else 0.0
-                     for kind in types for metric in ("precision", "recall", "f1")}
-        checks = [*check_thresholds(metrics, spec.thresholds), *check_classes(per_class, spec.class_thresholds)]
+        scored = self.score(local_copy(model.path), model.labels, test, data, spec, model.labels)
+        checks = [*check_thresholds(scored.metrics, spec.thresholds),
+                  *check_classes(scored.per_class, spec.class_thresholds)]
         publish_training_curve(model, output)
         return EvaluationReport(
-            key=key, metrics=metrics, checks=checks, num_examples=len(predictions), per_class=per_class, labels=types,
-            support={kind: scores[kind]["number"] if kind in scores else 0 for kind in types}, figures=output)
+            key=key, metrics=scored.metrics, checks=checks, num_examples=scored.num_examples,
+            per_class=scored.per_class, labels=entity_types(model.labels), support=scored.support, figures=output)
+
+    score_published = published_scores
 
 
 def metric_values(scores: dict[str, Any], names: list[str]) -> dict[str, float]:

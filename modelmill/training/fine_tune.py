@@ -119,7 +119,8 @@ def fine_tune(
     return ModelManifest(
         key=output.parent.name,
         path=output,
-        base_model=model_spec.name_or_path,
+        base_model=model_spec.origin,
+        started_from=model_spec,
         labels=labels,
         device=str(args.device) if size == 1 else f"{args.device} x {size} processes",
         training_arguments={

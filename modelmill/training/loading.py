@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from huggingface_hub import constants
@@ -14,13 +15,23 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
+def model_folder(model: ModelSpec) -> str:
+    """What `from_pretrained` reads for `model`: a Hub id or a local folder (a `pkg:` reference resolved, and the
+    model a `from_pipeline` pipeline saved under the home copied here when the home is remote)."""
+    if model.from_pipeline is not None:
+        from modelmill.storage.home import local_copy
+
+        return str(local_copy(Path(str(model.name_or_path))))
+    return resolve_model_ref(str(model.name_or_path))
+
+
 def load_tokenizer(ref: str, model: ModelSpec) -> PreTrainedTokenizerBase:
     """`AutoTokenizer` for `ref`; the model's revision applies when `ref` is the model itself."""
     from transformers import AutoTokenizer
 
     with secret_safe(constants.ENDPOINT, ref):
         return AutoTokenizer.from_pretrained(
-            resolve_model_ref(ref),
+            model_folder(model) if ref == model.name_or_path else resolve_model_ref(ref),
             revision=model.revision if ref == model.name_or_path else None,
             trust_remote_code=model.trust_remote_code,
         )
@@ -33,23 +44,24 @@ def load_classifier(model: ModelSpec, labels: list[str]) -> PreTrainedModel:
     return load_pretrained(AutoModelForSequenceClassification, model, labels)
 
 
-def load_pretrained(auto_class: Any, model: ModelSpec, labels: list[str] | None = None) -> PreTrainedModel:
+def load_pretrained(auto_class: Any, model: ModelSpec, labels: list[str] | None = None, **options: Any) -> Any:
     """The pretrained model as `auto_class` (an AutoModelFor... class) with a fresh head (for `labels`, when the
-    head classifies)."""
+    head classifies); `options` go to `from_pretrained` (e.g. output_loading_info)."""
     named = {} if labels is None else {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
                                        "label2id": {label: i for i, label in enumerate(labels)}}
     with secret_safe(constants.ENDPOINT, model.name_or_path):
         if model.from_config:  # new weights (the caller seeded), the architecture of the config
             from transformers import AutoConfig
 
-            config = AutoConfig.from_pretrained(resolve_model_ref(model.name_or_path), revision=model.revision,
+            config = AutoConfig.from_pretrained(model_folder(model), revision=model.revision,
                                                 trust_remote_code=model.trust_remote_code, **named)
             return auto_class.from_config(config, trust_remote_code=model.trust_remote_code)
         return auto_class.from_pretrained(
-            resolve_model_ref(model.name_or_path),
+            model_folder(model),
             revision=model.revision,
             trust_remote_code=model.trust_remote_code,
             **named,
+            **options,
         )
 
 
@@ -59,7 +71,7 @@ def warm_started_encoder_decoder(model: ModelSpec) -> PreTrainedModel:
     tokenizer's [CLS] (or BOS) and ends at [SEP] (or EOS)."""
     from transformers import AutoTokenizer, EncoderDecoderModel
 
-    path = resolve_model_ref(model.name_or_path)
+    path = model_folder(model)
     with secret_safe(constants.ENDPOINT, model.name_or_path):
         tokenizer = AutoTokenizer.from_pretrained(path, revision=model.revision,
                                                   trust_remote_code=model.trust_remote_code)

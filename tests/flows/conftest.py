@@ -36,7 +36,9 @@ def stage_states(state: Any) -> dict[str, str]:
             sort=TaskRunSort.EXPECTED_START_TIME_ASC,  # Prefect 3.8's server rejects the client's None defaults
             limit=50,
         )
-    return {task_run.name.rsplit("-", 1)[0]: task_run.state.name for task_run in task_runs}
+    # a stage of another pipeline the run builds first is named as such (tiny-mlm/train), others get a suffix
+    return {task_run.name if "/" in task_run.name else task_run.name.rsplit("-", 1)[0]: task_run.state.name
+            for task_run in task_runs}
 
 
 def run_artifacts(state: Any) -> list[Any]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import copy
 
-from modelmill.config import PromoteSpec
-from modelmill.hub.promotion import decide
-from tests.conftest import LEARNS_THE_TASK, pipeline_dict
+import pytest
+
+from modelmill.config import EvaluateSpec, PromoteSpec
+from modelmill.hub.promotion import comparison_table, decide, set_rows
+from tests.conftest import LEARNS_THE_TASK, pipeline_dict, review_rows, write_jsonl
 from tests.flows.conftest import STAGES
 from tests.patience import patient
 
@@ -48,6 +50,50 @@ def test_a_worse_retrain_is_not_promoted_and_the_hub_keeps_its_release(prefect, 
     # and with main unchanged since, the decision and the push are cache hits
     _, stages = run(spec)
     assert stages == {**{stage: "Cached" for stage in STAGES}, "challenge": "Cached", "hub_head": "Completed"}
+    # a drop on test is allowed, but the champion is scored on every extra set too: the worse model's delta on
+    # each shows beside the test delta, and a set's own guard keeps the champion when the new model forgets it
+    spec["evaluate"]["promote"]["min_improvement"] = -1
+    spec["evaluate"]["sets"] = {"old": {"file": str(review_files["validation"]),
+                                        "guard": {"metric": "accuracy", "tolerance": 0.0}},
+                                "recent": {"file": str(review_files["test"])}}
+    forgets, stages = run(spec, learning_rate=1e-9)
+    assert forgets.name == "Not promoted" and "push" not in stages
+    evaluation = forgets.result().evaluation
+    promotion, sets = evaluation.promotion, {scores.name: scores.metrics for scores in evaluation.sets}
+    assert promotion.reason == "not better than the published model (" + repo.tags["v1"][:8] + "): accuracy (set old)"
+    test_row, _, old, recent = promotion.rows  # the test guard of recall[positive] second
+    assert test_row.passed and test_row.champion == summary.evaluation.metrics["accuracy"]
+    assert (recent.name, recent.gated, recent.challenger) == ("accuracy (set recent)", False, sets["recent"]["accuracy"])
+    assert recent.champion == test_row.champion, "the same rows as the test split: the same champion score"
+    assert old.name == "accuracy (set old)" and old.challenger == sets["old"]["accuracy"] < old.champion
+    assert not old.passed and (len(repo.releases), list(repo.tags)) == (1, ["v1"])
+
+
+def test_a_fill_mask_retrain_is_compared_with_the_published_model_on_perplexity_where_lower_is_better(
+    prefect, run, hub, hub_token, tiny_model_dir, tmp_path
+):
+    texts = {split: write_jsonl(tmp_path / "mlm" / f"{split}.jsonl",
+                                [{"text": row["text"]} for row in review_rows(seed, count)])
+             for seed, split, count in ((11, "train", 64), (12, "validation", 16), (13, "test", 16))}
+    spec = pipeline_dict(tiny_model_dir, texts, hub.url)
+    spec.update(task="fill-mask", data={"files": {split: str(path) for split, path in texts.items()}})
+    spec["validation"] = {"expectations": []}
+    spec["train"].update(epochs=2, learning_rate=5e-3)
+    spec["evaluate"] = {"promote": {"metric": "perplexity", "guards": [{"metric": "mlm_loss", "tolerance": 0.5}]}}
+    first, _ = run(spec)
+    assert first.name == "Completed" and first.result().push.tag == "v1", first.message
+    published = first.result().evaluation.metrics
+    # a retrain that learns nothing has a higher perplexity: a step back, however the numbers compare
+    worse, stages = run(spec, learning_rate=1e-9)
+    promotion = worse.result().evaluation.promotion
+    assert worse.name == "Not promoted" and "push" not in stages, worse.message
+    decisive, guard = promotion.rows
+    assert decisive.champion == pytest.approx(published["perplexity"]), "the champion scored on the same masks"
+    assert decisive.challenger > decisive.champion and not decisive.passed
+    assert guard.rule == "rises by <= 0.5" and guard.challenger > guard.champion
+    # and the first model's settings again: no worse than the published one (itself), so promoted
+    again, _ = run(spec)
+    assert again.result().evaluation.promotion.promoted
 
 
 def test_a_published_model_with_other_labels_is_never_silently_compared(prefect, run, hub, hub_token, tiny_model_dir,
@@ -154,3 +200,22 @@ def test_the_reason_says_how_the_new_model_compares_and_what_allowed_it():
     )
     refused = decide(PromoteSpec(metric="f1", min_improvement=-0.01), {"f1": 0.88}, champion, "abcdef1234")
     assert not refused.promoted and refused.reason == "not better than the published model (abcdef12): f1"
+
+
+def test_each_extra_set_shows_its_delta_and_only_a_set_guard_can_stop_the_promotion(tmp_path):
+    rows = tmp_path / "set.csv"
+    rows.write_text("text,label\nfine,positive\n", encoding="utf-8")
+    spec = EvaluateSpec(metrics=["accuracy", "f1"], promote={"metric": "f1"}, sets={
+        "old": {"file": str(rows), "guard": {"metric": "recall", "class": "spam", "tolerance": 0.05}},
+        "new": {"file": str(rows)}})
+    champion = {"old": {"f1": 0.9, "recall[spam]": 0.90}, "new": {"f1": 0.8}}
+    forgets = set_rows(spec, {"old": {"f1": 0.95, "recall[spam]": 0.80}, "new": {"f1": 0.6}}, champion)
+    assert [(row.name, row.gated, row.passed) for row in forgets] == [
+        ("f1 (set new)", False, True), ("f1 (set old)", False, True), ("recall[spam] (set old)", True, False)]
+    decision = decide(spec.promote, {"f1": 0.93}, {"f1": 0.90}, "abcdef1234", forgets)
+    assert not decision.promoted and decision.reason.endswith("): recall[spam] (set old)")
+    assert "| f1 (set new) | 0.8000 | 0.6000 | -0.2000 | shown (no guard) | - |" in comparison_table(decision)
+    kept = set_rows(spec, {"old": {"f1": 0.9, "recall[spam]": 0.86}, "new": {"f1": 0.6}}, champion)
+    assert decide(spec.promote, {"f1": 0.93}, {"f1": 0.90}, "abcdef1234", kept).promoted
+    with pytest.raises(ValueError, match=r"sets.old.guard: compares with the published model; set evaluate.promote"):
+        EvaluateSpec(sets={"old": {"file": str(rows), "guard": {"metric": "f1"}}})

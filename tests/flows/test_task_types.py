@@ -5,14 +5,19 @@ all cache hits; and a classifier fine-tuned from a fill-mask-adapted model."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import datasets
 import pytest
 import yaml
 
+from flows.finetune import finetune, run_stages
+from modelmill.config import RunOverrides, resolve_run
+from modelmill.storage.cache_probe import CacheProbe
 from modelmill.storage.home import current_home
 from tests.conftest import ner_rows, pipeline_dict, qa_rows, review_rows, summary_rows, write_jsonl
-from tests.flows.conftest import STAGES
+from tests.flows.conftest import STAGES, stage_states
 
 
 def test_token_classification_trains_scores_entities_gates_and_pushes_then_reruns_cached(
@@ -110,44 +115,94 @@ def test_summarization_trains_a_config_built_seq2seq_model_generates_scores_roug
     assert again == {stage: "Cached" for stage in STAGES}
 
 
-def test_fill_mask_adapts_a_model_to_domain_text_and_a_classifier_fine_tunes_the_adapted_model(
-    prefect, run, tiny_model_dir, review_files, tmp_path
+def test_fill_mask_adapts_a_model_to_domain_text_measures_forgetting_and_a_classifier_starts_from_it(
+    prefect, write_pipelines, tiny_model_dir, review_files, tmp_path
 ):
     from transformers import AutoTokenizer
 
-    # domain adaptation: masked-LM training on the review texts alone (no labels are read)
-    texts = {split: write_jsonl(tmp_path / "mlm" / f"{split}.jsonl",
-                                [{"text": row["text"]} for row in review_rows(seed, count)])
-             for seed, split, count in ((11, "train", 96), (12, "validation", 16), (13, "test", 16))}
-    adapt = pipeline_dict(tiny_model_dir, texts)
-    adapt["task"] = "fill-mask"
-    adapt["data"] = {"files": {split: str(path) for split, path in texts.items()}}
-    adapt["validation"] = {"expectations": [{"expect_column_values_to_not_be_null": {"column": "text"}}]}
-    adapt["train"].update(epochs=3, learning_rate=5e-3)
-    adapt["evaluate"] = {"thresholds": {"perplexity": {"max": 1000}}}  # default metrics: perplexity, mlm_loss
-    state, stages = run(adapt)
+    from modelmill.task_types.fill_mask import masked_lm_loss
+
+    def texts(name: str, rows: Callable[[int, int], list[str]], seeds: tuple[int, int, int]) -> dict[str, str]:
+        return {split: str(write_jsonl(tmp_path / name / f"{split}.jsonl", [{"text": t} for t in rows(seed, count)]))
+                for seed, split, count in zip(seeds, ("train", "validation", "test"), (96, 16, 16), strict=True)}
+
+    def fill_mask(files: dict[str, str], model: dict[str, Any], **evaluate: Any) -> dict[str, Any]:
+        spec = pipeline_dict(tiny_model_dir, {})
+        spec.update(task="fill-mask", data={"files": files}, model=model)
+        spec["validation"] = {"expectations": [{"expect_column_values_to_not_be_null": {"column": "text"}}]}
+        spec["train"].update(epochs=3, learning_rate=5e-3)
+        spec["evaluate"] = {"thresholds": {"perplexity": {"max": 1000}}, **evaluate}  # metrics: perplexity, mlm_loss
+        return spec
+
+    people = texts("people", lambda seed, n: [" ".join(row["tokens"]) for row in ner_rows(seed, n)], (21, 22, 23))
+    reviews = texts("reviews", lambda seed, n: [row["text"] for row in review_rows(seed, n)], (11, 12, 13))
+    # general text first (sentences about people and places), then the domain (reviews), kept honest by a
+    # retention set of general text; then a classifier starts from the domain-adapted model
+    classify = pipeline_dict(tiny_model_dir, review_files)
+    classify["model"] = {"from_pipeline": "tiny-mlm", "compare_unadapted": True}
+    pipelines = {
+        "tiny-general": fill_mask(people, {"name_or_path": str(tiny_model_dir)}),
+        "tiny-mlm": fill_mask(reviews, {"from_pipeline": "tiny-general"},
+                              retention={"file": people["test"], "max_increase": 100}),
+        "tiny": classify,
+    }
+    path = write_pipelines(pipelines)
+
+    def finetune_run(name: str) -> tuple[Any, dict[str, str]]:
+        state = finetune(pipeline=name, pipelines_file=str(path), return_state=True)
+        return state, stage_states(state)
+
+    state, stages = finetune_run("tiny-mlm")  # runs tiny-general's stages first, and pushes tiny-mlm's model only
     assert state.is_completed(), state.message
+    assert stages == {**{f"tiny-general/{stage}": "Completed" for stage in STAGES if stage != "push"},
+                      **{stage: "Completed" for stage in STAGES}}
     adapted = state.result()
     assert set(adapted.evaluation.metrics) == {"perplexity", "mlm_loss"}
     vocabulary = len(AutoTokenizer.from_pretrained(tiny_model_dir))
     assert 1 < adapted.evaluation.metrics["perplexity"] < vocabulary / 2, "well below guessing among the vocabulary"
-    config = json.loads((adapted.model_path / "config.json").read_text())
-    assert config["architectures"] == ["BertForMaskedLM"]
+    assert json.loads((adapted.model_path / "config.json").read_text())["architectures"] == ["BertForMaskedLM"]
     card = (adapted.push.folder / "README.md").read_text(encoding="utf-8")
     assert yaml.safe_load(card.split("---")[1])["pipeline_tag"] == "fill-mask"
-    assert run(adapt)[1] == {stage: "Cached" for stage in STAGES}
+    assert "domain-adapted model of pipeline `tiny-general`" in card and str(tmp_path) not in card
+    # forgetting: the general text got harder for the model adapted to reviews; the card shows both losses
+    before, after = adapted.evaluation.retention
+    assert before.name.startswith("base model") and after.name == "adapted"
+    assert after.metrics["mlm_loss"] > before.metrics["mlm_loss"], "adapting to reviews forgets some general text"
+    (increase,) = [check for check in adapted.evaluation.checks if check.scope == "retention set"]
+    assert increase.value == pytest.approx(after.metrics["mlm_loss"] - before.metrics["mlm_loss"])
+    assert "Retention of general text" in card
     # the test masks are drawn from a fixed seed: measured again, the same figure
-    from modelmill.task_types.fill_mask import masked_lm_loss
+    tested = [datasets.load_from_disk(str(folder))["test"]
+              for folder in current_home().local.glob("artifacts/tokenized/*/*/dataset")]  # people's and reviews'
+    assert any(masked_lm_loss(adapted.model_path, test, 64) == pytest.approx(adapted.evaluation.metrics["mlm_loss"])
+               for test in tested)
 
-    (folder,) = (current_home().local / "artifacts" / "tokenized").glob("*/*/dataset")
-    test = datasets.load_from_disk(str(folder))["test"]
-    assert masked_lm_loss(adapted.model_path, test, 64) == pytest.approx(adapted.evaluation.metrics["mlm_loss"])
+    # a gate on forgetting: allowed less increase than measured, the adaptation fails and nothing is pushed
+    pipelines["tiny-mlm"]["evaluate"]["retention"]["max_increase"] = increase.value / 2
+    path = write_pipelines(pipelines)
+    state, stages = finetune_run("tiny-mlm")
+    assert state.is_failed() and "mlm_loss increase" in state.message and "push" not in stages
+    state, stages = finetune_run("tiny")  # and a fine-tune that starts from it stops there, saying whose gate it was
+    assert state.is_failed() and "train" not in stages
+    assert state.message.startswith("ThresholdsNotMet: pipeline 'tiny-mlm': below 1 gate(s): mlm_loss increase")
 
-    # then fine-tuning: a classifier starts from the adapted model
-    classify = pipeline_dict(tiny_model_dir, review_files)
-    classify["model"]["name_or_path"] = str(adapted.model_path)
-    state, stages = run(classify)
+    # the classifier runs the (cached) adaptation first, then the same fine-tune from the unadapted base beside it
+    pipelines["tiny-mlm"]["evaluate"]["retention"]["max_increase"] = 100
+    path = write_pipelines(pipelines)
+    state, stages = finetune_run("tiny")
     assert state.is_completed(), state.message
-    assert stages["train"] == "Completed"
-    assert json.loads((state.result().model_path / "config.json").read_text())["architectures"] == [
+    assert {stages[f"tiny-mlm/tiny-general/{stage}"] for stage in STAGES if stage != "push"} == {"Cached"}
+    assert stages["tiny-mlm/train"] == "Cached" and stages["train"] == stages["unadapted/train"] == "Completed"
+    summary = state.result()
+    assert json.loads((summary.model_path / "config.json").read_text())["architectures"] == [
         "BertForSequenceClassification"]
+    unadapted, from_adapted = summary.evaluation.adaptation
+    assert unadapted.name == f"from {tiny_model_dir} (unadapted)" and from_adapted.name.endswith("(adapted)")
+    assert from_adapted.metrics == summary.evaluation.metrics and set(unadapted.metrics) == set(from_adapted.metrics)
+    card = (summary.push.folder / "README.md").read_text(encoding="utf-8")
+    assert "Domain adaptation" in card and "domain-adapted model of pipeline `tiny-mlm`" in card
+    # a re-run: every stage of the chain is a cache hit, and `modelmill run` finds them without starting a flow
+    assert set(finetune_run("tiny")[1].values()) == {"Cached"}
+    probed = run_stages(resolve_run("tiny", path, RunOverrides()), CacheProbe())
+    assert probed.evaluation.adaptation == summary.evaluation.adaptation
+    assert probed.stages["tiny-mlm/tiny-general/train"] == probed.stages["unadapted/train"] == "Cached"

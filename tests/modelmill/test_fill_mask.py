@@ -4,13 +4,15 @@ row and column, and its metrics refused elsewhere."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from modelmill.config import DataSpec, load_pipelines
 from modelmill.runtime.errors import ConfigError, DataError
 from modelmill.task_types.fill_mask import TASK
-from tests.conftest import pipeline_dict, write_jsonl
+from tests.conftest import pipeline_dict, review_rows, write_jsonl
 
 
 def test_fill_mask_measures_perplexity_by_default_and_its_bounds_are_not_fractions(write_pipelines, tiny_model_dir,
@@ -35,3 +37,78 @@ def test_an_empty_text_is_refused_with_its_row_and_column(tmp_path):
     files["test"] = write_jsonl(tmp_path / "test.jsonl", [{"text": "fine"}, {"text": ""}])
     with pytest.raises(DataError, match=re.escape(f"{files['test']}: row 2: column 'text' is empty or not text")):
         TASK.read(DataSpec(files=files))
+
+
+def chain(tiny_model_dir: Path, tmp_path: Path) -> dict[str, Any]:
+    """A fill-mask pipeline `mlm` and a classifier `reviews` that starts from its model."""
+    files = {split: write_jsonl(tmp_path / f"{split}.jsonl", [{"text": "the film was good"}] * 3)
+             for split in ("train", "validation", "test")}
+    adapt = pipeline_dict(tiny_model_dir, files)
+    adapt.update(task="fill-mask", data={"files": {k: str(v) for k, v in files.items()}}, evaluate={})
+    del adapt["validation"]
+    reviews = {split: write_jsonl(tmp_path / f"reviews-{split}.jsonl", review_rows(seed, 6))
+               for seed, split in enumerate(("train", "validation", "test"))}
+    classify = pipeline_dict(tiny_model_dir, reviews)
+    classify["model"] = {"from_pipeline": "mlm"}
+    return {"mlm": adapt, "reviews": classify}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda p: p["reviews"]["model"].update(from_pipeline="nowhere"),
+     "pipelines.reviews.model.from_pipeline: no pipeline named 'nowhere'; known: mlm, reviews"),
+    (lambda p: p["mlm"].update(task="text-classification"),
+     "pipelines.reviews.model.from_pipeline: 'mlm' is a text-classification pipeline; a model starts from a "
+     "fill-mask pipeline's domain-adapted model"),
+    (lambda p: p["mlm"].update(model={"from_pipeline": "again"}) or p.update(again={**p["mlm"], "model": {
+        "from_pipeline": "mlm"}}), "pipelines.again.model.from_pipeline: 'mlm' loops back (mlm -> again -> mlm)"),
+    (lambda p: p["reviews"]["model"].update(name_or_path="bert-base-uncased"),
+     "give exactly one of name_or_path or from_pipeline"),
+    (lambda p: p["reviews"]["model"].update(from_config=True), "from_pipeline starts from that pipeline's trained "
+     "weights: remove from_config"),
+    (lambda p: p["mlm"]["model"].update(compare_unadapted=True), "compare_unadapted compares with the model a "
+     "from_pipeline pipeline adapted; give from_pipeline"),
+    (lambda p: p["reviews"]["model"].update(compare_unadapted=True) or p["reviews"].update(search={
+        "trials": 2, "space": {"epochs": {"choice": [1, 2]}}}), "model.compare_unadapted fine-tunes the unadapted model with "
+     "`train`'s settings, a search picks others: remove one"),
+    (lambda p: p["reviews"]["evaluate"].update(retention={"file": "general.csv"}),
+     "evaluate.retention is not available for task text-classification; remove it"),
+])
+def test_a_chain_of_pipelines_is_checked_at_load(write_pipelines, tiny_model_dir, tmp_path, change, message):
+    pipelines = chain(tiny_model_dir, tmp_path)
+    load_pipelines(write_pipelines(pipelines))  # as written: a valid chain
+    change(pipelines)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_pipelines(write_pipelines(pipelines))
+
+
+def test_a_chained_run_resolves_its_upstream_and_its_spec_hash_follows_it(write_pipelines, tiny_model_dir, tmp_path):
+    from modelmill.config import RunOverrides, resolve_run
+    from modelmill.runtime.preflight import problems_of
+
+    pipelines = chain(tiny_model_dir, tmp_path)
+    path = write_pipelines(pipelines)
+    run = resolve_run("reviews", path, RunOverrides())
+    assert run.upstream.pipeline == "mlm" and run.upstream.upstream is None and run.spec.model.origin == "pipeline:mlm"
+    assert problems_of(path, {"reviews": run.spec}) == {"reviews": []}
+    # the upstream's spec shapes the model: its change is a new spec hash downstream
+    pipelines["mlm"]["train"]["epochs"] = 5
+    assert resolve_run("reviews", write_pipelines(pipelines), RunOverrides()).spec_hash != run.spec_hash
+    # `modelmill check` of the downstream pipeline reports the upstream's problems under the upstream's name
+    pipelines["mlm"]["data"]["files"]["test"] = str(tmp_path / "missing.jsonl")
+    (problem,) = problems_of(write_pipelines(pipelines), {"reviews": run.spec})["reviews"]
+    assert problem == (f"pipeline 'mlm', whose model 'reviews' starts from: {tmp_path / 'missing.jsonl'}: data file "
+                       "for split 'test' not found")
+
+
+def test_a_retention_set_is_read_before_any_work_with_its_file_and_row(write_pipelines, tiny_model_dir, tmp_path):
+    from modelmill.runtime.preflight import problems_of
+
+    pipelines = chain(tiny_model_dir, tmp_path)
+    general = write_jsonl(tmp_path / "general.jsonl", [{"text": "a day in the park"}, {"text": " "}])
+    pipelines["mlm"]["evaluate"] = {"retention": {"file": str(general), "max_increase": 0.5}}
+    path = write_pipelines(pipelines)
+    spec = load_pipelines(path).pipelines["mlm"]
+    assert spec.evaluate.retention.max_increase == 0.5
+    (problem,) = problems_of(path, {"mlm": spec})["mlm"]
+    assert problem == (f"pipelines.mlm.evaluate.retention.file: {general} (evaluate.retention): row 2: column "
+                       "'text' is empty or not text")

@@ -18,3 +18,22 @@ def test_tokens_are_truncated_unpadded_and_labelled(review_data, tiny_model_dir)
     untruncated = tokenize_splits(dataset, tokenizer, data, max_length=64)["train"]
     assert len({len(ids) for ids in untruncated["input_ids"]}) > 1, "no padding: lengths vary"
     assert train["labels"] == [data.label_ids[label] for label in dataset["train"]["label"]]
+
+
+def test_every_stage_after_loading_is_keyed_by_the_source_of_its_task_type(review_data, monkeypatch):
+    import inspect
+
+    from modelmill.storage import caching
+    from modelmill.task_types import text_classification
+
+    _, data = review_data
+    policy = caching.TaskTypeSource()
+    key = policy.compute_key(None, {"data": data, "title": "model"}, {})
+    assert key != policy.compute_key(None, {"data": data.model_copy(update={"task": "fill-mask"})}, {})
+    assert policy.compute_key(None, {"title": "model"}, {}) is None, "nothing read yet: the stage's own inputs"
+    # an edit to the task type's module (not to the stage's) is a new key: its tokens, model and scores change
+    read = caching.module_source_hash
+    edited = text_classification.__file__
+    monkeypatch.setattr(caching, "module_source_hash",
+                        lambda fn: read(fn) + "edited" if inspect.getsourcefile(fn) == edited else read(fn))
+    assert policy.compute_key(None, {"data": data, "title": "model"}, {}) != key
