@@ -4,6 +4,7 @@ push."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from prefect import flow
 from prefect.logging import get_run_logger
@@ -150,21 +151,23 @@ def build(run: ResolvedRun, stage: StageLog | CacheProbe) -> Built:
         model, search = search_best(run, stage, tokens, options=retrain)
     evaluation = stage(evaluate_model, model, tokens, spec.evaluate, name, data)
     if spec.model.compare_unadapted:
-        evaluation = evaluation.model_copy(update={"adaptation": unadapted_comparison(run, stage, data, evaluation)})
+        twin = unadapted_comparison(run, stage, data, evaluation, retrain)
+        evaluation = evaluation.model_copy(update={"adaptation": twin})
     return Built(run, data, validation, model, search, evaluation)
 
 
 def unadapted_comparison(run: ResolvedRun, stage: StageLog | CacheProbe, data: DataManifest,
-                         adapted: EvaluationReport) -> list[Scores]:
-    """The same fine-tune (settings, seed, split) from the model the domain adaptation started from, scored but not
-    gated (stages recorded under `unadapted/`), beside the adapted model's: what the adaptation bought."""
+                         adapted: EvaluationReport, retrain: dict[str, Any] | None = None) -> list[Scores]:
+    """The same fine-tune (settings, seed, split; trained again with the adapted one's `retrain`) from the model the
+    domain adaptation started from, scored but not gated (stages recorded under `unadapted/`), beside the adapted
+    model's: what the adaptation bought."""
     root = run
     while root.upstream is not None:
         root = root.upstream
     spec, base = run.spec, root.spec.model.model_copy(update={"encoder_decoder": run.spec.model.encoder_decoder})
     with stage.within("unadapted"):
         tokens = stage(tokenize, data, spec.tokenizer, base)
-        model = stage(train, tokens, base, spec.train, f"{run.pipeline} (unadapted)")
+        model = stage(train, tokens, base, spec.train, f"{run.pipeline} (unadapted)", options=retrain)
         report = stage(evaluate_model, model, tokens, spec.evaluate, f"{run.pipeline} (unadapted)", data, False)
     return [Scores(name=f"from {base.origin} (unadapted)", num_examples=report.num_examples, metrics=report.metrics),
             Scores(name=f"from {spec.model.origin} (adapted)", num_examples=adapted.num_examples,

@@ -111,6 +111,7 @@ class ModelManifest(BaseModel):
 
 
 TEST_SCOPE = "test"  # where the averaged and per-class thresholds are measured
+RETENTION_SCOPE = "retention set"  # fill-mask: where the rise of the masked-LM loss on general text is measured
 
 
 class MetricCheck(BaseModel):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from modelmill.config import MACRO_F1, PER_CLASS_METRICS
 from modelmill.evaluation.gates import baseline_scope, is_baseline_gate, is_set_gate, is_test_gate, slice_scope
-from modelmill.manifests import EvaluationReport, MetricCheck, Scores
+from modelmill.manifests import RETENTION_SCOPE, EvaluationReport, MetricCheck, Scores
 from modelmill.observe.text_cells import shorten
 
 
@@ -146,8 +146,10 @@ def evaluation_sections(
     if report.slices:
         parts += [f"{level} Slices of the test split", "", slices_table(report, names), ""]
     if report.retention:
+        kept = [check for check in report.checks if check.scope == RETENTION_SCOPE]
         parts += [f"{level} Retention of general text (masked-LM loss before and after adaptation)", "",
-                  scores_table(report.retention, list(report.retention[0].metrics)), ""]
+                  scores_table(report.retention, list(report.retention[0].metrics)), "",
+                  *([gates_table(kept), ""] if kept else [])]
     if report.adaptation:
         parts += [f"{level} Domain adaptation (the same fine-tune from the unadapted and the adapted model)", "",
                   scores_table(report.adaptation, names), ""]

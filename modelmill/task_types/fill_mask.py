@@ -106,7 +106,7 @@ def retention(model: ModelManifest, spec: RetentionSpec, data: DataManifest, max
     from transformers import AutoModelForMaskedLM
 
     from modelmill.evaluation.batches import saved_model
-    from modelmill.manifests import MetricCheck
+    from modelmill.manifests import RETENTION_SCOPE, MetricCheck
     from modelmill.storage.home import local_copy
 
     rows = read_retention(spec, data.text_column)
@@ -120,7 +120,7 @@ def retention(model: ModelManifest, spec: RetentionSpec, data: DataManifest, max
     scores = [loss_scores(f"base model ({model.base_model})", before, general.num_rows),
               loss_scores("adapted", after, general.num_rows)]
     checks = [] if spec.max_increase is None else [
-        MetricCheck(metric="mlm_loss increase", value=after - before, max=spec.max_increase, scope="retention set")]
+        MetricCheck(metric="mlm_loss increase", value=after - before, max=spec.max_increase, scope=RETENTION_SCOPE)]
     warnings = [(f"the base model has no masked-LM head ({len(missing)} weights new): its retention loss is that of "
                  "an untrained head, the comparison overstates what the adapted model kept")] if missing else []
     return scores, checks, warnings
