@@ -61,14 +61,15 @@ def train_trials(
     for number, values in trials:
         spec = trial_train(run.spec.train, values, search)
         future = stage.submit(train, tokens, run.spec.model, spec, f"{run.pipeline} trial {number}", handle(number),
-                              options={**(options or {}), "task_run_name": f"train trial {number}"}, runner=runner)
+                              options={**(options or {}), "task_run_name": f"{stage.prefix}train trial {number}"},
+                              runner=runner)
         futures[future] = (number, values)
     ended: Ended = {}
     for future in as_completed(list(futures)):
         number, values = futures[future]
         seconds = round(time.perf_counter() - started, 1)
         state = final_state(future)
-        stage.states[f"train trial {number}"] = state.name
+        stage.states[f"{stage.prefix}train trial {number}"] = state.name
         try:
             model = stage.collect(future.result())
         except Exception as exc:  # noqa: BLE001 - a failed trial is one row of the search, not the end of the run

@@ -135,6 +135,15 @@ def labelled(predictions: np.ndarray, label_ids: np.ndarray, labels: list[str]
     return predicted, true
 
 
+def in_our_ids(predictions: np.ndarray, names: list[str], labels: list[str]) -> np.ndarray:
+    """Tag ids of a model whose tags are `names` (a published one may order them otherwise) as ids of `labels`,
+    by name; IGNORED positions stay IGNORED."""
+    if names == labels:
+        return predictions
+    ours = np.array([labels.index(name) for name in names])
+    return np.where(predictions == IGNORED, IGNORED, ours[np.clip(predictions, 0, None)])
+
+
 def entity_scores(predicted: list[list[str]], true: list[list[str]]) -> dict[str, Any]:
     """The shipped seqeval module's scores: overall_* and one entry per entity type."""
     from modelmill.metrics import load_metric
@@ -229,10 +238,7 @@ class TokenClassification:
         from modelmill.manifests import Scores
 
         predictions, label_ids = predict_tags(folder, test, spec.batch_size)
-        if names != labels:  # a published model's tag ids -> this run's, by name
-            ours = np.array([labels.index(name) for name in names])
-            predictions = np.where(predictions == IGNORED, IGNORED, ours[np.clip(predictions, 0, None)])
-        scores = entity_scores(*labelled(predictions, label_ids, labels))
+        scores = entity_scores(*labelled(in_our_ids(predictions, names, labels), label_ids, labels))
         types = entity_types(labels)
         return Scores(name="test", num_examples=len(predictions), metrics=metric_values(scores, spec.metrics),
                       per_class={f"{metric}[{kind}]": scores[kind][metric] if kind in scores else 0.0

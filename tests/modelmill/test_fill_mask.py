@@ -56,6 +56,8 @@ def chain(tiny_model_dir: Path, tmp_path: Path) -> dict[str, Any]:
 @pytest.mark.parametrize(("change", "message"), [
     (lambda p: p["reviews"]["model"].update(from_pipeline="nowhere"),
      "pipelines.reviews.model.from_pipeline: no pipeline named 'nowhere'; known: mlm, reviews"),
+    (lambda p: p["reviews"]["model"].update(from_pipeline="../mlm"),
+     "pipelines.reviews.model.from_pipeline: String should match pattern"),  # a pipeline's name, never a path
     (lambda p: p["mlm"].update(task="text-classification"),
      "pipelines.reviews.model.from_pipeline: 'mlm' is a text-classification pipeline; a model starts from a "
      "fill-mask pipeline's domain-adapted model"),
@@ -89,11 +91,10 @@ def test_a_chained_run_resolves_its_upstream_and_its_spec_hash_follows_it(write_
     path = write_pipelines(pipelines)
     run = resolve_run("reviews", path, RunOverrides())
     assert run.upstream.pipeline == "mlm" and run.upstream.upstream is None and run.spec.model.origin == "pipeline:mlm"
-    assert problems_of(path, {"reviews": run.spec}) == {"reviews": []}
     # the upstream's spec shapes the model: its change is a new spec hash downstream
     pipelines["mlm"]["train"]["epochs"] = 5
     assert resolve_run("reviews", write_pipelines(pipelines), RunOverrides()).spec_hash != run.spec_hash
-    # `modelmill check` of the downstream pipeline reports the upstream's problems under the upstream's name
+    # `modelmill check` of the downstream pipeline reports the upstream's problems (its only one) as the upstream's
     pipelines["mlm"]["data"]["files"]["test"] = str(tmp_path / "missing.jsonl")
     (problem,) = problems_of(write_pipelines(pipelines), {"reviews": run.spec})["reviews"]
     assert problem == (f"pipeline 'mlm', whose model 'reviews' starts from: {tmp_path / 'missing.jsonl'}: data file "

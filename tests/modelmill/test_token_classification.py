@@ -15,6 +15,7 @@ from modelmill.task_types.token_classification import (
     TASK,
     align_labels,
     entity_scores,
+    in_our_ids,
     iob2_breaks,
     labelled,
     metric_values,
@@ -62,6 +63,13 @@ def test_only_labelled_positions_are_scored():
     predictions = np.array([[0, 3, 1, 0], [1, 1, 0, 0]])
     label_ids = np.array([[IGNORED, 3, IGNORED, 0], [1, IGNORED, IGNORED, IGNORED]])
     assert labelled(predictions, label_ids, LABELS) == ([["B-PER", "O"], ["B-LOC"]], [["B-PER", "O"], ["B-LOC"]])
+
+
+def test_a_published_tagger_s_tag_ids_are_read_by_name():
+    ours, theirs = ["O", "B-PER", "I-PER"], ["B-PER", "I-PER", "O"]  # the champion ordered its tags otherwise
+    predicted = np.array([[0, 1, 2, IGNORED]])
+    assert in_our_ids(predicted, theirs, ours).tolist() == [[1, 2, 0, IGNORED]]
+    assert in_our_ids(predicted, ours, ours) is predicted
 
 
 def test_tags_come_from_the_data_outside_first_then_each_type(tmp_path):
