@@ -161,9 +161,7 @@ def unadapted_comparison(run: ResolvedRun, stage: StageLog | CacheProbe, data: D
     """The same fine-tune (settings, seed, split; trained again with the adapted one's `retrain`) from the model the
     domain adaptation started from, scored but not gated (stages recorded under `unadapted/`), beside the adapted
     model's: what the adaptation bought."""
-    root = run
-    while root.upstream is not None:
-        root = root.upstream
+    root = run.upstreams[-1]  # the pipeline the chain starts from: its model is the unadapted one
     spec, base = run.spec, root.spec.model.model_copy(update={"encoder_decoder": run.spec.model.encoder_decoder})
     with stage.within("unadapted"):
         tokens = stage(tokenize, data, spec.tokenizer, base)

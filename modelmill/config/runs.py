@@ -29,6 +29,15 @@ class ResolvedRun:
     upstream: ResolvedRun | None = None  # the pipeline whose model this one starts from (model.from_pipeline)
 
     @property
+    def upstreams(self) -> list[ResolvedRun]:
+        """The runs of the pipelines whose models this one's starts from, nearest first."""
+        chain, run = [], self.upstream
+        while run is not None:
+            chain.append(run)
+            run = run.upstream
+        return chain
+
+    @property
     def spec_hash(self) -> str:
         """Hash of what shapes the model and its card (files by name and content, never by the folder the project
         sits in); schedule, notify and retries are left out."""

@@ -50,10 +50,9 @@ def refuse_unbuildable_rules(pipeline: str, run: ResolvedRun) -> None:
     has had no `modelmill check`."""
     from modelmill.checks.strict import rule_problems
 
-    problems, upstream = rule_problems(pipeline, run.spec), run.upstream
-    while upstream is not None:  # the pipelines its model starts from run first, in this run
+    problems = rule_problems(pipeline, run.spec)
+    for upstream in run.upstreams:  # the pipelines its model starts from run first, in this run
         problems += rule_problems(upstream.pipeline, upstream.spec)
-        upstream = upstream.upstream
     if problems:
         raise ConfigError(f"{run.file}: " + "; ".join(problems))
 

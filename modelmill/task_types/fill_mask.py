@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelmill.runtime.errors import DataError
 from modelmill.task_types import FILL_MASK
-from modelmill.task_types.published import published_scores
+from modelmill.task_types.scored import published_scores, scored_evaluation
 from modelmill.task_types.splits import UnlabelledRows, require_text
 
 if TYPE_CHECKING:
@@ -175,22 +175,14 @@ class FillMask(UnlabelledRows):
 
     def evaluate(self, model: ModelManifest, tokens: TokenizedManifest, data: DataManifest, spec: EvaluateSpec,
                  key: str, output: Path) -> EvaluationReport:
-        """The test split's masked-LM loss and perplexity (fixed masks); the gates; the training curve."""
-        import datasets
-
-        from modelmill.evaluation.figures import publish_training_curve
-        from modelmill.evaluation.gates import check_thresholds
-        from modelmill.manifests import EvaluationReport
-        from modelmill.storage.home import local_copy
-
-        test = datasets.load_from_disk(str(local_copy(tokens.path)))["test"]
-        metrics = self.score(local_copy(model.path), model.labels, test, data, spec, model.labels).metrics
-        kept, kept_checks, warnings = ([], [], []) if spec.retention is None else retention(
-            model, spec.retention, data, tokens.max_length, spec.batch_size)
-        publish_training_curve(model, output)
-        return EvaluationReport(key=key, metrics=metrics, checks=check_thresholds(metrics, spec.thresholds)
-                                + kept_checks, num_examples=test.num_rows, figures=output, retention=kept,
-                                warnings=warnings)
+        """The test split's masked-LM loss and perplexity (fixed masks), the gates and the training curve; with a
+        retention set, the base and the adapted model's loss on it and its `max_increase` gate."""
+        report = scored_evaluation(self, model, tokens, data, spec, key, output)
+        if spec.retention is None:
+            return report
+        kept, checks, warnings = retention(model, spec.retention, data, tokens.max_length, spec.batch_size)
+        return report.model_copy(update={"checks": [*report.checks, *checks], "retention": kept,
+                                         "warnings": [*report.warnings, *warnings]})
 
 
 TASK = FillMask()

@@ -12,7 +12,7 @@ import numpy as np
 
 from modelmill.runtime.errors import ConfigError, DataError
 from modelmill.task_types import QUESTION_ANSWERING
-from modelmill.task_types.published import published_scores
+from modelmill.task_types.scored import published_scores, scored_evaluation
 from modelmill.task_types.splits import UnlabelledRows, require_columns
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
         ModelSpec,
         TokenizerSpec,
     )
-    from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, Scores, TokenizedManifest
+    from modelmill.manifests import DataManifest, Scores
 
 QUESTION = "question"  # the question column (data.text_column is the context, data.label_column the answers)
 EXAMPLE = "example_index"  # a window's row in its split
@@ -196,22 +196,7 @@ class QuestionAnswering(UnlabelledRows):
         return Scores(name="test", num_examples=raw.num_rows,
                       metrics={name: scores[name] / 100 for name in spec.metrics})
 
-    def evaluate(self, model: ModelManifest, tokens: TokenizedManifest, data: DataManifest, spec: EvaluateSpec,
-                 key: str, output: Path) -> EvaluationReport:
-        """Exact match and F1 of the test split; the gates; the training curve."""
-        import datasets
-
-        from modelmill.evaluation.figures import publish_training_curve
-        from modelmill.evaluation.gates import check_thresholds
-        from modelmill.manifests import EvaluationReport
-        from modelmill.storage.home import local_copy
-
-        test = datasets.load_from_disk(str(local_copy(tokens.path)))["test"]
-        scored = self.score(local_copy(model.path), model.labels, test, data, spec, model.labels)
-        publish_training_curve(model, output)
-        return EvaluationReport(key=key, metrics=scored.metrics, checks=check_thresholds(scored.metrics,
-                                spec.thresholds), num_examples=scored.num_examples, figures=output)
-
+    evaluate = scored_evaluation
     score_published = published_scores
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelmill.task_types import SUMMARIZATION
-from modelmill.task_types.published import published_scores
+from modelmill.task_types.scored import published_scores, scored_evaluation
 from modelmill.task_types.splits import UnlabelledRows, require_text
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
         ModelSpec,
         TokenizerSpec,
     )
-    from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, Scores, TokenizedManifest
+    from modelmill.manifests import DataManifest, Scores
 
 METRICS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 IGNORED = -100
@@ -89,22 +89,6 @@ class Summarization(UnlabelledRows):
 
         return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORED)
 
-    def evaluate(self, model: ModelManifest, tokens: TokenizedManifest, data: DataManifest, spec: EvaluateSpec,
-                 key: str, output: Path) -> EvaluationReport:
-        """ROUGE of the generated test summaries against the references; the gates; the training curve."""
-        import datasets
-
-        from modelmill.evaluation.figures import publish_training_curve
-        from modelmill.evaluation.gates import check_thresholds
-        from modelmill.manifests import EvaluationReport
-        from modelmill.storage.home import local_copy
-
-        test = datasets.load_from_disk(str(local_copy(tokens.path)))["test"]
-        scored = self.score(local_copy(model.path), model.labels, test, data, spec, model.labels)
-        publish_training_curve(model, output)
-        return EvaluationReport(key=key, metrics=scored.metrics, checks=check_thresholds(scored.metrics,
-                                spec.thresholds), num_examples=scored.num_examples, figures=output)
-
     def score(self, folder: Path, names: list[str], test: datasets.Dataset, data: DataManifest, spec: EvaluateSpec,
               labels: list[str]) -> Scores:
         """ROUGE of the summaries the model in `folder` generates for `test` against the reference summaries."""
@@ -119,6 +103,7 @@ class Summarization(UnlabelledRows):
                              [sentences_on_lines(text) for text in references], list(spec.metrics))
         return Scores(name="test", num_examples=len(predictions), metrics=metrics)
 
+    evaluate = scored_evaluation
     score_published = published_scores
 
 

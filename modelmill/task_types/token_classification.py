@@ -11,7 +11,7 @@ import numpy as np
 from modelmill.config.evaluate import unknown_classes
 from modelmill.runtime.errors import ConfigError, DataError
 from modelmill.task_types import TOKEN_CLASSIFICATION
-from modelmill.task_types.published import published_scores
+from modelmill.task_types.scored import published_scores, scored_evaluation
 from modelmill.task_types.splits import check_local_files, read_checked, require_columns
 
 if TYPE_CHECKING:
@@ -29,11 +29,8 @@ if TYPE_CHECKING:
     )
     from modelmill.manifests import (
         DataManifest,
-        EvaluationReport,
-        ModelManifest,
         RuleResult,
         Scores,
-        TokenizedManifest,
     )
 
 IGNORED = -100  # the label of positions the loss and the metrics skip: special tokens, later sub-tokens of a word
@@ -245,25 +242,7 @@ class TokenClassification:
                                  for kind in types for metric in ("precision", "recall", "f1")},
                       support={kind: scores[kind]["number"] if kind in scores else 0 for kind in types})
 
-    def evaluate(self, model: ModelManifest, tokens: TokenizedManifest, data: DataManifest, spec: EvaluateSpec,
-                 key: str, output: Path) -> EvaluationReport:
-        """Entity-level precision/recall/F1 (seqeval) of the test split, per entity type too; the gates."""
-        import datasets
-
-        from modelmill.evaluation.figures import publish_training_curve
-        from modelmill.evaluation.gates import check_classes, check_thresholds
-        from modelmill.manifests import EvaluationReport
-        from modelmill.storage.home import local_copy
-
-        test = datasets.load_from_disk(str(local_copy(tokens.path)))["test"]
-        scored = self.score(local_copy(model.path), model.labels, test, data, spec, model.labels)
-        checks = [*check_thresholds(scored.metrics, spec.thresholds),
-                  *check_classes(scored.per_class, spec.class_thresholds)]
-        publish_training_curve(model, output)
-        return EvaluationReport(
-            key=key, metrics=scored.metrics, checks=checks, num_examples=scored.num_examples,
-            per_class=scored.per_class, labels=entity_types(model.labels), support=scored.support, figures=output)
-
+    evaluate = scored_evaluation
     score_published = published_scores
 
 
