@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LEARNS_THE_TASK, SESSION_HOME, pipeline_dict
+from tests.conftest import LEARNS_THE_TASK, SESSION_HOME, pipeline_dict, review_rows, write_jsonl
 from tests.patience import patient
 from tests.secret_scan import files_holding, holds
 
@@ -98,6 +98,24 @@ def test_a_token_from_a_secret_block_stays_off_disk_when_the_champion_cannot_be_
     assert CANARY not in out + err
     secret_blocks = [path for path in files_holding(CANARY, *state_folders()) if path.suffix == ".db"]
     assert files_holding(CANARY, *state_folders()) == secret_blocks, "only Prefect's block store holds it"
+
+
+def test_a_fill_mask_champion_that_cannot_be_read_leaves_the_token_nowhere(prefect, run, hub, canary, tiny_model_dir,
+                                                                             tmp_path, capfd):
+    # every task type reads its champion the same way; here a fill-mask pipeline's, the token in HF_TOKEN
+    texts = {split: write_jsonl(tmp_path / f"{split}.jsonl", [{"text": row["text"]} for row in review_rows(seed, 16)])
+             for seed, split in enumerate(("train", "validation", "test"))}
+    spec = pipeline_dict(tiny_model_dir, texts, hub.url)
+    spec.update(task="fill-mask", data={"files": {split: str(path) for split, path in texts.items()}},
+                validation={"expectations": []}, evaluate={"promote": {"metric": "perplexity"}})
+    assert run(spec)[0].is_completed()
+    hub.state.fail_next("GET", r"/resolve/", 500, times=30)
+    state, stages = run(spec, seed=3)
+    assert state.is_failed() and stages["challenge"] == "Failed", stages
+    assert canary not in (state.message or "")
+    out, err = capfd.readouterr()
+    assert canary not in out + err
+    assert files_holding(canary, *state_folders()) == []
 
 
 def test_a_cli_run_whose_push_fails_leaves_the_token_nowhere(hub, canary, tiny_model_dir, review_files,

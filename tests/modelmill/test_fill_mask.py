@@ -58,6 +58,8 @@ def chain(tiny_model_dir: Path, tmp_path: Path) -> dict[str, Any]:
      "pipelines.reviews.model.from_pipeline: no pipeline named 'nowhere'; known: mlm, reviews"),
     (lambda p: p["reviews"]["model"].update(from_pipeline="../mlm"),
      "pipelines.reviews.model.from_pipeline: String should match pattern"),  # a pipeline's name, never a path
+    (lambda p: p["reviews"]["model"].update(from_pipeline="/etc/mlm"),
+     "pipelines.reviews.model.from_pipeline: String should match pattern"),
     (lambda p: p["mlm"].update(task="text-classification"),
      "pipelines.reviews.model.from_pipeline: 'mlm' is a text-classification pipeline; a model starts from a "
      "fill-mask pipeline's domain-adapted model"),
