@@ -139,7 +139,7 @@ def build(run: ResolvedRun, stage: StageLog | CacheProbe) -> Built:
             raise
         run = replace(run, spec=run.spec.model_copy(update={"model": run.spec.model.adapted(str(adapted.path))}))
     spec, name = run.spec, run.pipeline
-    data = stage(load_data, spec.data, spec.task)
+    data = stage(load_data, spec.data, spec.task, spec.validation.checks.overlap.dropping)
     # the labels may come from the data: fail before training
     require_known_classes(spec.evaluate, task_type(spec.task).class_names(data.labels))
     validation = stage(validate_data, data, spec.validation, name)

@@ -23,7 +23,7 @@ def validate_pipeline(pipeline: str, pipelines_file: str = "pipelines.yaml") -> 
     run = start_run(pipeline, pipelines_file, RunOverrides())
     stage = StageLog(run.spec.retries, run.record)
     try:
-        data = stage(load_data, run.spec.data, run.spec.task)
+        data = stage(load_data, run.spec.data, run.spec.task, run.spec.validation.checks.overlap.dropping)
         report = stage(validate_data, data, run.spec.validation, pipeline)
     except BaseException as exc:
         complete_record(run, stage, error=f"{type(exc).__name__}: {exc}")

@@ -24,6 +24,8 @@ class DataManifest(BaseModel):
     num_rows: dict[str, int]
     source: str
     task: str = Field("text-classification", description="The pipeline's task type, which reads the columns.")
+    dropped: dict[str, int] = Field(default_factory=dict, description="Rows dropped per split because they repeat "
+                                    "a text of an earlier split (validation.checks.overlap.action: drop).")
 
 
 class RuleResult(BaseModel):

@@ -9,7 +9,7 @@ from prefect.logging import get_run_logger
 
 from modelmill.config import EvaluateSpec
 from modelmill.evaluation.figures import data_uri, saved_figures
-from modelmill.evaluation.gates import accuracy_paradox, baseline_scope
+from modelmill.evaluation.gates import accuracy_paradox, baseline_scope, lost_to_baseline
 from modelmill.evaluation.tables import evaluation_sections, gates_table
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, TokenizedManifest
 from modelmill.observe.reporting import gate_note, metrics_table
@@ -22,12 +22,14 @@ from modelmill.task_types import task_type
 
 
 def failure_message(report: EvaluationReport) -> str:
-    """Why the model is refused: the failed gates, and the accuracy paradox in words when it applies."""
+    """Why the model is refused: the failed gates, and in words the accuracy paradox or the loss to a baseline."""
     lines = ["Model is below its thresholds; nothing will be pushed.", metrics_table(report), "",
              evaluation_sections(report), "", "Failed gates:", "", gates_table(report.failures)]
-    majority = next((b for b in report.baselines if b.name == "majority"), None)
-    if majority is not None and any(c.scope == baseline_scope("majority") for c in report.failures):
-        lines += ["", accuracy_paradox(report.fit[-1], majority, report.labels)]
+    lost = {c.scope for c in report.failures}
+    for baseline in (b for b in report.baselines if baseline_scope(b.name) in lost):
+        explained = (accuracy_paradox(report.fit[-1], baseline, report.labels) if baseline.name == "majority"
+                     else lost_to_baseline(report.fit[-1], baseline))
+        lines += ["", explained]
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.logging import get_run_logger
 
 from modelmill.checks.expectations import build_expectation
+from modelmill.checks.overlap import REMEDY
 from modelmill.config import ExpectationRule, ValidationSpec
 from modelmill.manifests import DataManifest, RuleResult, ValidationReport
 from modelmill.observe.text_cells import shorten
@@ -144,6 +145,8 @@ def describe_failures(report: ValidationReport, heading: str = "Data validation 
     lines = [f"{heading}: {report.summary()}"]
     for result in report.failures + report.warnings:
         lines += describe_result(result)
+    if any(result.expectation == "modelmill.overlap" for result in report.failures):
+        lines.append(f"Overlap: {REMEDY}.")
     if report.data_docs is not None:
         lines.append(f"Data Docs: {report.data_docs}")
     return "\n".join(lines)

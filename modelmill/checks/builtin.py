@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from modelmill.checks.text import repeated_rows, rows_in, thin_classes
+from modelmill.checks.overlap import dataset_hashes, dropped_note, find_overlaps
+from modelmill.checks.text import repeated_rows, thin_classes
 from modelmill.config import BuiltinChecks, ExpectationRule
 from modelmill.data.facts import column
-from modelmill.data.splits import text_hashes
 from modelmill.manifests import DataManifest, RuleResult
 from modelmill.observe.text_cells import shorten
 
@@ -67,29 +67,22 @@ def plain_checks(
     """Overlap with train, duplicates within a split, and class balance, each a RuleResult per split."""
     results: list[RuleResult] = []
     text = data.text_column
-    keys: dict[tuple[str, bool], np.ndarray] = {}
-
-    def keys_of(split: str, normalized: bool) -> np.ndarray:  # each split's texts read, folded, hashed once
-        if (split, normalized) not in keys:
-            keys[split, normalized] = text_hashes(dataset[split], text, normalized)
-        return keys[split, normalized]
+    hashes = dataset_hashes(dataset, text)  # each split's texts read, folded, hashed once
 
     if checks.overlap.enabled:
-        modes = [False, True] if checks.overlap.normalized else [False]
-        for normalized in modes:
-            train = keys_of("train", normalized)
-            for split in [s for s in HELD_OUT if s in splits]:
-                rows = rows_in(train, keys_of(split, normalized))
-                how = "normalized" if normalized else "exact"
-                allowed = checks.overlap.max_share
-                severity = checks.overlap.severity if len(rows) > allowed * dataset[split].num_rows else "warning"
-                rule = f"at most {allowed:.0%} of {split} repeats a train text ({how})"
-                results.append(_row_result("modelmill.overlap", rule, split, severity, text, rows, dataset[split],
-                                           shown))
+        overlap = checks.overlap
+        for found in find_overlaps(overlap, hashes, splits):
+            results.append(_row_result("modelmill.overlap", found.rule(overlap), found.split, found.severity(overlap),
+                                       text, found.rows, dataset[found.split], shown))
+        if data.dropped:
+            results.append(RuleResult(
+                split="validation, test", expectation="modelmill.overlap", source=_source("modelmill.overlap"),
+                rule="rows that repeat a text of an earlier split are dropped (validation.checks.overlap.action: drop)",
+                severity="warning", column=text, success=True, observed=dropped_note(data.dropped)))
     if checks.duplicates.enabled:
         how = "normalized" if checks.duplicates.normalized else "exact"
         for split in splits:
-            rows = repeated_rows(keys_of(split, checks.duplicates.normalized))
+            rows = repeated_rows(hashes(split, checks.duplicates.normalized))
             results.append(_row_result("modelmill.duplicates", f"no repeated text ({how})", split,
                                    checks.duplicates.severity, text, rows, dataset[split], shown))
     if checks.class_balance.enabled:

@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
 )
 
+from modelmill.config.library_index import NUMBER_TEXT
 from modelmill.storage.urls import DataURL
 
 SPLITS = ("train", "validation", "test")
@@ -54,7 +55,6 @@ MACRO_F1 = "macro_f1"  # computed on every evaluated set besides evaluate.metric
 PIPELINE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # it names deployments, artifacts and runs
 
 
-NUMBER_TEXT = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 
 
 def _accept_numbers_written_as_text(schema: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 INDEX = Path(__file__).with_name("library_index.json")
+NUMBER_TEXT = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"  # what PyYAML leaves as text: 3e-5
 KINDS = ("text", "number", "boolean", "list", "mapping", "null")
 
 
@@ -68,6 +69,15 @@ def _kinds(annotation: Any) -> dict[str, Any]:
     return {"kinds": ["any"]}
 
 
+def _argument_kinds(annotation: Any) -> dict[str, Any]:
+    """The kinds of YAML value a `TrainingArguments` field takes, and whether its numbers are whole (the values of
+    its enums are left to `TrainingArguments`: most also take free text)."""
+    parts = [arg for arg in typing.get_args(annotation) or (annotation,) if arg is not type(None)]
+    whole = bool(parts) and all(isinstance(arg, type) and issubclass(arg, int) and not issubclass(arg, bool)
+                                for arg in parts)
+    return {"kinds": _kinds(annotation)["kinds"], "integer": whole}
+
+
 def generate() -> dict[str, Any]:
     """The index, read from the installed Great Expectations and transformers."""
     from dataclasses import fields
@@ -76,6 +86,7 @@ def generate() -> dict[str, Any]:
     import transformers
     from transformers import SchedulerType, TrainingArguments
 
+    hints = typing.get_type_hints(TrainingArguments)
     expectations = {}
     for name in sorted(dir(gx.expectations)):
         cls = getattr(gx.expectations, name)
@@ -92,7 +103,7 @@ def generate() -> dict[str, Any]:
         "great_expectations": {"version": gx.__version__, "expectations": expectations},
         "transformers": {
             "version": transformers.__version__,
-            "training_arguments": sorted(field.name for field in fields(TrainingArguments)),
+            "training_arguments": {field.name: _argument_kinds(hints[field.name]) for field in fields(TrainingArguments)},
             "schedulers": [kind.value for kind in SchedulerType],
         },
     }
@@ -152,6 +163,33 @@ def rule_problem(name: str, kwargs: dict[str, Any]) -> str | None:
 
 def training_argument_names() -> frozenset[str]:
     return frozenset(index()["transformers"]["training_arguments"])
+
+
+def argument_value(name: str, value: Any) -> Any:
+    """`value` as `TrainingArguments.<name>` takes it: a number PyYAML read as text (`1e-8`) is a number when the
+    field takes numbers and no text."""
+    import re
+
+    kinds = index()["transformers"]["training_arguments"][name]["kinds"]
+    if isinstance(value, str) and "number" in kinds and "text" not in kinds and re.match(NUMBER_TEXT, value.strip()):
+        return float(value)
+    return value
+
+
+def argument_problem(name: str, value: Any) -> str | None:
+    """Why `value` is not of a kind `TrainingArguments.<name>` takes (text for a number, a fraction for a whole
+    number, nan or infinity), or None."""
+    import math
+
+    spec = index()["transformers"]["training_arguments"][name]
+    kind = _kind_of(value)
+    if "any" not in spec["kinds"] and kind not in spec["kinds"]:
+        return f"should be {' or '.join(spec['kinds'])}, not {kind} ({value!r})"
+    if kind == "number" and not math.isfinite(value):
+        return f"should be a finite number, not {value}"
+    if kind == "number" and spec["integer"] and value != int(value):
+        return f"should be a whole number, not {value}"
+    return None
 
 
 def scheduler_names() -> list[str]:

@@ -22,7 +22,9 @@ class PushSpec(Section):
     endpoint: str = Field("https://huggingface.co", description="An http(s) URL of a Hub-compatible server.")
     private: bool = True
     token_secret_block: str | None = Field(
-        None, description="Name of a Prefect Secret block with the token, used when HF_TOKEN is not set."
+        None, pattern=r"^[a-z0-9][a-z0-9-]{0,99}$",
+        description="Name of a Prefect Secret block with the token, used when HF_TOKEN is not set (a block name: "
+        "lowercase letters, digits and dashes).",
     )
     commit_message: str = Field("modelmill: fine-tuned model", min_length=1)
 
@@ -84,8 +86,13 @@ class ScheduleSpec(Section):
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        """Prefect's own rule (its croniter, without random or hashed fields), without importing Prefect."""
-        if not prefect_croniter().is_valid(value) or any(part.casefold() in ("r", "h") for part in value.split()):
+        """Prefect's own rule (its croniter, without random or hashed fields), without importing Prefect, on the five
+        fields of cron (croniter would read a sixth as seconds and a seventh as the year)."""
+        fields = value.split()
+        if len(fields) != 5 and not value.startswith("@"):
+            raise ValueError(f"{value!r} is not a valid cron expression: it has {len(fields)} fields, not 5: minute hour "
+                             "day-of-month month day-of-week (e.g. '0 3 * * 1')")
+        if not prefect_croniter().is_valid(value) or any(part.casefold() in ("r", "h") for part in fields):
             raise ValueError(f"{value!r} is not a valid cron expression (e.g. '0 3 * * 1')")
         return value
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from modelmill.config.base import (
     MAX_ACCUMULATION,
@@ -19,7 +19,57 @@ from modelmill.config.base import (
     Section,
     Seed,
 )
-from modelmill.config.library_index import scheduler_names, training_argument_names
+from modelmill.config.library_index import (
+    argument_problem,
+    argument_value,
+    scheduler_names,
+    training_argument_names,
+)
+
+MAX_ARGUMENT = 2**31 - 1  # a pass-through number past this is a typo or an attack, never a setting
+Fraction = Annotated[float, Field(ge=0, lt=1)]
+Steps = Annotated[float, Field(gt=0, le=MAX_STEPS)]
+# Bounds of the pass-through `TrainingArguments` that accept values which fail only later (or never: a nan norm
+# trains a model of nans): the values a fine-tune can mean, as the train section bounds its own fields.
+ARGUMENT_BOUNDS: dict[str, Any] = {
+    "num_train_epochs": Epochs,
+    "learning_rate": LearningRate,
+    "max_steps": MaxSteps,
+    "seed": Seed,
+    "data_seed": Seed | None,
+    "per_device_train_batch_size": BatchSize,
+    "per_device_eval_batch_size": BatchSize,
+    "gradient_accumulation_steps": Annotated[int, Field(ge=1, le=MAX_ACCUMULATION)],
+    "eval_accumulation_steps": Annotated[int, Field(ge=1, le=MAX_ACCUMULATION)] | None,
+    "max_grad_norm": Annotated[float, Field(ge=0, le=1e6)],
+    "label_smoothing_factor": Fraction,
+    "weight_decay": Annotated[float, Field(ge=0, le=10)],
+    "warmup_steps": Annotated[float, Field(ge=0, le=MAX_STEPS)],
+    "adam_beta1": Fraction,
+    "adam_beta2": Fraction,
+    "adam_epsilon": Annotated[float, Field(gt=0, le=1)],
+    "logging_steps": Steps,
+    "eval_steps": Steps | None,
+    "save_steps": Steps,
+    "save_total_limit": Annotated[int, Field(ge=1, le=10_000)] | None,
+    "dataloader_num_workers": Annotated[int, Field(ge=0, le=64)],
+    "dataloader_prefetch_factor": Annotated[int, Field(ge=1, le=1_024)] | None,
+}
+
+
+def pass_through_problem(name: str, value: Any) -> str | None:
+    """Why `training_arguments.<name>: value` cannot train (a kind TrainingArguments does not take, nan, a huge or
+    out-of-range number), or None."""
+    problem = argument_problem(name, value)
+    if problem is None and name in ARGUMENT_BOUNDS:
+        try:
+            TypeAdapter(ARGUMENT_BOUNDS[name]).validate_python(value, strict=not isinstance(value, int))
+        except ValidationError as exc:
+            problem = f"{exc.errors(include_url=False)[0]['msg'].lower()} (got {value!r})"
+    elif problem is None and isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and abs(value) > MAX_ARGUMENT:
+        problem = f"should be at most {MAX_ARGUMENT} in size (got {value!r})"
+    return None if problem is None else f"training_arguments.{name}: {problem}"
 
 
 class RaySpec(Section):
@@ -88,6 +138,12 @@ class TrainSpec(Section):
         default_factory=dict, description="Any other `TrainingArguments` field, passed through as is."
     )
 
+    @field_validator("training_arguments")
+    @classmethod
+    def _numbers_written_as_text(cls, values: dict[str, Any]) -> dict[str, Any]:
+        known = training_argument_names()
+        return {name: argument_value(name, value) if name in known else value for name, value in values.items()}
+
     @model_validator(mode="after")
     def _consistent(self) -> TrainSpec:
         if self.effective_batch_size is not None and self.gradient_accumulation_steps != 1:
@@ -104,6 +160,10 @@ class TrainSpec(Section):
                 f"training_arguments may not set {redirecting}: modelmill chooses where a run writes and what "
                 "it publishes (see push:)"
             )
+        problems = [problem for name, value in self.training_arguments.items()
+                    if (problem := pass_through_problem(name, value)) is not None]
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def updated(self, **values: Any) -> TrainSpec:

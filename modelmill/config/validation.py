@@ -135,11 +135,23 @@ class TextMatchCheck(Check):
 
 
 class OverlapCheck(TextMatchCheck):
-    """Train texts found again in validation or test: above `max_share` of the split it carries `severity`
-    (critical: the test figures would be inflated by what the model memorised), below it a warning."""
+    """Train texts found again in validation or test, and validation texts in test: above `max_share` of the split
+    it carries `severity` (critical: the figures would be inflated by what the model memorised), below it a
+    warning. `action: drop` removes those rows from validation and test when the data is loaded instead (counted
+    in the validation report and the model card): what real data with retweets or republished articles needs."""
 
     severity: Literal["critical", "warning"] = "critical"
-    max_share: float = Field(0.01, ge=0, le=1, description="Share of a split that may repeat train texts.")
+    max_share: float = Field(0.01, ge=0, le=1, description="Share of a split that may repeat texts of an earlier one.")
+    action: Literal["stop", "drop"] = Field(
+        "stop", description="stop: the check gates as above; drop: the rows of validation and test that repeat a "
+        "text of an earlier split are dropped when the data is loaded, and counted.")
+
+    @property
+    def dropping(self) -> Literal["exact", "normalized"] | None:
+        """How the load stage compares the texts it drops, or None when it drops nothing."""
+        if not self.enabled or self.action != "drop":
+            return None
+        return "normalized" if self.normalized else "exact"
 
 
 class BalanceCheck(Check):

@@ -124,3 +124,16 @@ def accuracy_paradox(test: Scores, majority: BaselineScores, labels: list[str]) 
         f"without learning anything, so this model's accuracy of {accuracy:.4f} shows nothing it learned; it misses "
         f"what matters (recall per class: {recalls})."
     )
+
+
+def lost_to_baseline(test: Scores, baseline: BaselineScores) -> str:
+    """Why a model that loses to a cheap baseline is refused: by how much, what to try, how to accept it knowingly."""
+    ours, theirs = test.metrics[MACRO_F1], baseline.scores.metrics[MACRO_F1]
+    kept = [name for name in ("majority", "classical") if name != baseline.name]
+    return (
+        f"Lost to the {baseline.name} baseline: macro F1 {ours:.4f} vs {theirs:.4f} for {baseline.description} "
+        f"({theirs - ours:.4f} behind). Fine-tuning is not worth shipping when a model this cheap does better. Try "
+        f"more epochs (train.epochs), a hyperparameter search (the `search` section), a larger model "
+        f"(model.name_or_path), or more training data. To ship it anyway, knowingly, set "
+        f"evaluate.baselines.must_beat: [{', '.join(kept)}]."
+    )

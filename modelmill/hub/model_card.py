@@ -12,6 +12,7 @@ from modelmill import __version__
 from modelmill.evaluation.figures import saved_figures
 from modelmill.evaluation.tables import evaluation_sections
 from modelmill.hub.promotion import comparison_table
+from modelmill.checks.overlap import dropped_note
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, SearchReport, ValidationReport
 from modelmill.observe.reporting import gate_note
 from modelmill.search.report import search_table
@@ -55,7 +56,8 @@ is_{{ decision_label }} = probabilities[:, model.config.label2id[cut["label"]]] 
 - Source: {{ data_source }}
 - Fingerprint: `{{ fingerprint }}`
 - Rows: {{ num_rows }}
-- Validation: {{ validation }}
+{% if dropped %}- Overlap: {{ dropped }}
+{% endif %}- Validation: {{ validation }}
 
 ## Training
 
@@ -188,6 +190,7 @@ def render_model_card(
         data_source=_public_source(data.source),
         fingerprint=data.fingerprint,
         num_rows=data.num_rows,
+        dropped=dropped_note(data.dropped) if data.dropped else "",
         validation=f"Great Expectations, {validation.summary()}",
         training_arguments=_reader_settings(model.training_arguments),
         device=model.device,

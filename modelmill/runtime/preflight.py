@@ -23,17 +23,32 @@ def first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def read_split(path: Path, split: str, spec: PipelineSpec, fmt: Any) -> tuple[list[str], SplitFacts | None]:
-    """The facts of one file, read as the load stage reads it (a batch of rows at a time), or why it cannot be
-    read."""
+def read_split(path: Path, split: str, spec: PipelineSpec, fmt: Any) -> tuple[list[str], SplitFacts | None, Any]:
+    """The facts of one file, read as the load stage reads it (a batch of rows at a time), and the split itself,
+    or why it cannot be read."""
     from modelmill.data.facts import gather
     from modelmill.data.files import file_format, read_file
 
     try:
         part = read_file(path, file_format(fmt, path))
     except ModelmillError as exc:
-        return [str(exc)], None
-    return [], gather(part, split, str(path), spec.data.text_column, spec.data.label_column)
+        return [str(exc)], None, None
+    return [], gather(part, split, str(path), spec.data.text_column, spec.data.label_column), part
+
+
+def check_overlap(spec: PipelineSpec, parts: dict[str, Any], sources: dict[str, Path]) -> list[str]:
+    """Held-out rows repeating an earlier split's text beyond the overlap check's share, when the check stops the
+    run (the validate stage would): named with the file, the rows and the remedy."""
+    from modelmill.checks.overlap import dataset_hashes, find_overlaps
+
+    check = spec.validation.checks.overlap
+    if not check.enabled or check.action != "stop" or len(parts) < len(sources):
+        return []
+    overlaps = find_overlaps(check, dataset_hashes(parts, spec.data.text_column),
+                             [split for split in parts if split in spec.validation.splits])
+    # the folded comparison (when the check folds) finds every exact repeat too: one line per pair of splits
+    return [overlap.describe(check, str(sources[overlap.split])) for overlap in overlaps
+            if overlap.normalized == check.normalized and overlap.stops(check)]
 
 
 def check_data(where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, list[str]]]:
@@ -46,20 +61,23 @@ def check_data(where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, lis
         return [], {}
     problems: list[str] = []
     splits: list[SplitFacts] = []
-    for split, source in spec.data.split_files().items():
-        found, facts = read_split(source, split, spec, spec.data)
+    parts: dict[str, Any] = {}
+    sources = spec.data.split_files()
+    for split, source in sources.items():
+        found, facts, part = read_split(source, split, spec, spec.data)
         problems += found
         splits += [facts] if facts is not None else []
+        parts.update({split: part} if part is not None else {})
     labels = spec.data.labels
     if not problems:
         labels, _, found = data_problems(splits, spec.data)
-        problems += found
+        problems += found or check_overlap(spec, parts, sources)  # texts compared once every column is there
     else:  # a file could not be read: what the others show
         problems += [p for facts in splits for p in column_problems(facts, spec.data)
                      + row_problems(facts, spec.data, spec.data.drop_null_labels)]
     for name, extra in spec.evaluate.sets.items():
         context = f" ({where}.evaluate.sets.{name})"
-        found, facts = read_split(extra.file, "test", spec, extra)
+        found, facts, _ = read_split(extra.file, "test", spec, extra)
         problems += [problem + context for problem in found]
         if facts is not None:
             problems += column_problems(facts, spec.data, context) + row_problems(facts, spec.data, where=context)

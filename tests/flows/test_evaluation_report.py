@@ -108,3 +108,10 @@ def test_leaked_test_rows_stop_the_run_and_once_allowed_the_report_shows_the_met
     assert report.unseen.name == "test, rows not in train (9 of 12)"
     card = (state.result().push.folder / "README.md").read_text()
     assert "### Test rows that also occur in train" in card and "| test, rows not in train (9 of 12) | 9 |" in card
+    # when the overlap's remedy is declared instead, the copies are dropped from test, counted, and said in the card
+    spec["validation"]["checks"] = {"overlap": {"action": "drop"}}
+    state, _ = run(spec, dry_run=True)
+    assert state.is_completed(), state.message
+    assert state.result().evaluation.num_examples == 9 and state.result().evaluation.unseen is None
+    card = (state.result().push.folder / "README.md").read_text()
+    assert "- Overlap: dropped 3 of test (rows that repeat a text of an earlier split" in card

@@ -165,3 +165,32 @@ def test_a_library_error_holding_the_request_is_stored_without_it(exception_pick
     assert not holds(pickle.dumps(refused.value), CANARY) and refused.value.status == 401
     with pytest.raises(KeyError), secret_safe("http://127.0.0.1", "acme/x"):
         raise KeyError("not an HTTP error: left as it is")
+
+
+def chained(exc: BaseException) -> list[BaseException]:
+    """What the interpreter itself keeps linked to `exc` and prints under it (its C fields, read through
+    BaseException's own descriptors: a subclass's properties cannot hide them): the cause, and the context unless it
+    is suppressed."""
+    cause = BaseException.__dict__["__cause__"].__get__(exc)
+    context = BaseException.__dict__["__context__"].__get__(exc)
+    return [link for link in (cause, None if exc.__suppress_context__ else context) if link is not None]
+
+
+@pytest.mark.parametrize("status", [401, 404, 412, 503])
+@pytest.mark.parametrize("guard", ["hub_errors", "secret_safe"])
+def test_a_sanitised_hub_error_has_no_cause_or_context(guard, status):
+    """`raise ... from exc` (or a bare raise inside the handler) would link the client error, request and token
+    included, to the error users and tracebacks see; both guards must cut it."""
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from modelmill.hub import errors
+
+    request = httpx2.Request("POST", "http://127.0.0.1/api/models/x/commit/main",
+                             headers={"Authorization": f"Bearer {CANARY}"})
+    sanitising = (errors.hub_errors("http://127.0.0.1", "acme/x", CANARY) if guard == "hub_errors"
+                  else errors.secret_safe("http://127.0.0.1", "acme/x"))
+    with pytest.raises(errors.ModelmillError) as raised, sanitising:
+        raise HfHubHTTPError(f"{status} refused", response=httpx2.Response(status, request=request))
+    assert chained(raised.value) == [], f"{type(raised.value).__name__} keeps {chained(raised.value)!r}"
+    assert CANARY not in str(raised.value)

@@ -25,8 +25,10 @@ BALANCED = [(f"message {i}", "spam" if i % 2 else "ham") for i in range(20)]
 
 
 def results(dataset, name: str, **checks):
+    """Each split's result of built-in check `name` (the overlap: with train, exact)."""
     report = run_rules(dataset, ValidationSpec(checks=checks), DATA)
-    return {r.split: r for r in report.results if r.source == f"built-in: {name}"}
+    return {r.split: r for r in report.results if r.source == f"built-in: {name}"
+            and (name != "overlap" or r.rule.endswith("repeats a train text (exact)"))}
 
 
 def test_plain_functions():
@@ -44,7 +46,7 @@ def test_overlap_with_train_is_found_exactly_and_after_folding():
     assert clean["test"].success
     leaky = splits(BALANCED, [("MESSAGE 3!", "spam"), ("new two", "ham")], [("message 4", "ham"), ("x", "spam")])
     found = [r for r in run_rules(leaky, ValidationSpec(), DATA).results if r.source == "built-in: overlap"]
-    by = {(r.split, r.rule.rsplit("(", 1)[1].rstrip(")")): r for r in found}
+    by = {(r.split, r.rule.rsplit("(", 1)[1].rstrip(")")): r for r in found if "a train text" in r.rule}
     assert by[("test", "exact")].unexpected_count == 1 and by[("test", "exact")].sample[0]["row"] == 1
     assert by[("validation", "exact")].success and by[("validation", "normalized")].unexpected_count == 1
 
@@ -60,6 +62,25 @@ def test_overlap_above_its_share_is_critical_and_below_it_a_warning():
     # and a declared share moves the line
     found = results(splits(BALANCED, fresh[:10], BALANCED[:3] + fresh[3:]), "overlap", overlap={"max_share": 0.02})
     assert found["test"].severity == "warning"
+
+
+def test_a_test_split_copied_from_validation_is_critical_overlap():
+    # given a test split that is a subset of validation (and shares nothing with train)
+    fresh = [(f"unseen text {i}", "spam" if i % 2 else "ham") for i in range(20)]
+    found = [r for r in run_rules(splits(BALANCED, fresh, fresh[:8]), ValidationSpec(), DATA).results
+             if r.source == "built-in: overlap" and "a validation text" in r.rule]
+    # then the check flags every test row, critical, exactly and folded
+    assert [(r.split, r.unexpected_count, r.severity) for r in found] == [("test", 8, "critical")] * 2
+
+
+def test_dropped_rows_are_those_that_repeat_an_earlier_split_folded_or_exactly():
+    from modelmill.checks.overlap import dataset_hashes, rows_to_drop
+
+    dataset = splits(BALANCED, [("MESSAGE 3!", "spam"), ("new", "ham"), ("message 5", "spam")],
+                     [("New", "ham"), ("message 4", "ham"), ("fresh", "spam")])
+    hashes = dataset_hashes(dataset, "text")
+    assert rows_to_drop(True, hashes, dataset) == {"validation": [0, 2], "test": [0, 1]}
+    assert rows_to_drop(False, hashes, dataset) == {"validation": [2], "test": [1]}
 
 
 def test_duplicates_in_a_split():

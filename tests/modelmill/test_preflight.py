@@ -143,3 +143,22 @@ def test_check_reads_a_large_data_file_as_a_stream(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 8 << 20, f"checking a {big.stat().st_size >> 20} MiB file took {peak >> 20} MiB"
+
+
+def test_check_refuses_overlap_that_the_validate_stage_would_stop_on_and_names_the_remedy(
+    write_pipelines, tiny_model_dir, review_files, capsys
+):
+    # given a test split that is the validation split again (nothing shared with train)
+    from tests.conftest import review_rows, write_csv
+
+    write_csv(review_files["test"], review_rows(2, 8))
+    write_csv(review_files["validation"], review_rows(2, 8))
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    # when the file is checked, the overlap is refused with the file, the share, the rows and the remedy
+    assert main(["check", "-f", str(write_pipelines({"tiny": spec}))]) == 1
+    err = capsys.readouterr().err
+    assert f"{review_files['test']}: 8 of 8 rows of test (100.0%) repeat a validation text (normalized; rows 1, 2" in err
+    assert "set validation.checks.overlap.action: drop" in err and "1 problem(s)" in err
+    # and with `action: drop` the same data is ready: the load stage drops those rows
+    spec["validation"]["checks"] = {"overlap": {"action": "drop"}}
+    assert main(["check", "-f", str(write_pipelines({"tiny": spec}))]) == 0

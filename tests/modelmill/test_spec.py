@@ -39,6 +39,7 @@ def test_the_shipped_pipelines_file_is_valid():
 def test_scientific_notation_that_yaml_reads_as_a_string_is_a_float():
     spec = load_pipeline("reviews", CONFIGS / "valid" / "everything.yaml")
     assert spec.train.learning_rate == pytest.approx(3e-5)
+    assert spec.train.training_arguments["adam_epsilon"] == pytest.approx(1e-8)  # a pass-through field too
 
 
 def test_notify_on_written_bare_in_yaml_is_the_on_field():
