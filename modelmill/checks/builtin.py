@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from modelmill.checks.overlap import dataset_hashes, dropped_note, find_overlaps
-from modelmill.checks.text import repeated_rows, thin_classes
+from modelmill.checks.text import conflicting_rows, repeated_rows, thin_classes
 from modelmill.config import BuiltinChecks, ExpectationRule
 from modelmill.data.facts import column
 from modelmill.manifests import DataManifest, RuleResult
@@ -82,9 +82,13 @@ def plain_checks(
     if checks.duplicates.enabled:
         how = "normalized" if checks.duplicates.normalized else "exact"
         for split in splits:
-            rows = repeated_rows(hashes(split, checks.duplicates.normalized))
+            keys = hashes(split, checks.duplicates.normalized)
+            torn = conflicting_rows(keys, column(dataset[split], data.label_column))
+            rows = sorted(set(repeated_rows(keys)) - set(torn))
             results.append(_row_result("modelmill.duplicates", f"no repeated text ({how})", split,
-                                   checks.duplicates.severity, text, rows, dataset[split], shown))
+                                       checks.duplicates.severity, text, rows, dataset[split], shown))
+            results.append(_row_result("modelmill.conflicts", f"no text with two labels ({how})", split,
+                                       checks.duplicates.severity, text, torn, dataset[split], shown))
     if checks.class_balance.enabled:
         balance = checks.class_balance
         for split in splits:

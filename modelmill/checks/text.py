@@ -42,6 +42,15 @@ def repeated_rows(hashes: np.ndarray) -> list[int]:
     return np.flatnonzero(repeated).tolist()
 
 
+def conflicting_rows(hashes: np.ndarray, labels: Sequence[object]) -> list[int]:
+    """0-based rows whose text occurs in the split with another label too: every row of such a text."""
+    seen: dict[int, set[str]] = {}
+    for key, label in zip(hashes.tolist(), labels, strict=True):
+        seen.setdefault(key, set()).add(str(label))
+    torn = {key for key, found in seen.items() if len(found) > 1}
+    return [row for row, key in enumerate(hashes.tolist()) if key in torn]
+
+
 def thin_classes(labels: Sequence[object], names: Sequence[str], min_share: float, min_examples: int) -> dict[str, int]:
     """Classes with fewer than `min_examples` rows or less than `min_share` of the split: name -> count."""
     counts = Counter(str(label) for label in labels)

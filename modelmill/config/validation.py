@@ -155,7 +155,8 @@ class OverlapCheck(TextMatchCheck):
 
 
 class BalanceCheck(Check):
-    min_share: float = Field(0.05, ge=0, lt=1, description="Smallest share of a split any class may have.")
+    min_share: float = Field(0.10, ge=0, lt=1, description="Smallest share of a split any class may have (a rarer "
+                             "class warns: a model can ignore it and still score well).")
     min_examples: int = Field(5, ge=0, le=MAX_ROWS, description="Fewest examples of a class in any split.")
 
 
@@ -167,7 +168,8 @@ class BuiltinChecks(Section):
     """Checks every pipeline gets, reported like GX rules; switch one off with `enabled: false`."""
 
     overlap: OverlapCheck = Field(default_factory=OverlapCheck, description="Train texts in validation/test.")
-    duplicates: TextMatchCheck = Field(default_factory=TextMatchCheck, description="A text repeated in a split.")
+    duplicates: TextMatchCheck = Field(default_factory=TextMatchCheck, description="A text repeated in a split "
+                                       "(with the same label; with another label it is a conflict, said as such).")
     empty_text: Check = Field(default_factory=lambda: Check(severity="critical"))
     class_balance: BalanceCheck = Field(default_factory=BalanceCheck)
     label_sets: Check = Field(default_factory=lambda: Check(severity="critical"), description="Same labels everywhere.")

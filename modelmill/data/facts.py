@@ -44,6 +44,7 @@ class SplitFacts:
     num_rows: int = 0
     text_type: str | None = None  # what the column holds when it is not text ('lists', 'numbers')
     label_type: str | None = None  # what the column holds when its values cannot be labels ('lists')
+    header_rows: RowSample = field(default_factory=RowSample)  # rows that repeat the header (files joined whole)
     blank_texts: RowSample = field(default_factory=RowSample)
     blank_labels: RowSample = field(default_factory=RowSample)
     labels: Counter = field(default_factory=Counter)  # label value -> rows, blanks left out
@@ -92,6 +93,20 @@ def blank_rows(column: Any, offset: int) -> list[int]:
     return [offset + index + 1 for index in pc.indices_nonzero(blank).to_pylist()]
 
 
+def header_rows(batch: Any, names: list[str], offset: int) -> list[int]:
+    """1-based rows whose every named text cell holds its own column's name: the header again, mid-file."""
+    import pyarrow.compute as pc
+
+    present = [name for name in names if name in batch.schema.names]
+    if not present or not all(_is_text(batch.schema.field(name).type) for name in present):
+        return []
+    same = [pc.fill_null(pc.equal(batch.column(name), name), False) for name in present]
+    repeated = same[0]
+    for other in same[1:]:
+        repeated = pc.and_(repeated, other)
+    return [offset + index + 1 for index in pc.indices_nonzero(repeated).to_pylist()]
+
+
 def column(part: datasets.Dataset, name: str) -> list[Any]:
     """A column's values as a list, read in one slice: `part[name]` in datasets 5 is a lazy column that yields
     its values a row at a time, ten times slower on 100 000 rows."""
@@ -125,6 +140,7 @@ def gather(part: datasets.Dataset, split: str, source: str, text_column: str, la
     for batch in part.data.to_batches(max_chunksize=BATCH_ROWS):
         if text_column in schema.names and facts.text_type is None:
             facts.blank_texts.add(blank_rows(batch.column(text_column), offset))
+            facts.header_rows.add(header_rows(batch, [text_column, label_column], offset))
         if label_column in schema.names and facts.label_type is None:
             column = batch.column(label_column)
             facts.blank_labels.add(blank_rows(column, offset))

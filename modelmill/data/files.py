@@ -67,6 +67,29 @@ def check_text_file(path: Path, needs_rows: bool, shown: str | None = None) -> N
         raise DataError(f"{name}: the file is empty")
     if needs_rows and lines < 2:
         raise DataError(f"{name}: the file has a header but no data rows")
+    if needs_rows and (blank := blank_csv_lines(path)):
+        shown = ", ".join(map(str, blank[:5])) + (", …" if len(blank) > 5 else "")
+        raise DataError(f"{name}: {len(blank)} blank line(s) between rows (line {shown}): a CSV reader skips them, "
+                        "so the rows would not be the file's lines; remove them")
+
+
+def blank_csv_lines(path: Path) -> list[int]:
+    """Lines of a CSV file that are empty or spaces only, before its last row (a blank line inside a quoted text
+    is part of that text: the CSV reader decides, and only runs when a blank line is there at all)."""
+    import csv
+
+    with path.open("rb") as raw:
+        if not any(not line.strip() for line in raw):
+            return []
+    blank, last_row = [], 0
+    with path.open(encoding="utf-8", newline="") as text:
+        reader = csv.reader(text)
+        for row in reader:
+            if all(not cell.strip() for cell in row):
+                blank.append(reader.line_num)
+            else:
+                last_row = reader.line_num
+    return [line for line in blank if line < last_row]
 
 
 def read_file(path: Path | DataURL, file_format: str) -> datasets.Dataset:
@@ -87,6 +110,25 @@ def read_file(path: Path | DataURL, file_format: str) -> datasets.Dataset:
         return datasets.load_dataset(file_format, data_files={"train": str(local)}, split="train")
     except Exception as exc:  # datasets wraps parser errors in DatasetGenerationError; report the real one
         cause = root_cause(exc)
-        raise DataError(
-            f"{path}: cannot read as {file_format} (data.format): {type(cause).__name__}: {cause}"
-        ) from None
+        line = json_lines_problem(local) if file_format == "json" else None
+        reason = line or f"{type(cause).__name__}: {cause}"
+        raise DataError(f"{path}: cannot read as {file_format} (data.format): {reason}") from None
+
+
+def json_lines_problem(path: Path) -> str | None:
+    """The first line of a JSON Lines file that is not a JSON object (Arrow names a byte position or a 0-based
+    row instead): 'line 7 is not valid JSON ...'. None when every line is one (a single JSON document, say)."""
+    import json
+
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                return (f"line {number} is not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno}): a "
+                        "truncated row?")
+            if not isinstance(row, dict):
+                return f"line {number} is a JSON {type(row).__name__}, not an object: one {{...}} row per line"
+    return None

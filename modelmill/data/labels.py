@@ -4,6 +4,7 @@ before any work; the load stage raises the first; each is the same sentence in b
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from modelmill.config import SPLITS, DataSpec
@@ -23,10 +24,17 @@ class Columns(Protocol):
 
 
 def column_problems(facts: SplitFacts, spec: Columns, where: str = "") -> list[str]:
-    """A column the spec names that the file does not have."""
+    """A column the spec names that the file does not have (one line when the header reads as one column that
+    holds another separator)."""
+    missing = [role for role in ROLES if getattr(spec, role) not in facts.columns]
+    [single] = facts.columns if len(facts.columns) == 1 else [None]
+    separator = next((sep for sep in (";", "\t", "|") if single is not None and sep in single), None)
+    if missing and separator is not None:
+        return [f"{facts.source}: the header reads as one column {single!r}: is the file separated by {separator!r}? "
+                f"modelmill reads CSV separated by commas (line 1; re-save it with commas)"]
     return [
         f"{facts.source}: no column '{getattr(spec, role)}' (data.{role}){where}; columns are {facts.columns}"
-        for role in ROLES if getattr(spec, role) not in facts.columns
+        for role in missing
     ]
 
 
@@ -34,6 +42,9 @@ def row_problems(facts: SplitFacts, spec: Columns, drop_null_labels: bool = Fals
     """Texts that are not text, or null or empty; labels that are lists, or null (unless they are to be dropped)."""
     problems = []
     text, label = spec.text_column, spec.label_column
+    if facts.header_rows.count:
+        problems.append(f"{facts.source}: {facts.header_rows.describe()} repeat the header ({text}, {label}){where}: "
+                        "files joined with their headers? Remove those rows")
     if facts.text_type is not None:
         problems.append(f"{facts.source}: column '{text}' (data.text_column){where} holds {facts.text_type}, not "
                         "text; every row needs one string")
@@ -76,38 +87,58 @@ def label_ids(train: SplitFacts, spec: DataSpec) -> tuple[list[str], dict[str, i
     return names, {name: i for i, name in enumerate(names)}, []
 
 
-def variant_problems(splits: list[SplitFacts], column: str) -> list[str]:
+def variant_problems(splits: list[SplitFacts], column: str) -> tuple[list[str], set[str]]:
     """Label values that differ only in case or surrounding spaces ('Positive', 'positive '): one class, written
-    two ways, would silently become two."""
-    spellings: dict[str, set[str]] = {}
+    two ways, would silently become two. Each file holding a less common spelling is named; the second value is
+    every such spelling."""
+    rows: dict[str, dict[str, int]] = {}
     for facts in splits:
-        for value in facts.labels:
+        for value, count in facts.labels.items():
             if isinstance(value, str):
-                spellings.setdefault(value.strip().casefold(), set()).add(value)
-    return [
-        f"{next(f.source for f in splits if set(f.labels) & variants)}: column '{column}' has labels that differ "
-        f"only in case or spaces: {sorted(variants)}; write each class one way"
-        for variants in spellings.values() if len(variants) > 1
-    ]
+                spellings = rows.setdefault(value.strip().casefold(), {})
+                spellings[value] = spellings.get(value, 0) + count
+    problems, odd = [], set()
+    for spellings in (group for group in rows.values() if len(group) > 1):
+        usual = max(spellings, key=lambda value: (spellings[value], value))
+        odd |= set(spellings) - {usual}
+        for source in dict.fromkeys(f.source for f in splits if set(f.labels) & (set(spellings) - {usual})):
+            problems.append(f"{source}: column '{column}' has labels that differ only in case or spaces: "
+                            f"{sorted(spellings)}; write each class one way (most rows say {usual!r})")
+    return problems, odd
+
+
+def kinds_of(values: Iterable[object]) -> str:
+    """'integers' or 'names': how a split writes its labels."""
+    return "integers" if all(isinstance(v, int) and not isinstance(v, bool) for v in values) else "names"
 
 
 def label_problems(splits: list[SplitFacts], spec: DataSpec) -> tuple[list[str], dict[str, int], list[str]]:
     """The label set from the train split (the first of `splits`), and every problem with the labels of all."""
-    problems = variant_problems(splits, spec.label_column)
+    problems, variants = variant_problems(splits, spec.label_column)
     labels, mapping, unusable = label_ids(splits[0], spec)
     problems += unusable
     if unusable:
         return labels, mapping, problems
+    if len(labels) < 2:  # the other splits' labels are "unknown" only because of this
+        return labels, mapping, [f"{splits[0].source}: column '{spec.label_column}' has a single label {labels}; need "
+                                 "two or more classes in the train split", *problems]
+    train_kind = kinds_of(splits[0].labels)
     for facts in splits:
-        unknown = sorted({str(value) for value in facts.labels} - set(mapping))
-        if unknown:
+        repeated_header = {spec.label_column} if facts.header_rows.count else set()  # said as such
+        unknown = sorted({str(value) for value in facts.labels if value not in variants} - set(mapping)
+                         - repeated_header)
+        if unknown and facts.labels and kinds_of(facts.labels) != train_kind:
+            problems.append(
+                f"{facts.source}: split '{facts.split}', column '{spec.label_column}' writes its labels as "
+                f"{kinds_of(facts.labels)} {unknown[:10]} where the train split writes {train_kind} "
+                f"{sorted(map(str, splits[0].labels))[:10]}: write them one way in every split"
+            )
+        elif unknown:
             problems.append(
                 f"{facts.source}: split '{facts.split}', column '{spec.label_column}' has labels {unknown[:10]} "
-                f"outside the label set {sorted(mapping)} (data.labels)"
+                f"outside the label set {sorted(mapping)} "
+                f"({'data.labels' if spec.labels is not None else 'the labels of the train split'})"
             )
-    if len(labels) < 2:
-        problems.append(f"{splits[0].source}: column '{spec.label_column}' has a single label {labels}; need two "
-                        "or more")
     return labels, mapping, problems
 
 

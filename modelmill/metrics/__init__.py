@@ -42,9 +42,18 @@ def load_metric(name: str, trust_remote_code: bool = False) -> Any:
     import evaluate
 
     local = shipped or (Path(name) if Path(name).is_dir() else None)
+    if local is None and hub_offline():
+        raise ConfigError(f"metric '{name}' is not a local module folder, and the Hub is off here (HF_HUB_OFFLINE): "
+                          f"use a shipped metric ({', '.join(SHIPPED_METRICS)}), or a folder holding {name}.py")
     loaded = evaluate.load(str(local) if local else name)
     release_absl_stream()
     return loaded
+
+
+def hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
 
 
 def release_absl_stream() -> None:

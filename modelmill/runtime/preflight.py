@@ -207,6 +207,19 @@ def preflight(name: str, spec: PipelineSpec, root: PipelineSpec | None = None) -
     return problems
 
 
+def guarded(name: str, spec: PipelineSpec, root: PipelineSpec | None) -> list[str]:
+    """`preflight`, where a check that breaks on input nobody foresaw is one problem of this pipeline (with what
+    broke), not the end of every other pipeline's check."""
+    try:
+        return preflight(name, spec, root)
+    except Exception as exc:
+        import traceback
+
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        return [f"pipelines.{name}: the check could not finish ({type(exc).__name__}: {first_line(exc)}, in "
+                f"{Path(frame.filename).name}:{frame.lineno}); please report it with this line"]
+
+
 def upstreams(name: str, pipelines: dict[str, PipelineSpec]) -> list[str]:
     """The pipelines whose models `name`'s starts from, nearest first (the file's check refused loops)."""
     chain = [name]
@@ -226,7 +239,7 @@ def problems_of(source: Path | str, pipelines: dict[str, PipelineSpec]) -> dict[
     chains = {name: upstreams(name, every) for name in pipelines}
     checked = {name: pipelines.get(name) or every[name] for name in dict.fromkeys([*chains, *(up for chain in chains.values() for up in chain)])}
     child = strict.start(source, list(checked))
-    found = {name: preflight(name, spec, every[chain[-1]] if (chain := upstreams(name, every)) else None)
+    found = {name: guarded(name, spec, every[chain[-1]] if (chain := upstreams(name, every)) else None)
              for name, spec in checked.items()}
     for name, rules in strict.finish(child, checked).items():
         found[name] = rules + found[name]

@@ -34,6 +34,7 @@ OUTSIDE = [-1, -1]
 N_BEST = 20  # start and end candidates per window (transformers' run_qa.py)
 MAX_ANSWER_TOKENS = 30
 METRICS = ("exact_match", "f1")
+ANSWER_KEYS = frozenset({"text", "answer_start"})
 
 
 def answer_problem(context: Any, question: Any, answers: Any) -> str | None:
@@ -42,13 +43,22 @@ def answer_problem(context: Any, question: Any, answers: Any) -> str | None:
         return "the context is empty or not text"
     if not isinstance(question, str) or not question.strip():
         return f"column '{QUESTION}' is empty or not text"
-    if not isinstance(answers, dict) or set(answers) < {"text", "answer_start"}:
-        return "answers must be {text: [...], answer_start: [...]}"
+    shape = "answers must be {text: [...], answer_start: [...]}"
+    if not isinstance(answers, dict):
+        return shape
+    given = {key for key, value in answers.items() if value is not None}  # Arrow gives every row every key
+    missing, unknown = sorted(ANSWER_KEYS - given), sorted(given - ANSWER_KEYS)
+    if missing:
+        return f"answers has no {missing}" + (f" but has {unknown} (a typo?)" if unknown else "") + f": {shape}"
     texts, starts = answers["text"], answers["answer_start"]
+    if not isinstance(texts, list) or not isinstance(starts, list):
+        return shape
     if len(texts) != len(starts):
         return f"answers has {len(texts)} text(s) and {len(starts)} answer_start(s)"
     for text, start in zip(texts, starts, strict=True):
-        if not isinstance(start, int) or context[start:start + len(text)] != text:
+        if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+            return f"answer_start {start!r} of answer {text!r} is not a character position (a whole number, 0 or more)"
+        if not isinstance(text, str) or context[start:start + len(text)] != text:
             return f"answer {text!r} is not at character {start} of the context"
     return None
 

@@ -28,9 +28,22 @@ def tokenize_splits(
     return encode_splits(dataset, encode)
 
 
+RAW = "__modelmill_raw_"  # the columns as read, while `encode` runs: none may share a name with what it makes
+
+
 def encode_splits(dataset: Any, encode: Callable[..., dict[str, list]], **options: Any) -> Any:
     """`dataset` (a split or all of them) mapped batch by batch through `encode`, the columns as read dropped: what
-    every task type's tokenization does with its own `encode` (`options` go to `map`, e.g. with_indices)."""
+    every task type's tokenization does with its own `encode` (`options` go to `map`, e.g. with_indices).
+
+    A column as read that is named like an output (a label column called `labels`) would be updated in place by
+    `map`, keeping its type (the ids become text): the columns are renamed while `encode` runs, which sees them
+    under their own names."""
     columns = dataset.column_names
     raw_columns = next(iter(columns.values())) if isinstance(columns, dict) else columns
-    return dataset.map(encode, batched=True, remove_columns=raw_columns, desc="Tokenizing", **options)
+    renamed = dataset.rename_columns({name: RAW + name for name in raw_columns})
+
+    def encode_raw(batch: dict[str, list], *args: Any) -> dict[str, list]:
+        return encode({name.removeprefix(RAW): values for name, values in batch.items()}, *args)
+
+    return renamed.map(encode_raw, batched=True, remove_columns=[RAW + name for name in raw_columns],
+                       desc="Tokenizing", **options)

@@ -113,3 +113,21 @@ def test_each_check_can_be_switched_off(name):
     dataset = splits(BALANCED, BALANCED[:4], BALANCED[4:8])
     report = run_rules(dataset, ValidationSpec(checks={name: {"enabled": False}}), DATA)
     assert not [r for r in report.results if r.source == f"built-in: {name}"]
+
+
+def test_a_text_with_two_labels_is_a_conflict_not_a_duplicate():
+    # given a train split with one text written twice with the same label, and one with both labels
+    train = BALANCED + [("message 2", "ham"), ("Message 3!", "ham")]  # "message 3" is spam in BALANCED
+    report = run_rules(splits(train, BALANCED[:4], BALANCED[4:8]), ValidationSpec(
+        checks={"overlap": {"enabled": False}}), DATA)
+    found = {(r.expectation, r.split): r for r in report.results}
+    # then the repeat is a duplicate, and both rows of the torn text are a conflict (and not duplicates)
+    duplicates, conflicts = found["modelmill.duplicates", "train"], found["modelmill.conflicts", "train"]
+    assert [row["row"] for row in duplicates.sample] == [21]
+    assert [row["row"] for row in conflicts.sample] == [4, 22] and conflicts.rule == "no text with two labels (normalized)"
+
+
+def test_a_class_of_eight_percent_warns_by_default():
+    rows = [(f"message {i}", "spam" if i < 8 else "ham") for i in range(100)]
+    found = results(splits(rows, BALANCED, BALANCED), "class_balance")
+    assert not found["train"].success and found["train"].severity == "warning" and found["validation"].success

@@ -89,6 +89,31 @@ CASES = {
     "a NUL byte": (
         lambda tmp: raw(tmp, "train", b"text,label\nfi\x00ne,positive\n"), LABELS, "a NUL byte at offset 13, line 2"),
     "a header only": (lambda tmp: raw(tmp, "test", b"text,label\n"), LABELS, "the file has a header but no data rows"),
+    "the header again mid-file": (
+        lambda tmp: raw(tmp, "train", b"text,label\nfine,positive\ntext,label\nbad,negative\n"), LABELS,
+        "train.csv: 1 row(s) (2; 1-based, header excluded) repeat the header (text, label)"),
+    "a line of spaces between rows": (
+        lambda tmp: raw(tmp, "train", b"text,label\nfine,positive\n   \nbad,negative\n"), LABELS,
+        "train.csv: 1 blank line(s) between rows (line 3)"),
+    "a file separated by semicolons": (
+        lambda tmp: raw(tmp, "test", b"text;label\nfine;positive\nbad;negative\n"), LABELS,
+        "test.csv: the header reads as one column 'text;label': is the file separated by ';'?"),
+    "names in train, integers in test": (
+        lambda tmp: {**json_splits(tmp, review_rows(1, 24)),
+                     "test": jsonl(tmp / "test.jsonl", [{**row, "label": i % 2} for i, row in enumerate(review_rows(3, 8))])},
+        None, "test.jsonl: split 'test', column 'label' writes its labels as integers ['0', '1'] where the train split "
+              "writes names ['negative', 'positive']"),
+    "a truncated JSON Lines row": (
+        lambda tmp: {**json_splits(tmp, review_rows(1, 24)),
+                     "validation": (tmp / "validation.jsonl").write_text('{"text": "fine", "label": "positive"}\n'
+                                                                         '{"text": "cut sho\n') and tmp / "validation.jsonl"},
+        LABELS, "validation.jsonl: cannot read as json (data.format): line 2 is not valid JSON"),
+    "a label written another way in test only": (
+        lambda tmp: csv_splits(tmp, test=relabel(review_rows(3, 8), r0="Positive")), None,
+        "test.csv: column 'label' has labels that differ only in case or spaces: ['Positive', 'positive']"),
+    "one class in train, two elsewhere": (
+        lambda tmp: csv_splits(tmp, relabel(review_rows(1, 24), **{f"r{i}": "positive" for i in range(24)})), None,
+        "train.csv: column 'label' has a single label ['positive']; need two or more classes in the train split"),
 }
 
 
@@ -105,3 +130,4 @@ def test_check_refuses_what_load_refuses_with_the_same_sentence(tmp_path, tiny_m
     assert reason in loaded, loaded
     problems, _ = check_data("pipelines.tiny", spec)
     assert loaded in problems, f"check said {problems}, load said {loaded!r}"
+    assert problems[0] == loaded, f"the cause comes first: {problems}"

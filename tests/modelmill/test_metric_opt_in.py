@@ -103,3 +103,13 @@ def test_the_shipped_metrics_computed_directly_equal_their_evaluate_modules():
             kwargs = {"average": average} if average else {}
             module = load_metric(name).compute(predictions=predictions, references=references, **kwargs)
             assert compute_shipped(name, predictions, references, **kwargs) == module, (name, average)
+
+
+def test_an_opted_in_hub_metric_offline_is_named_as_such_not_as_missing_from_the_hub():
+    # given HF_HUB_OFFLINE (the tests' environment) and an opted-in metric that is neither shipped nor a folder
+    with pytest.raises(ConfigError) as refused:
+        load_metric("bleu", trust_remote_code=True)
+    # then the message says the Hub is off and what to use instead, never that the Hub lacks it
+    message = str(refused.value)
+    assert "the Hub is off here (HF_HUB_OFFLINE)" in message and "accuracy, precision, recall, f1" in message
+    assert "Hub either" not in message

@@ -86,3 +86,37 @@ def test_an_answer_that_is_not_where_the_data_says_is_refused_with_its_row(tmp_p
     files["test"] = write_jsonl(tmp_path / "test.jsonl", rows)
     dataset, labels, _, _ = TASK.read(spec)
     assert labels == [] and dataset["test"].num_rows == 4
+
+
+@pytest.mark.parametrize(("answers", "reason"), [
+    (lambda gold: {"text": gold["text"], "answer_starts": gold["answer_start"]},
+     "answers has no ['answer_start'] but has ['answer_starts'] (a typo?)"),
+    (lambda gold: {"text": gold["text"], "answer_start": [-len(gold["text"][0])]},
+     "answer_start -"),
+])
+def test_a_misspelled_answers_key_or_a_negative_start_is_refused_with_its_row_by_check_too(
+    tmp_path, tiny_model_dir, answers, reason
+):
+    from modelmill.config import PipelineSpec
+    from modelmill.runtime.preflight import problems_of
+
+    # given a test file whose second row's answers are broken, beside a pipeline with good data
+    rows = qa_rows(1, 4)
+    files = {split: write_jsonl(tmp_path / f"{split}.jsonl", rows) for split in ("train", "validation")}
+    broken = [dict(row) for row in rows]
+    broken[1]["answers"] = answers(rows[1]["answers"])
+    files["test"] = write_jsonl(tmp_path / "test.jsonl", broken)
+    good = {**files, "test": files["validation"]}
+    specs = {name: PipelineSpec.model_validate({
+        "task": "question-answering", "model": {"name_or_path": str(tiny_model_dir)}, "push": {"repo_id": "t/qa"},
+        "tokenizer": {"max_length": 64},
+        "data": {"files": {k: str(v) for k, v in data.items()}, "text_column": "context", "label_column": "answers"},
+        "validation": {"checks": {"overlap": {"enabled": False}}}})
+        for name, data in (("broken", files), ("good", good))}
+    # when it is read, and when both are checked
+    with pytest.raises(DataError) as error:
+        TASK.read(specs["broken"].data)
+    found = problems_of(tmp_path / "pipelines.yaml", specs)
+    # then both name the file, the row and the column, and the other pipeline is still checked
+    assert str(error.value).startswith(f"{files['test']}: row 2: column 'answers': {reason}"), str(error.value)
+    assert str(error.value) in found["broken"] and found["good"] == []

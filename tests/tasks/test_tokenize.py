@@ -37,3 +37,24 @@ def test_every_stage_after_loading_is_keyed_by_the_source_of_its_task_type(revie
     monkeypatch.setattr(caching, "module_source_hash",
                         lambda fn: read(fn) + "edited" if inspect.getsourcefile(fn) == edited else read(fn))
     assert policy.compute_key(None, {"data": data, "title": "model"}, {}) != key
+
+
+def test_a_label_column_named_labels_becomes_label_ids(review_files, tiny_model_dir, tmp_path):
+    # given CSV files whose label column is called `labels`, the name the model's input takes
+    from modelmill.config import DataSpec
+    from tests.conftest import review_rows, write_csv
+    from tasks.load_data import read_data
+
+    files = {split: write_csv(tmp_path / f"{split}.csv", [{"text": row["text"], "labels": row["label"]}
+                                                           for row in review_rows(seed, 8)])
+             for seed, split in enumerate(("train", "validation", "test"), 1)}
+    dataset, labels, mapping, _ = read_data(DataSpec(files=files, label_column="labels"))
+    from modelmill.manifests import DataManifest
+
+    data = DataManifest(key="k", path=tmp_path, fingerprint="f", labels=labels, label_ids=mapping,
+                        text_column="text", label_column="labels", num_rows={}, source="s")
+    tokenizer = load_tokenizer(str(tiny_model_dir), ModelSpec(name_or_path=str(tiny_model_dir)))
+    # when it is tokenized, the ids replace the names (not the names kept as text, which no tensor can hold)
+    train = tokenize_splits(dataset, tokenizer, data, max_length=16)["train"]
+    assert train["labels"] == [mapping[label] for label in dataset["train"]["labels"]]
+    assert all(isinstance(label, int) for label in train["labels"])
