@@ -24,7 +24,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from modelmill.config import parse_cli_overrides, resolve_run
     from modelmill.observe.reporting import run_summary
     from modelmill.runtime.preflight import require_ready
-    from modelmill.runtime.server import prefect_api, start_early, stop
+    from modelmill.runtime.server import prefect_api, start_early
     from modelmill.storage.run_records import ran_before
     from modelmill.storage.settings import get_settings
 
@@ -48,7 +48,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 summary = finetune(pipeline=args.pipeline, pipelines_file=str(args.file), **overrides.model_dump())
     finally:
         if early is not None:
-            stop(early.process)
+            early.stop()
     print("\n" + run_summary(summary))
     return 0 if summary.promoted else NOT_PROMOTED
 

@@ -129,11 +129,39 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
 
 @dataclass
 class EarlyServer:
-    """A temporary server started before Prefect is imported, for a run that will surely need one."""
+    """A temporary server started before Prefect is imported, for a run that will surely need one. It holds the
+    boot lock (`boot_lock`) until it answers: the one that migrates a new database is alone doing it."""
 
     process: subprocess.Popen
     port: int
     log: Path
+    lock: int | None = None
+
+    def booted(self) -> None:
+        """Let the next temporary server of this PREFECT_HOME start (this one answers, or is gone)."""
+        if self.lock is not None:
+            os.close(self.lock)  # the kernel drops the flock with the descriptor (and with a killed process)
+            self.lock = None
+
+    def stop(self) -> None:
+        self.booted()
+        stop(self.process)
+
+
+def boot_lock() -> int:
+    """Wait for, and take, the lock on starting a temporary server over this PREFECT_HOME's database: two servers
+    that migrate one new database at once fail (one of them exits). A descriptor holding the flock."""
+    import fcntl
+
+    home = Path(os.environ.get("PREFECT_HOME", Path.home() / ".prefect")).expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(home / "modelmill-server-boot.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)  # its holder lets go once its server answers, or dies
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
 
 
 def api_url_configured() -> bool:
@@ -152,8 +180,13 @@ def api_url_configured() -> bool:
 def boot(state_dir: Path) -> EarlyServer:
     """Start a temporary server on a free loopback port, its log in `state_dir`."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    log, port = state_dir / "prefect-server.log", _free_port()
-    return EarlyServer(start_server(port, log), port, log)
+    lock = boot_lock()
+    try:
+        log, port = state_dir / "prefect-server.log", _free_port()
+        return EarlyServer(start_server(port, log), port, log, lock)
+    except BaseException:
+        os.close(lock)
+        raise
 
 
 def start_early(state_dir: Path) -> EarlyServer | None:
@@ -179,7 +212,7 @@ def prefect_api(
 
     if PREFECT_API_URL.value():
         if early is not None:
-            stop(early.process)
+            early.stop()
         while_starting()
         current_home().save_result_block()
         yield PREFECT_API_URL.value()
@@ -190,7 +223,10 @@ def prefect_api(
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         while_starting()
-        wait_until_healthy(process, url, startup_timeout(), log)
+        try:
+            wait_until_healthy(process, url, startup_timeout(), log)
+        finally:
+            early.booted()
         os.environ[TEMPORARY_API_URL] = url
         # no heartbeats: they tell a server that outlives the run that it crashed, and this one dies with it (the
         # heartbeat thread sleeps in whole seconds, so joining it at the flow's end cost up to one)

@@ -64,3 +64,38 @@ def test_a_configured_server_keeps_its_heartbeats(tmp_path, prefect):
     with prefect_api(tmp_path / "state") as url:
         assert url == get_current_settings().api.url
         assert get_current_settings().flows.heartbeat_frequency == default is not None
+
+
+BOOT = """
+import sys
+from pathlib import Path
+from modelmill.runtime.server import boot, startup_timeout, wait_until_healthy
+early = boot(Path(sys.argv[1]))
+try:
+    wait_until_healthy(early.process, f"http://127.0.0.1:{early.port}/api", startup_timeout(), early.log)
+    early.booted()
+    print("healthy")
+finally:
+    early.stop()
+"""
+
+
+@pytest.mark.slow
+def test_temporary_servers_started_at_once_on_a_new_database_take_turns_to_migrate_it(prefect_home, tmp_path):
+    """Two `modelmill run`s started together on a new PREFECT_HOME: each temporary server migrates the new
+    database at start; at once, one of them failed. The boot lock lets one migrate while the other waits."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.patience import patient
+
+    env = {**os.environ, "PREFECT_HOME": str(prefect_home)}
+    env.pop("PREFECT_API_URL", None)
+    env.pop("PREFECT_API_DATABASE_CONNECTION_URL", None)
+    runs = [subprocess.Popen([sys.executable, "-c", BOOT, str(tmp_path / f"state-{i}")], env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for i in range(4)]
+    outputs = [run.communicate(timeout=patient(300))[0] for run in runs]
+    assert [run.returncode for run in runs] == [0] * 4, "\n".join(outputs)
+    assert all(out.strip().endswith("healthy") for out in outputs), outputs
+    assert (prefect_home / "prefect.db").is_file()
