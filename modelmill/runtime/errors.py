@@ -50,5 +50,10 @@ class TransientError(ModelmillError):
     """A failure that may pass on its own: network hiccup, 429, 5xx."""
 
 
+class LeaseLost(TransientError):
+    """A stage's lock on its cache key lapsed while it worked (its process was paused past the lease) and another
+    holder took it: nothing is published; the retry waits for that holder and reuses its output."""
+
+
 class PreflightFailed(PermanentError):
     """Checks before any work found problems in the pipeline's files, model or metrics."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from modelmill.storage.locks import check_lease
 from modelmill.storage.settings import get_settings
 from modelmill.storage.urls import DataURL
 
@@ -160,6 +161,7 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     scratch.mkdir()
     try:
         yield scratch
+        check_lease()  # a stage whose cache-key lock lapsed while it worked publishes nothing
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise

@@ -147,3 +147,28 @@ class HomeLocks:
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self.manager(), name)
+
+
+def check_lease() -> None:
+    """The fence before a stage publishes its output: when the stage runs in a Prefect transaction that holds its
+    cache key's lock (SERIALIZABLE), the lock must still be its own (a Redis lease can lapse under a paused
+    process; an flock cannot). Raises LeaseLost, which the stage's retry condition retries."""
+    import sys
+
+    if "prefect.transactions" not in sys.modules:  # no Prefect, no transaction (a bench, a test, `modelmill check`)
+        return
+    from prefect.transactions import IsolationLevel, get_transaction
+
+    from modelmill.runtime.errors import LeaseLost
+
+    transaction = get_transaction()
+    if transaction is None or transaction.store is None or transaction.key is None \
+            or transaction.isolation_level != IsolationLevel.SERIALIZABLE:
+        return
+    still_holds = getattr(transaction.store.lock_manager, "still_holds", None)
+    if still_holds is not None and not still_holds(transaction.key, transaction._holder):
+        raise LeaseLost(
+            f"the lock on cache key {transaction.key} lapsed while this stage worked (its process was paused past "
+            "the lease, or lost Redis) and another run took it: nothing was published; a retry waits for that run "
+            "and reuses its output"
+        )

@@ -3,6 +3,11 @@
 Prefect acquires cache locks with no hold timeout, so with a plain `RedisLockManager` a killed holder would wedge
 its key forever. Here every lock expires `LEASE_SECONDS` after its holder stops renewing it: a live holder (a
 training that takes hours) renews it in the background; a killed one frees it within a lease.
+
+A lease is not a lock unless its holder checks it before it publishes: a process paused past its lease (SIGSTOP,
+a frozen VM) wakes up believing it holds the key while another machine computes it. `is_lock_holder` asks Redis
+(prefect-redis compares only the token it keeps locally), and `still_holds` is the fence a stage passes before it
+publishes: the key is still this holder's, or taken again when nobody else took it meanwhile.
 """
 
 from __future__ import annotations
@@ -45,6 +50,30 @@ class LeasedRedisLockManager(RedisLockManager):
         import anyio
 
         return await anyio.to_thread.run_sync(self.acquire_lock, key, holder, acquire_timeout, hold_timeout)
+
+    def is_lock_holder(self, key: str, holder: str) -> bool:
+        """Whether Redis holds `holder`'s token for `key` now (Prefect asks before it writes a cache record)."""
+        lock = self._locks.get(self._lock_name_for_key(key))
+        return super().is_lock_holder(key, holder) and lock is not None and lock.owned()
+
+    def still_holds(self, key: str, holder: str) -> bool:
+        """The fence before publishing: True when `holder` still owns `key`'s lock, or took it again because its
+        lease lapsed and nobody else took it; False when another holder has it (or had it, and released it)."""
+        if not super().is_lock_holder(key, holder):
+            return False
+        lock = self._locks[self._lock_name_for_key(key)]
+        if lock.owned():
+            return True
+        return bool(lock.do_acquire(lock.local.token))  # SET NX with this holder's token: only if nobody has it
+
+    def release_lock(self, key: str, holder: str) -> None:
+        """Release `holder`'s lock; one whose lease lapsed is only forgotten here (another holder's lock, if any,
+        stays as it is)."""
+        name = self._lock_name_for_key(key)
+        if super().is_lock_holder(key, holder) and not self._locks[name].owned():
+            del self._locks[name]
+            return
+        super().release_lock(key, holder)
 
     def _keep_renewing(self) -> None:
         if self._renewer is None or not self._renewer.is_alive():

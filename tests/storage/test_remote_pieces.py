@@ -161,6 +161,70 @@ def test_a_redis_lock_is_held_while_its_holder_lives_and_freed_when_it_is_killed
         holder.kill()
 
 
+def _publish_under_lease(url: str, key: str, lease: float, final: str, ready, go, outcome) -> None:
+    """A stage in a child process: takes the key's lock in a SERIALIZABLE transaction, waits for `go` (it is paused
+    meanwhile), then publishes `final` through atomic_dir."""
+    from prefect.results import ResultStore
+    from prefect.transactions import IsolationLevel, transaction
+
+    from modelmill.runtime.errors import LeaseLost
+    from modelmill.storage.artifacts import atomic_dir
+    from modelmill.storage.redis_locks import LeasedRedisLockManager
+
+    store = ResultStore(lock_manager=LeasedRedisLockManager(url, lease_seconds=lease))
+    try:
+        with transaction(key=key, store=store, isolation_level=IsolationLevel.SERIALIZABLE, write_on_commit=False):
+            ready.set()
+            go.wait()
+            with atomic_dir(Path(final)) as scratch:
+                (scratch / "weights.bin").write_bytes(b"mine")
+        outcome.put("published")
+    except LeaseLost as exc:
+        outcome.put(f"LeaseLost: {exc}")
+    except BaseException as exc:
+        outcome.put(f"{type(exc).__name__}: {exc}")
+
+
+@pytest.mark.parametrize("taken", [True, False], ids=["another holder took it", "nobody took it"])
+def test_a_holder_paused_past_its_lease_publishes_only_while_the_lock_is_still_its_own(redis_url, tmp_path, taken):
+    """SIGSTOP a stage that holds a key's lock past its lease: when another holder took the key meanwhile, the
+    woken stage publishes nothing (LeaseLost, which its retry condition retries); when nobody did, it takes the
+    lock again and publishes."""
+    from modelmill.runtime.retry import is_transient_error
+    from modelmill.runtime.errors import LeaseLost
+    from modelmill.storage.redis_locks import LeasedRedisLockManager
+
+    context = multiprocessing.get_context("spawn")
+    key, final = f"key-{time.monotonic_ns()}", tmp_path / "published"
+    ready, go, outcome = context.Event(), context.Event(), context.Queue()
+    stage = context.Process(target=_publish_under_lease,
+                            args=(redis_url, key, 1.0, str(final), ready, go, outcome))
+    stage.start()
+    other = LeasedRedisLockManager(redis_url, lease_seconds=30)
+    try:
+        assert ready.wait(patient(60))
+        os.kill(stage.pid, signal.SIGSTOP)
+        if taken:  # the lease lapses (its renewer is paused too) and another machine takes the key
+            assert other.acquire_lock(key, holder="other-machine", acquire_timeout=patient(10))
+        else:
+            time.sleep(2.5)
+        os.kill(stage.pid, signal.SIGCONT)  # before `go`: setting an Event waits for its stopped waiter to wake
+        go.set()
+        said = outcome.get(timeout=patient(60))
+        if taken:
+            assert said.startswith("LeaseLost: the lock on cache key") and not final.exists(), said
+            assert other.is_lock_holder(key, "other-machine"), "the other holder's lock is left as it is"
+            assert is_transient_error(LeaseLost("x")), "the stage's retry waits for the other run's output"
+        else:
+            assert said == "published" and (final / "weights.bin").read_bytes() == b"mine"
+    finally:
+        if other.is_lock_holder(key, "other-machine"):
+            other.release_lock(key, holder="other-machine")
+        os.kill(stage.pid, signal.SIGCONT)
+        stage.join(patient(30))
+        stage.kill()
+
+
 def test_the_lock_manager_follows_the_settings(redis_url, monkeypatch, tmp_path):
     from modelmill.storage.caching import LOCKS
     from modelmill.storage.locks import FlockLockManager
