@@ -128,12 +128,25 @@ def _finish(path: Path | str, deployment_ids: dict[str, UUID]) -> list[str]:
 SHARED_SETTINGS = ("MODELMILL_HOME", "MODELMILL_STORAGE_OPTIONS", "MODELMILL_LOCKS", "MODELMILL_RAY_ADDRESS")
 
 
+SECRET_QUERY_KEYS = frozenset({"password", "pass", "pwd", "passwd", "auth", "token", "secret", "credential_provider"})
+
+
+def holds_a_secret(url: str) -> bool:
+    """Whether a URL carries a credential: `scheme://user:password@host`, or a query parameter such as
+    `?password=` (which redis-py reads as the password)."""
+    from urllib.parse import parse_qsl
+
+    parts = urlsplit(url)
+    return bool(parts.password) or any(key.casefold() in SECRET_QUERY_KEYS
+                                       for key, _ in parse_qsl(parts.query, keep_blank_values=True))
+
+
 def shared_settings(environ: Mapping[str, str], announce: Any = print) -> dict[str, str]:
     """The settings every run of a deployment must share, as set here. A lock URL with a password is not passed
     (job variables are stored on the server): the workers take it from their own environment."""
     shared = {name: environ[name] for name in SHARED_SETTINGS if environ.get(name)}
     locks = shared.get("MODELMILL_LOCKS")
-    if locks and urlsplit(locks).password:
+    if locks and holds_a_secret(locks):  # a redeploy replaces the job variables: one stored before is gone too
         del shared["MODELMILL_LOCKS"]
         announce("MODELMILL_LOCKS holds a password, so it is not stored in the deployments: set it in the "
                  "workers' environment")

@@ -42,3 +42,16 @@ def test_a_pipelines_file_outside_the_project_folder_is_refused(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="must be inside the project folder"):
         build_deployments(REPO_ROOT / "pipelines.yaml")
+
+
+@pytest.mark.parametrize("locks", ["redis://:s3cret@127.0.0.1:6379/0", "redis://127.0.0.1:6379/0?password=s3cret",
+                                   "rediss://127.0.0.1:6380/0?ssl_cert_reqs=none&Password=s3cret"])
+def test_a_lock_url_with_a_password_in_any_form_is_never_stored_in_a_deployment(locks):
+    from deployments.pipelines import shared_settings
+
+    said: list[str] = []
+    shared = shared_settings({"MODELMILL_LOCKS": locks, "MODELMILL_HOME": "s3://bucket/home"}, announce=said.append)
+    assert shared == {"MODELMILL_HOME": "s3://bucket/home"} and "s3cret" not in repr(shared)
+    assert said and "set it in the workers' environment" in said[0]
+    plain = shared_settings({"MODELMILL_LOCKS": "redis://127.0.0.1:6379/0?db=1"}, announce=said.append)
+    assert plain == {"MODELMILL_LOCKS": "redis://127.0.0.1:6379/0?db=1"}

@@ -239,12 +239,25 @@ def problems_of(source: Path | str, pipelines: dict[str, PipelineSpec]) -> dict[
     chains = {name: upstreams(name, every) for name in pipelines}
     checked = {name: pipelines.get(name) or every[name] for name in dict.fromkeys([*chains, *(up for chain in chains.values() for up in chain)])}
     child = strict.start(source, list(checked))
+    home = home_problems()
     found = {name: guarded(name, spec, every[chain[-1]] if (chain := upstreams(name, every)) else None)
              for name, spec in checked.items()}
     for name, rules in strict.finish(child, checked).items():
         found[name] = rules + found[name]
-    return {name: [*found[name], *(f"pipeline '{up}', whose model '{name}' starts from: {problem}"
-                                   for up in chain for problem in found[up])] for name, chain in chains.items()}
+    return {name: [*home, *found[name], *(f"pipeline '{up}', whose model '{name}' starts from: {problem}"
+                                          for up in chain for problem in found[up])] for name, chain in chains.items()}
+
+
+def home_problems() -> list[str]:
+    """A remote MODELMILL_HOME must answer before any work (a run would retry each stage against it for minutes)."""
+    from modelmill.storage.home import current_home
+
+    home = current_home()
+    reason = home.unreachable()
+    if reason is None:
+        return []
+    return [f"MODELMILL_HOME={home.location}: cannot be reached: {reason}; check the endpoint "
+            "(MODELMILL_STORAGE_OPTIONS), the network and the credentials of this machine"]
 
 
 def refusal(source: Path | str, name: str, problems: list[str]) -> str:

@@ -34,3 +34,24 @@ def last_complete_checkpoint(folder: Path) -> Path | None:
         shutil.rmtree(checkpoint, ignore_errors=True)
     complete = [p for p in found if p.exists()]
     return complete[-1] if complete else None
+
+
+def best_checkpoint(checkpoint: Path) -> str | None:
+    """The folder name of the best checkpoint the trainer state of `checkpoint` names (None: none yet)."""
+    state = json.loads((checkpoint / STATE_FILE).read_text(encoding="utf-8"))
+    best = state.get("best_model_checkpoint")
+    return Path(best).name if best else None
+
+
+def name_best_checkpoint(checkpoint: Path, best: str | Path | None) -> None:
+    """Rewrite the trainer state of `checkpoint` to name `best` as its best checkpoint: by folder name alone in
+    a checkpoint that leaves this machine (another machine's absolute path means nothing there), by this
+    machine's path in one a training resumes from."""
+    path = checkpoint / STATE_FILE
+    state = json.loads(path.read_text(encoding="utf-8"))
+    if state.get("best_model_checkpoint") is None:
+        return
+    state["best_model_checkpoint"] = None if best is None else str(best)
+    scratch = path.with_name(f".{STATE_FILE}.tmp")
+    scratch.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    scratch.replace(path)

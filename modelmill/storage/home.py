@@ -110,6 +110,36 @@ class Home:
             extra = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}.get(protocol, "azure")
             raise HomeError(f"{named or location}: {error} (pip install 'modelmill[{extra}]')") from None
 
+    def unreachable(self, timeout: float = 20.0) -> str | None:
+        """Why a remote home cannot be used now (its store does not answer, refuses, or lacks the bucket), found
+        by listing the bucket within `timeout` seconds; None when it answers (or the home is local)."""
+        import threading
+
+        if not self.remote:
+            return None
+        bucket = self.location.split("://", 1)[1].split("/", 1)[0]
+        outcome: list[BaseException | None] = []
+
+        def probe() -> None:
+            try:
+                self.fs.ls(bucket, detail=False)
+                outcome.append(None)
+            except BaseException as exc:  # any store's error: said in one line
+                outcome.append(exc)
+
+        worker = threading.Thread(target=probe, name="modelmill-home-probe", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if not outcome:
+            return f"its store did not answer within {timeout:.0f} s"
+        error = outcome[0]
+        if error is None:
+            return None
+        if isinstance(error, FileNotFoundError):
+            return f"its bucket '{bucket}' does not exist"
+        reason = (str(error).strip().splitlines() or [""])[0][:300]
+        return f"{type(error).__name__}: {reason}" if reason else type(error).__name__
+
     def url(self, relative: str | Path = "") -> str:
         """The full location of `relative` under the home."""
         base = self.location.rstrip("/") if self.remote else str(self.local)

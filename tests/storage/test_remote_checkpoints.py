@@ -57,6 +57,12 @@ def test_a_killed_training_resumes_on_another_machine_from_its_uploaded_checkpoi
     finally:
         process.kill()
     uploaded = uploaded_steps(current_home(), KEY)
+    # the uploaded state names its best checkpoint by name: machine A's absolute path means nothing elsewhere
+    import json
+
+    state = json.loads(current_home().fs.cat(current_home().url(f"checkpoints/{KEY}/checkpoint-{uploaded[-1]}/"
+                                                                 "trainer_state.json")))
+    assert state["best_model_checkpoint"].startswith("checkpoint-") and "/" not in state["best_model_checkpoint"]
     # when the retry runs on machine B: another read cache, another working folder
     monkeypatch.setenv("MODELMILL_CACHE_DIR", str(tmp_path / "machine-b"))
     spec = spec.model_copy(update={"max_steps": uploaded[-1] + 8})
@@ -65,4 +71,24 @@ def test_a_killed_training_resumes_on_another_machine_from_its_uploaded_checkpoi
     # then it resumed from the newest uploaded checkpoint (its step count did not start at 0), and finished
     assert manifest.resumed_from == f"checkpoint-{uploaded[-1]}" and uploaded[-1] > 0
     assert current_home().published(output)
-    assert len(uploaded_steps(current_home(), KEY)) <= 2, "old uploaded checkpoints are dropped"
+    assert len(uploaded_steps(current_home(), KEY)) <= 3, "old uploaded checkpoints are dropped (the best is kept)"
+
+
+def test_a_checkpoint_resumed_on_another_machine_names_its_best_checkpoint_there(tmp_path, monkeypatch):
+    """The state a training resumes from names the best checkpoint by this machine's path: the Trainer loads the
+    best model at the end from it (a missing path only warns, and the last model would be kept)."""
+    import json
+
+    from modelmill.training.remote_checkpoints import restore_checkpoint
+
+    checkpoints = tmp_path / "machine-b" / "checkpoints"
+    for step in (4, 8):
+        folder = checkpoints / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"w")
+        (folder / "trainer_state.json").write_text(json.dumps({"best_model_checkpoint": "checkpoint-4",
+                                                               "global_step": step}))
+    resume = restore_checkpoint("key", checkpoints)
+    assert resume == checkpoints / "checkpoint-8"
+    state = json.loads((resume / "trainer_state.json").read_text())
+    assert state["best_model_checkpoint"] == str(checkpoints / "checkpoint-4") and state["global_step"] == 8

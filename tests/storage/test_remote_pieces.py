@@ -132,6 +132,33 @@ def test_prefect_gets_a_saved_block_for_a_remote_home_never_a_url_string(remote_
     assert "testing" not in filesystem.model_dump_json(), "credentials are never saved in the block"
 
 
+@pytest.mark.parametrize("where", ["a closed port", "a bucket that does not exist", "a live bucket"])
+def test_a_remote_home_that_cannot_be_reached_is_refused_before_any_work(s3_server, tmp_path, monkeypatch, where):
+    import json
+
+    from modelmill.runtime.preflight import home_problems
+    from tests.object_store import free_port
+
+    home, endpoint = s3_server.new_home(), s3_server.endpoint
+    if where == "a closed port":
+        endpoint = f"http://127.0.0.1:{free_port()}"
+    elif where == "a bucket that does not exist":
+        home = "s3://no-such-bucket-here/home"
+    for key, value in s3_server.env(home, tmp_path / "cache").items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MODELMILL_STORAGE_OPTIONS", json.dumps({"client_kwargs": {"endpoint_url": endpoint},
+                                                                "config_kwargs": {"retries": {"max_attempts": 1}}}))
+    started = time.monotonic()
+    found = home_problems()
+    if where == "a live bucket":
+        assert found == []
+        return
+    [problem] = found
+    assert problem.startswith(f"MODELMILL_HOME={home}: cannot be reached: "), problem
+    assert ("does not exist" in problem) == (where == "a bucket that does not exist"), problem
+    assert time.monotonic() - started < patient(60), "said before any retry of a stage"
+
+
 def _hold(url: str, key: str, lease: float, ready) -> None:
     from modelmill.storage.redis_locks import LeasedRedisLockManager
 
