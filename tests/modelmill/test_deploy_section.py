@@ -33,7 +33,9 @@ def test_the_shipped_template_keeps_every_stock_variable_and_adds_the_gpu_ones()
     from prefect_kubernetes.worker import KubernetesWorker
 
     stock = set(KubernetesWorker.get_default_base_job_template()["variables"]["properties"])
-    assert set(pool_variables(pool(shipped()))) == stock | {"gpu_limit", "node_selector", "tolerations"}
+    assert set(pool_variables(pool(shipped()))) == stock | {"gpu_limit", "node_selector", "tolerations", "secret_env",
+                                                           "env_from", "image_pull_secrets", "runtime_class_name",
+                                                           "shm_size"}
 
 
 def test_declared_job_variables_image_and_the_shared_settings_go_to_the_deployment(tiny_model_dir, review_files):
@@ -101,9 +103,41 @@ def test_the_images_install_the_tested_torch_and_the_project_with_its_constraint
                           if line.startswith("TORCH ?="))
     dockerfile = (root / "docker" / name).read_text()
     assert f'pip install "{makefile_torch}" --index-url https://download.pytorch.org/whl/' in dockerfile
-    assert 'pip install -c constraints.txt ".[s3,redis,kubernetes]"' in dockerfile
+    # every extra the project offers (but the tests'), with the tested versions of all that is not torch
+    import re
+    import tomllib
+
+    offered = set(tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]) - {"test"}
+    [(constraints, extras)] = re.findall(r'pip install -c (\S+) "\.\[([a-z0-9,]+)\]"', dockerfile)
+    assert set(extras.split(",")) == offered
+    torch_pin = next(line for line in (root / "constraints.txt").read_text().splitlines() if line.startswith("torch=="))
+    if "cuda" in name:  # the CPU build's pin would refuse the CUDA torch the image installed
+        assert constraints != "constraints.txt" and f"grep -v '^torch==' constraints.txt > {constraints}" in dockerfile
+    else:
+        assert constraints == "constraints.txt" and torch_pin.endswith("+cpu")
     assert "MODELMILL_PROJECT_ROOT=/project" in dockerfile, "runs enter the project folder baked into the image"
     assert ".venv" in (root / ".dockerignore").read_text().split()
+
+
+def test_the_shipped_template_takes_secrets_pull_secrets_a_runtime_class_and_a_shared_memory_volume(prefect):
+    import anyio
+    from prefect_kubernetes.worker import KubernetesWorkerJobConfiguration
+
+    values = {"secret_env": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}],
+              "env_from": [{"secretRef": {"name": "object-store"}}], "image_pull_secrets": [{"name": "registry"}],
+              "runtime_class_name": "nvidia", "shm_size": "8Gi", "env": {"MODELMILL_HOME": "s3://b/h"}}
+    config = anyio.run(KubernetesWorkerJobConfiguration.from_template_and_values, shipped(), values)
+    config._populate_env_in_manifest()  # what the worker does before it submits the job
+    pod = config.job_manifest["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert {"name": "MODELMILL_HOME", "value": "s3://b/h"} in container["env"], "Prefect's settings still reach it"
+    assert values["secret_env"][0] in container["env"] and container["envFrom"] == values["env_from"]
+    assert pod["imagePullSecrets"] == [{"name": "registry"}] and pod["runtimeClassName"] == "nvidia"
+    assert container["volumeMounts"] == [{"name": "dshm", "mountPath": "/dev/shm"}]
+    assert pod["volumes"] == [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "8Gi"}}]
+    default = anyio.run(KubernetesWorkerJobConfiguration.from_template_and_values, shipped(), {})
+    default_pod = default.job_manifest["spec"]["template"]["spec"]
+    assert "runtimeClassName" not in default_pod and default_pod["volumes"][0]["emptyDir"]["sizeLimit"] == "2Gi"
 
 
 def test_a_pool_saved_without_a_template_is_checked_against_its_worker_default(tiny_model_dir, review_files):
