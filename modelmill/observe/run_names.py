@@ -32,11 +32,46 @@ UI_ADJECTIVES = (
 UI_PREFILL = re.compile(rf"^(?:{'|'.join(UI_ADJECTIVES)})-[A-Z][a-z]{{1,5}}$")
 
 
+# The classic UI's name generator, minified: [pick(A).replace(`RANDOM`, n), pick(B), coin(.6) ? pick(C) : ``]
+CLASSIC_GENERATOR = re.compile(r"\[\w+\((\w+)\)\.replace\(`RANDOM`,\w+\(\)\.toString\(\)\),\w+\((\w+)\),"
+                               r"\w+\([\d.]+\)\?\w+\((\w+)\):``\]\.join\(`-`\)")
+
+
+@cache
+def _classic_ui_prefill() -> re.Pattern[str] | None:
+    """The names the classic Prefect UI's run form pre-fills (`rho-argana`, `delta2-wezn`, `tau-andromedae-band`:
+    a Greek letter, with a number in some, a star, and sometimes a third word), as a pattern read from its bundle;
+    None without the classic UI (or where its generator changed: a test says so)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("prefect")
+    assets = Path(spec.origin).parent / "server" / "ui" / "assets" if spec and spec.origin else None
+    for bundle in sorted(assets.glob("index-*.js")) if assets and assets.is_dir() else []:
+        text = bundle.read_text(encoding="utf-8", errors="replace")
+        generator = CLASSIC_GENERATOR.search(text)
+        if generator is None:
+            continue
+        lists = []
+        for name in generator.groups():
+            literal = re.search(rf"\b{re.escape(name)}=`([^`]*)`", text)
+            if literal is None:
+                return None
+            words = [word for word in literal.group(1).split(".") if word]
+            lists.append("|".join(re.escape(word).replace("RANDOM", r"\d+") for word in words))
+        first, second, third = lists
+        return re.compile(rf"^(?:{first})-(?:{second})(?:-(?:{third}))?$")
+    return None
+
+
 def is_generated_name(name: str) -> bool:
-    """True for Prefect's random names: the server's (`crafty-lemur`) and the one the UI's run form pre-fills
-    (`Sleek-Jaguar`); False for a name a person chose."""
+    """True for Prefect's random names: the server's (`crafty-lemur`), the one the UI's run form pre-fills
+    (`Sleek-Jaguar`) and the one the classic UI's form pre-fills (`rho-argana`, `delta2-wezn-tau`); False for a
+    name a person chose."""
     parts = name.split("-")
-    return bool(UI_PREFILL.match(name)) or (len(parts) == 2 and all(part in _slug_words() for part in parts))
+    if UI_PREFILL.match(name) or (len(parts) == 2 and all(part in _slug_words() for part in parts)):
+        return True
+    classic = _classic_ui_prefill()
+    return classic is not None and bool(classic.match(name))
 
 
 def run_name(pipeline: str, spec_hash: str, when: datetime | None = None) -> str:

@@ -47,6 +47,10 @@ def test_prefects_random_run_names_are_replaced_and_typed_ones_kept():
 
     assert all(is_generated_name(generate_slug(2)) for _ in range(200))
     assert not is_generated_name("rows check by alice") and not is_generated_name("lr-sweep-3")
+    # the classic UI's run form pre-fills names of its own (seen in the field: rho-argana, delta2-wezn)
+    assert is_generated_name("rho-argana") and is_generated_name("delta2-wezn")
+    assert is_generated_name("alpha17-andromedae-band"), "a number for RANDOM, and the optional third word"
+    assert not is_generated_name("nightly-retrain") and not is_generated_name("rho-retrain")
     assert run_name("sentiment", "3fa9c2d81b00").startswith("sentiment-") and run_name("s", "3fa9c2").endswith("-3fa9c2")
 
 
