@@ -104,16 +104,34 @@ def refuse_pool_deployments(names: list[str]) -> None:
         )
 
 
-def refuse_served_deployments(names: list[str]) -> None:
-    """`deploy` never takes over a deployment that a `modelmill serve` process is serving (no pool, not paused);
-    one that a stopped `serve` left paused is taken over."""
-    served = [name for name, d in owners(names).items() if not d.work_pool_name and not d.paused]
-    if served:
-        listed = ", ".join(f"finetune/{name}" for name in served)
+SERVE_GONE_AFTER = 90.0  # seconds without a poll: a `serve` process polls its deployments every 10 s
+
+
+def refuse_served_deployments(names: list[str], announce: Any = print) -> None:
+    """`deploy` never takes over a deployment that a live `modelmill serve` process is serving (no pool, not paused,
+    polled lately); one that a stopped `serve` left paused is taken over, and so is one whose `serve` was killed
+    (SIGKILL, a lost machine: it paused nothing and has not polled for SERVE_GONE_AFTER seconds)."""
+    served = {name: d for name, d in owners(names).items() if not d.work_pool_name and not d.paused}
+    live = {name: d for name, d in served.items() if seconds_since_poll(d) < SERVE_GONE_AFTER}
+    for name in sorted(set(served) - set(live)):
+        announce(f"Taking over finetune/{name}: the `modelmill serve` that served it has not polled for "
+                 f"{seconds_since_poll(served[name]):.0f} s (stopped without pausing it: killed?)")
+    if live:
+        listed = ", ".join(f"finetune/{name}" for name in live)
         raise ConfigError(
-            f"{listed} are served by a `modelmill serve` process: stop it first (its deployments are paused when it "
-            "stops), then deploy them to a work pool"
+            f"{listed} are served by a `modelmill serve` process (polled {min(map(seconds_since_poll, live.values())):.0f}"
+            " s ago): stop it first (its deployments are paused when it stops), then deploy them to a work pool. "
+            f"If that process is gone, deploy takes them over once it has not polled for {SERVE_GONE_AFTER:.0f} s, or "
+            "now after `prefect deployment pause finetune/<pipeline>`"
         )
+
+
+def seconds_since_poll(deployment: Any) -> float:
+    """Seconds since a runner last polled `deployment` for runs (since it was written, if none ever did)."""
+    from datetime import datetime, timezone
+
+    seen = deployment.last_polled or deployment.updated
+    return float("inf") if seen is None else (datetime.now(timezone.utc) - seen).total_seconds()
 
 
 def _finish(path: Path | str, deployment_ids: dict[str, UUID]) -> list[str]:

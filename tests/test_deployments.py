@@ -55,3 +55,25 @@ def test_a_lock_url_with_a_password_in_any_form_is_never_stored_in_a_deployment(
     assert said and "set it in the workers' environment" in said[0]
     plain = shared_settings({"MODELMILL_LOCKS": "redis://127.0.0.1:6379/0?db=1"}, announce=said.append)
     assert plain == {"MODELMILL_LOCKS": "redis://127.0.0.1:6379/0?db=1"}
+
+
+def test_a_deployment_whose_serve_process_was_killed_is_taken_over_and_a_live_one_is_refused(monkeypatch):
+    from datetime import datetime, timedelta, timezone
+    from types import SimpleNamespace
+
+    from deployments import pipelines
+
+    now = datetime.now(timezone.utc)
+    served = {"live": SimpleNamespace(work_pool_name=None, paused=False, last_polled=now - timedelta(seconds=8),
+                                      updated=now - timedelta(days=1)),
+              "killed": SimpleNamespace(work_pool_name=None, paused=False, last_polled=now - timedelta(minutes=30),
+                                        updated=now - timedelta(days=1)),
+              "stopped": SimpleNamespace(work_pool_name=None, paused=True, last_polled=None, updated=now)}
+    monkeypatch.setattr(pipelines, "owners", lambda names: {name: served[name] for name in names})
+    said: list[str] = []
+    pipelines.refuse_served_deployments(["killed", "stopped"], announce=said.append)
+    assert len(said) == 1 and said[0].startswith("Taking over finetune/killed: the `modelmill serve` that served it "
+                                                 "has not polled for 1800 s")
+    with pytest.raises(ConfigError, match=r"finetune/live are served by a `modelmill serve` process \(polled 8 s ago\)"
+                                          r".*prefect deployment pause finetune/<pipeline>"):
+        pipelines.refuse_served_deployments(["live", "killed"], announce=said.append)
