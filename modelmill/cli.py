@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from modelmill.config.file import DEFAULT_FILE
 
+BAD_USAGE = 2  # as argparse exits on a bad command line
 NOT_PROMOTED = 3
 INTERRUPTED = 130
 
@@ -265,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from modelmill.runtime.telemetry import switch_off_telemetry
 
     switch_off_telemetry()  # before any library reads its settings
-    from modelmill.runtime.errors import ModelmillError
+    from modelmill.runtime.errors import ModelmillError, UsageError
 
     if not args.debug:
         from modelmill.observe import readable_failures
@@ -281,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"modelmill: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return BAD_USAGE if isinstance(exc, UsageError) else 1
     except KeyboardInterrupt:
         print("modelmill: interrupted; a later run resumes training from the last complete checkpoint", file=sys.stderr)
         return INTERRUPTED

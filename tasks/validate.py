@@ -14,6 +14,7 @@ from modelmill.checks.expectations import build_expectation
 from modelmill.checks.overlap import REMEDY
 from modelmill.config import ExpectationRule, ValidationSpec
 from modelmill.manifests import DataManifest, RuleResult, ValidationReport
+from modelmill.observe.quiet import quiet_gx
 from modelmill.observe.text_cells import shorten
 from modelmill.observe.timing import timed
 from modelmill.runtime.errors import DataValidationFailed
@@ -75,6 +76,7 @@ def gx_context(docs_dir: Path | None) -> Any:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    quiet_gx()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     if docs_dir is not None:

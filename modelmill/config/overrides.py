@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from modelmill.config.base import BatchSize, Epochs, LearningRate, MaxSteps, Seed
 from modelmill.config.pipeline import PipelineSpec
 from modelmill.config.search import MAX_TRIALS
-from modelmill.runtime.errors import ConfigError
+from modelmill.runtime.errors import ConfigError, UsageError
 
 TRAIN_FIELDS = ("epochs", "learning_rate", "batch_size", "max_steps", "seed")
 CLI_KEYS = {f"train.{name}": name for name in TRAIN_FIELDS} | {
@@ -50,7 +50,7 @@ class RunOverrides(BaseModel):
         the identity kept), and the search's trial count."""
         if self.search_trials is not None:
             if spec.search is None:
-                raise ConfigError("--set search.trials: this pipeline has no `search` section")
+                raise UsageError("--set search.trials: this pipeline has no `search` section")
             spec = spec.model_copy(update={"search": spec.search.model_copy(update={"trials": self.search_trials})})
         if not self.train:
             return spec
@@ -70,7 +70,7 @@ def parse_cli_overrides(assignments: list[str], **flags: Any) -> RunOverrides:
     for assignment in assignments:
         key, sep, raw = assignment.partition("=")
         if not sep or key.strip() not in CLI_KEYS:
-            raise ConfigError(
+            raise UsageError(
                 f"--set {assignment!r}: expected KEY=VALUE with KEY one of {', '.join(CLI_KEYS)}"
             )
         values[CLI_KEYS[key.strip()]] = raw.strip()
@@ -81,7 +81,7 @@ def parse_cli_overrides(assignments: list[str], **flags: Any) -> RunOverrides:
             f"--set {_cli_key(err['loc'][0])}: {err['msg']} (got {err.get('input')!r})"
             for err in exc.errors(include_url=False)
         )
-        raise ConfigError(problems) from None
+        raise UsageError(problems) from None
 
 
 def _cli_key(field: Any) -> str:

@@ -19,6 +19,12 @@ def quiet_by_environment() -> None:
     """Before the libraries are imported: their settings (unless set), and GX's loggers. Imports nothing."""
     for name, value in QUIET.items():
         os.environ.setdefault(name, value)
+    quiet_gx()
+
+
+def quiet_gx() -> None:
+    """GX's loggers, once GX is imported: its import sets one of them to INFO again (which says where each ephemeral
+    context puts its temporary Data Docs)."""
     for name in GX_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 

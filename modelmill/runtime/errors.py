@@ -30,6 +30,11 @@ class ConfigError(PermanentError):
     """`pipelines.yaml` (or a value derived from it) is invalid."""
 
 
+class UsageError(ConfigError):
+    """The command line is wrong (a `--set` that names no setting, or a value it refuses): exit code 2, as for
+    any other bad usage."""
+
+
 class DataError(PermanentError):
     """A data file is missing, unreadable or inconsistent with the spec."""
 

@@ -75,7 +75,8 @@ def resolve(spec: TrainSpec, device: DeviceFacts, processes: int = 1) -> dict[st
         "dataloader_pin_memory": gpu,
         "gradient_accumulation_steps": accumulation(spec),
         "torch_compile": spec.compile,
-        "gradient_checkpointing": spec.gradient_checkpointing,
+        # transformers 5's name for it (`gradient_checkpointing` is deprecated: a FutureWarning in every run)
+        "activation_checkpointing": spec.gradient_checkpointing,
     }
 
 
@@ -84,7 +85,7 @@ def describe(resolved: dict[str, Any], processes: int, device: DeviceFacts) -> s
     where = f"{device.gpus} GPU(s)" if device.gpus else "CPU"
     precision_name = "bf16" if resolved.get("bf16") else "fp16" if resolved.get("fp16") else "fp32"
     extras = [name for name, key in (("tf32", "tf32"), ("torch.compile", "torch_compile"),
-                                     ("gradient checkpointing", "gradient_checkpointing")) if resolved.get(key)]
+                                     ("gradient checkpointing", "activation_checkpointing")) if resolved.get(key)]
     return (f"{where}, {processes} process(es), {precision_name}, optimizer {resolved['optim']}, "
             f"accumulation x{resolved['gradient_accumulation_steps']}, {resolved['dataloader_num_workers']} loader "
             f"worker(s)" + (f", {', '.join(extras)}" if extras else ""))

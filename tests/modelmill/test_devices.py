@@ -18,7 +18,7 @@ def test_on_cpu_auto_is_fp32_plain_adamw_no_loader_workers_and_no_pinned_memory(
     assert resolve(TrainSpec(), CPU) == {
         "bf16": False, "fp16": False, "optim": "adamw_torch", "dataloader_num_workers": 0,
         "dataloader_pin_memory": False, "gradient_accumulation_steps": 1, "torch_compile": False,
-        "gradient_checkpointing": False,
+        "activation_checkpointing": False,
     }
 
 
@@ -43,7 +43,7 @@ def test_declared_values_win_over_auto():
                      gradient_checkpointing=True)
     resolved = resolve(spec, A100)
     assert (resolved["tf32"], resolved["optim"], resolved["dataloader_num_workers"]) == (False, "adafactor", 2)
-    assert resolved["torch_compile"] and resolved["gradient_checkpointing"]
+    assert resolved["torch_compile"] and resolved["activation_checkpointing"]
 
 
 def test_an_effective_batch_is_reached_by_gradient_accumulation():

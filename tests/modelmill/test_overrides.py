@@ -65,3 +65,10 @@ def test_the_name_the_ui_form_prefills_is_prefects_too_and_names_never_repeat():
     assert name == "tiny-20261202-030007-3fa9c2", "to the second"
     assert unique_name(name, "0b1c2d3e-4f5a", set()) == name
     assert unique_name(name, "0b1c2d3e-4f5a", {name}) == f"{name}-0b1c2d"
+
+
+def test_a_bad_set_on_the_command_line_exits_2_like_any_bad_usage(capsys):
+    from modelmill.cli import main
+
+    assert main(["run", "sentiment", "-f", str(PIPELINES), "--set", "train.learnig_rate=1"]) == 2
+    assert "modelmill: UsageError: --set 'train.learnig_rate=1': expected KEY=VALUE" in capsys.readouterr().err

@@ -68,3 +68,15 @@ def test_same_inputs_give_the_same_weights_whatever_the_global_random_state(toke
     assert weights[0].keys() == weights[1].keys()
     different = [name for name in weights[0] if not torch.equal(weights[0][name], weights[1][name])]
     assert not different, f"weights differ between identical runs: {different[:3]}"
+
+
+def test_gradient_checkpointing_trains_without_a_warning_in_the_users_terminal(tokens, tiny_model_dir, tmp_path):
+    import warnings
+
+    spec = TrainSpec(max_steps=2, batch_size=8, gradient_checkpointing=True, eval_strategy="steps", eval_steps=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train_module.fine_tune(tokens, ModelSpec(name_or_path=str(tiny_model_dir)), spec, tmp_path / "work",
+                               tmp_path / "model")
+    said = [str(w.message) for w in caught if "checkpoint" in str(w.message).lower() or "reentrant" in str(w.message)]
+    assert said == [], said
