@@ -95,14 +95,15 @@ def reuse_finished(study: Any, parallel: int, batch: Any) -> Ended:
                                    None, "") for trial in earlier if trial.state == TrialState.FAIL}
     reused = [(trial.number, dict(trial.params)) for trial in earlier if trial.state != TrialState.FAIL]
     for start in range(0, len(reused), parallel):
-        ended.update(batch(reused[start:start + parallel]))
+        ended.update(train_once(reused[start:start + parallel], ended, batch))
     return ended
 
 
 def ask_and_tell(study: Any, trials: int, parallel: int, again: list[dict[str, Any]], space: dict[str, Any],
-                 batch: Any) -> Ended:
-    """Ask for trials, `parallel` at a time (the values a killed run left untried first), train them, tell each
-    its objective (or that it failed), until `trials` have finished."""
+                 batch: Any, known: Ended) -> Ended:
+    """Ask for trials, `parallel` at a time (the values a killed run left untried first), train them (values a
+    trial of `known` or of this search tried already are not trained again), tell each its objective (or that it
+    failed), until `trials` have finished."""
     from optuna.trial import TrialState
 
     ended: Ended = {}
@@ -112,7 +113,7 @@ def ask_and_tell(study: Any, trials: int, parallel: int, again: list[dict[str, A
             if again:
                 study.enqueue_trial(again.pop(0))
             asked.append(study.ask(space))
-        ended.update(batch([(trial.number, dict(trial.params)) for trial in asked]))
+        ended.update(train_once([(trial.number, dict(trial.params)) for trial in asked], {**known, **ended}, batch))
         for trial in asked:
             row, model, error = ended[trial.number]
             if model is None:
@@ -124,6 +125,39 @@ def ask_and_tell(study: Any, trials: int, parallel: int, again: list[dict[str, A
             else:
                 study.tell(trial, row.objective)
     return ended
+
+
+def split_repeats(asked: list[tuple[int, dict[str, Any]]], known: Ended
+                  ) -> tuple[list[tuple[int, dict[str, Any]]], dict[int, int]]:
+    """The trials to train, and those whose values a trial in `known` (with a model) or an earlier one of `asked`
+    has already: trial number -> that trial's number. A sampler may draw the same values twice (a small categorical
+    or stepped space); training them again would spend the time for the same model."""
+    seen = {repr(sorted(row.values.items())): number for number, (row, model, _) in known.items() if model is not None}
+    fresh, repeats = [], {}
+    for number, values in asked:
+        key = repr(sorted(values.items()))
+        if key in seen:
+            repeats[number] = seen[key]
+        else:
+            seen[key] = number
+            fresh.append((number, values))
+    return fresh, repeats
+
+
+def train_once(asked: list[tuple[int, dict[str, Any]]], known: Ended, batch: Any) -> Ended:
+    """`batch(asked)`, each set of values trained once: a repeat takes the outcome of the trial it repeats."""
+    fresh, repeats = split_repeats(asked, known)
+    ended = batch(fresh) if fresh else {}
+    return {**ended, **{number: repeated({**known, **ended}[first], number) for number, first in repeats.items()}}
+
+
+def repeated(first: tuple[SearchTrial, ModelManifest | None, str], number: int
+             ) -> tuple[SearchTrial, ModelManifest | None, str]:
+    """Trial `number`'s outcome as that of the trial with the same values: its objective and model, nothing trained
+    (shown as cached)."""
+    row, model, error = first
+    state = "cached" if row.state == "completed" else row.state
+    return row.model_copy(update={"number": number, "state": state, "seconds": 0.0}), model, error
 
 
 def search_best(
@@ -151,7 +185,8 @@ def search_best(
         if ended:
             get_run_logger().info("Search %s: %d finished trial(s) reused, %d to go", name, len(ended),
                                   max(0, search.trials - len(ended)))
-        ended.update(ask_and_tell(study, search.trials, search.parallel, again, distributions(search.space), batch))
+        ended.update(ask_and_tell(study, search.trials, search.parallel, again, distributions(search.space), batch,
+                                  ended))
     rows = {number: row for number, (row, _, _) in ended.items()}
     models = {number: model for number, (row, model, _) in ended.items() if model is not None and row.state != "pruned"}
     if not models:

@@ -197,6 +197,6 @@ def render_model_card(
         train_loss=model.mean_loss,
         version=__version__,
         commit=code_commit(),
-        search=search_table(search) if search else "",
+        search=search_table(search, released=True) if search else "",
     )
     return str(card)

@@ -16,21 +16,24 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def search_rows(report: SearchReport) -> list[dict[str, Any]]:
-    """One row per trial: its values, objective, state and seconds (the best marked)."""
+def search_rows(report: SearchReport, released: bool = False) -> list[dict[str, Any]]:
+    """One row per trial: its values, objective, state and seconds (the best marked). `released`: what the trials
+    made, not how this run got them (a model card's table: a re-run whose trials are cache hits has the same card,
+    so it pushes nothing new), without the seconds and with cached trials shown as completed."""
     names = sorted({name for trial in report.trials for name in trial.values})
     return [
         {"trial": trial.number, **{name: trial.values.get(name) for name in names},
-         report.metric: None if trial.objective is None else round(trial.objective, 4), "state": trial.state,
-         "evaluations": trial.evaluations, "seconds": trial.seconds,
+         report.metric: None if trial.objective is None else round(trial.objective, 4),
+         "state": "completed" if released and trial.state == "cached" else trial.state,
+         "evaluations": trial.evaluations, **({} if released else {"seconds": trial.seconds}),
          "best": "yes" if trial.number == report.best else ""}
         for trial in report.trials
     ]
 
 
-def search_table(report: SearchReport) -> str:
-    """Markdown: the search's objective and best trial, then every trial."""
-    rows = search_rows(report)
+def search_table(report: SearchReport, released: bool = False) -> str:
+    """Markdown: the search's objective and best trial, then every trial (`released`: as a model card shows it)."""
+    rows = search_rows(report, released)
     header = list(rows[0])
     lines = [f"Hyperparameter search ({report.direction} validation {report.metric}): trial {report.best} is best; "
              "its model went on to evaluation.", "", "| " + " | ".join(header) + " |",

@@ -73,6 +73,8 @@ def test_a_killed_search_resumes_with_its_finished_trial_the_best_goes_on_a_reru
     again = state.result().search
     assert trial_states(states) == {f"train trial {n}": "Cached" for n in (0, 2, 3)}
     assert [trial.state for trial in again.trials] == ["cached"] * 3 and again.best == report.best
+    rerun_card = (state.result().push.folder / "README.md").read_text(encoding="utf-8")
+    assert rerun_card == card, "the same trials make the same card: a re-run has nothing new to push"
 
     # the same trials on two Dask workers (a local cluster of 2 processes on 127.0.0.1), trained again: the same
     # objectives within noise, the same best trial
@@ -154,3 +156,25 @@ def test_a_trial_behind_the_pack_is_pruned_never_goes_on_and_stays_pruned_when_r
     again = state.result().search
     assert [trial.state for trial in again.trials] == ["completed", "pruned"]
     assert [trial.evaluations for trial in again.trials] == [3, 1]
+
+
+def test_values_a_sampler_draws_twice_are_trained_once():
+    from flows.search import train_once
+    from modelmill.manifests import ModelManifest, SearchTrial
+
+    trained: list[int] = []
+
+    def batch(trials):
+        trained.extend(number for number, _ in trials)
+        return {number: (SearchTrial(number=number, values=values, objective=0.1 * number, state="completed",
+                                     seconds=3.0), ModelManifest.model_construct(path=Path(f"m{number}")), "")
+                for number, values in trials}
+
+    # given trial 0 finished with lr 1e-3, then trials 1-3 asked at once, 2 and 3 drawing values already tried
+    known = batch([(0, {"learning_rate": 1e-3})])
+    ended = train_once([(1, {"learning_rate": 3e-3}), (2, {"learning_rate": 1e-3}), (3, {"learning_rate": 3e-3})],
+                       known, batch)
+    # then only trial 1 trains; each repeat takes the outcome and model of the trial it repeats, shown as cached
+    assert trained == [0, 1]
+    assert {n: (row.objective, row.state, row.seconds, model.path.name) for n, (row, model, _) in ended.items()} == {
+        1: (0.1, "completed", 3.0, "m1"), 2: (0.0, "cached", 0.0, "m0"), 3: (0.1, "cached", 0.0, "m1")}
