@@ -84,7 +84,8 @@ def push_model(
 ) -> PushResult:
     """Push the model that passed its thresholds, as one commit on `head` (the head its promotion was decided
     against; HeadMoved when main moved since); without a token (or with `dry_run`), write what would be pushed
-    and stop there."""
+    and stop there. Without a champion comparison (`evaluation.promotion`), a model released before and replaced
+    by a later release since is not published again."""
     logger = get_run_logger()
     card = render_model_card(
         pipeline=pipeline,
@@ -110,7 +111,7 @@ def push_model(
     release_id = files_fingerprint([folder / name for name in files if is_model_file(name)])
     release = publish_release(
         hub_api(spec, token), spec.repo_id, folder, release_id, spec.commit_message, spec.private,
-        decided_on=head, run_id=run_id(),
+        decided_on=head, run_id=run_id(), compared=evaluation.promotion is not None,
     )
     outcome = release.describe(spec.repo_id)
     logger.info("%s (%d files)", outcome, len(files))

@@ -35,9 +35,14 @@ class Release:
     tag: str
     made_commit: bool
     made_tag: bool
+    superseded_by: str = ""  # the newer release main serves, when this model was released before and not again
 
     def describe(self, repo_id: str) -> str:
         """One line that says what this run did, not just what the Hub holds."""
+        if self.superseded_by:
+            return (f"{repo_id} released this exact model as {self.tag} before; main now serves {self.superseded_by}, "
+                    "a later release: not published again (that would roll main back without a comparison; "
+                    f"`modelmill rollback <pipeline> {self.tag}` does it on purpose, evaluate.promote compares)")
         if self.made_commit:
             return f"released {repo_id} {self.tag}: {self.commit_url}"
         if self.made_tag:
@@ -84,11 +89,29 @@ def _tag(api: HfApi, repo_id: str, oid: str, title: str) -> tuple[str, bool]:
     raise PushRejected(f"{repo_id}: could not take a free version tag in {TAG_ATTEMPTS} attempts")
 
 
+def earlier_release(api: HfApi, repo_id: str, release_id: str) -> tuple[str, str] | None:
+    """(tag, commit) of an earlier release of the content `release_id` on main, and the tag main serves now; None
+    when this content was never released there."""
+    history = api.list_repo_commits(repo_id, revision="main")
+    released = next((commit.commit_id for commit in history
+                     if _marker_value("\n".join(filter(None, [commit.title, commit.message])), MARKER) == release_id),
+                    None)
+    tags = version_tags(api, repo_id)
+    tag = next((tag for tag, oid in tags.items() if oid == released), None)
+    if released is None or tag is None:
+        return None
+    serving, _ = head_release(history, tags)
+    return tag, serving or f"commit {history[0].commit_id[:8]}"
+
+
 def publish_release(
     api: HfApi, repo_id: str, folder: Path, release_id: str, title: str, private: bool,
-    decided_on: HubHead | None = None, run_id: str = "",
+    decided_on: HubHead | None = None, run_id: str = "", compared: bool = False,
 ) -> Release:
     """Make `folder` the head of `repo_id` in one commit on the head `decided_on` saw, tagged with the next `vN`.
+
+    A model released before that a later release replaced is not published again unless it was `compared` with
+    the published one (evaluate.promote): re-running an old configuration must not roll main back unasked.
 
     Raises HeadMoved when the published model is no longer the one `decided_on` saw (the decision is stale), or
     when `main` moves between reading it and committing (the Hub refuses the commit's parent).
@@ -97,6 +120,10 @@ def publish_release(
         api.create_repo(repo_id, private=private, exist_ok=True)
         head = read_head(api, repo_id)
         ours = _marker_value(head.message, MARKER) == release_id
+        if not ours and not compared and head.oid and (earlier := earlier_release(api, repo_id, release_id)):
+            tag, serving = earlier
+            oid = version_tags(api, repo_id)[tag]
+            return Release(oid, f"{api.endpoint}/{repo_id}/commit/{oid}", tag, False, False, superseded_by=serving)
         if ours:  # this content is the head: released before, or this run's commit whose answer was lost
             oid = head.oid
             made_commit = bool(run_id) and _marker_value(head.message, RUN_MARKER) == run_id

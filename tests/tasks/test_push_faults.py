@@ -108,6 +108,29 @@ def test_an_identical_model_makes_no_commit_even_with_another_card_and_a_new_mod
     assert second.made_commit and second.outcome.startswith("released team/again v2: ")
 
 
+def test_an_old_model_released_before_is_not_published_over_a_later_release_unless_compared(
+    prefect, hub, hub_token, push_inputs, tmp_path
+):
+    """The rule without evaluate.promote: re-running an old, unchanged configuration after a later release landed
+    does not roll main back; with a champion comparison (promote), the comparison decides."""
+    from modelmill.hub.promotion import Promotion
+
+    # given v1 (this model), then v2 (a retrained one) at the head
+    push(hub, "team/rerun", push_inputs)
+    push(hub, "team/rerun", {**push_inputs, "model": retrained(push_inputs["model"], tmp_path)})
+    repo = hub.state.repos["team/rerun"]
+    # when the first configuration runs again and passes its gates (no comparison)
+    again = push(hub, "team/rerun", push_inputs)
+    # then nothing is committed or tagged: the run says it was v1 and that main serves v2
+    assert (len(repo.releases), sorted(repo.tags)) == (2, ["v1", "v2"]) and repo.tags["v2"] == repo.head
+    assert not again.made_commit and not again.made_tag and again.tag == "v1"
+    assert again.outcome.startswith("team/rerun released this exact model as v1 before; main now serves v2")
+    # a comparison that promoted it publishes it again, as v3
+    compared = push_inputs["evaluation"].model_copy(update={"promotion": Promotion(promoted=True, reason="better")})
+    promoted = push(hub, "team/rerun", {**push_inputs, "evaluation": compared})
+    assert promoted.made_commit and promoted.tag == "v3" and repo.tags["v3"] == repo.head
+
+
 def test_a_commit_the_hub_applies_late_after_the_client_timed_out_leaves_one_commit_tagged_at_head(
     prefect, hub, hub_token, push_inputs, monkeypatch
 ):
