@@ -24,6 +24,7 @@ INTERRUPTED = 130
 def cmd_run(args: argparse.Namespace) -> int:
     from modelmill.config import parse_cli_overrides, resolve_run
     from modelmill.observe.reporting import run_summary
+    from modelmill.observe.run_names import run_name
     from modelmill.runtime.preflight import require_ready
     from modelmill.runtime.server import prefect_api, start_early
     from modelmill.storage.run_records import ran_before
@@ -46,7 +47,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if summary is None:  # the checks before any work run while the temporary server (if any) boots
             with prefect_api(state, while_starting=lambda: require_ready(args.pipeline, run.spec, args.file),
                              early=early):
-                summary = finetune(pipeline=args.pipeline, pipelines_file=str(args.file), **overrides.model_dump())
+                # named from its first log line on (not Prefect's random name, renamed a moment later)
+                named = finetune.with_options(flow_run_name=run_name(args.pipeline, run.spec_hash))
+                summary = named(pipeline=args.pipeline, pipelines_file=str(args.file), **overrides.model_dump())
     finally:
         if early is not None:
             early.stop()

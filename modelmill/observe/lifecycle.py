@@ -18,7 +18,7 @@ from modelmill.observe import notify, readable_failures
 from modelmill.observe.quiet import quiet_library_progress
 from modelmill.observe.reporting import summary_markdown
 from modelmill.observe.run_artifacts import publish_spec, publish_summary, run_origin
-from modelmill.observe.run_names import is_generated_name, run_name, unique_name
+from modelmill.observe.run_names import is_generated_name, is_own_name, run_name, unique_name
 from modelmill.observe.stages import StageLog
 from modelmill.runtime.errors import ConfigError
 from modelmill.runtime.telemetry import switch_off_telemetry
@@ -58,10 +58,14 @@ def refuse_unbuildable_rules(pipeline: str, run: ResolvedRun) -> None:
 
 
 def name_run(flow_run: FlowRun, run: ResolvedRun) -> None:
-    """Replace Prefect's random name with `<pipeline>-<time>-<spec hash>`; a name a person typed is kept."""
-    if not is_generated_name(flow_run.name):
+    """Replace Prefect's random name with `<pipeline>-<time>-<spec hash>` (the CLI's run has it from the start);
+    a name a person typed is kept. Another run's name is never taken."""
+    if is_own_name(flow_run.name, run.pipeline, run.spec_hash):
+        name = flow_run.name
+    elif is_generated_name(flow_run.name):
+        name = run_name(run.pipeline, run.spec_hash)
+    else:
         return
-    name = run_name(run.pipeline, run.spec_hash)
     with get_client(sync_client=True) as client:
 
         def others_named(candidate: str) -> set[str]:
@@ -70,7 +74,8 @@ def name_run(flow_run: FlowRun, run: ResolvedRun) -> None:
             return {other.name for other in same if other.id != flow_run.id}
 
         name = unique_name(name, flow_run.id, others_named(name))
-        client.set_flow_run_name(flow_run.id, name)
+        if name != flow_run.name:
+            client.set_flow_run_name(flow_run.id, name)
         # two runs that started in the same second may both have found the name free: whoever sees the other one
         # after naming itself takes the name with its id (both may; never neither)
         if others_named(name):

@@ -74,6 +74,11 @@ def is_generated_name(name: str) -> bool:
     return classic is not None and bool(classic.match(name))
 
 
+def is_own_name(name: str, pipeline: str, spec_hash: str) -> bool:
+    """True for a name `run_name` gave this pipeline and spec (the CLI names its run so from the start)."""
+    return re.fullmatch(rf"{re.escape(pipeline)}-\d{{8}}-\d{{6}}-{re.escape(spec_hash[:6])}", name) is not None
+
+
 def run_name(pipeline: str, spec_hash: str, when: datetime | None = None) -> str:
     """`sentiment-20261122-030000-3fa9c2`: pipeline, start time (UTC, to the second) and the spec's hash."""
     when = (when or datetime.now(timezone.utc)).astimezone(timezone.utc)

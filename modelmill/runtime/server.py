@@ -206,7 +206,7 @@ def prefect_api(
     SIGTERM is turned into KeyboardInterrupt meanwhile, so that the run is marked as ended and the server
     stopped; a SIGKILL of this process takes the server down through the kernel (Linux).
     """
-    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, PREFECT_UI_URL, temporary_settings
 
     from modelmill.storage.home import current_home
 
@@ -229,8 +229,10 @@ def prefect_api(
             early.booted()
         os.environ[TEMPORARY_API_URL] = url
         # no heartbeats: they tell a server that outlives the run that it crashed, and this one dies with it (the
-        # heartbeat thread sleeps in whole seconds, so joining it at the flow's end cost up to one)
-        with temporary_settings(updates={PREFECT_API_URL: url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        # heartbeat thread sleeps in whole seconds, so joining it at the flow's end cost up to one); no UI link
+        # ("View at http://127.0.0.1:<port>/runs/..."): this server has no UI and is gone when the run ends
+        with temporary_settings(updates={PREFECT_API_URL: url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None,
+                                         PREFECT_UI_URL: ""}):
             current_home().save_result_block()
             yield url
     finally:

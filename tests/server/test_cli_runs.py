@@ -3,6 +3,8 @@ never outlives it, Ctrl-C that exits promptly and resumes later, no telemetry no
 
 from __future__ import annotations
 
+import re
+
 import os
 import signal
 import subprocess
@@ -59,6 +61,10 @@ def test_a_failed_run_prints_one_clear_message_and_no_traceback(prefect_server: 
     assert "Traceback" not in output, output
     assert output.count("modelmill: ThresholdsNotMet: Model is below its thresholds") == 1, output
     assert "| accuracy |" in output and "FAIL" in output
+    # the failed task says its outcome in one line (the report is printed once, at the end), never "unexpected"
+    ended = [line for line in output.splitlines() if "Task run 'evaluate" in line and "Finished in state Failed" in line]
+    assert len(ended) == 1 and "| metric |" not in ended[0] and "unexpected exception" not in output, output
+    assert re.search(r"Beginning flow run 'tiny-\d{8}-\d{6}-[0-9a-f]{6}'", output), output
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
@@ -97,3 +103,7 @@ def test_ctrl_c_exits_promptly_stops_the_server_and_a_later_run_resumes(project:
     assert again.returncode == 0, again.stdout + again.stderr
     assert "(resumed from checkpoint-" in again.stdout + again.stderr
     assert "Failed to send telemetry" not in output + again.stdout + again.stderr
+    # a newcomer's terminal: the run's own name from the first line, no link to a server that dies with the run
+    first = next(line for line in again.stderr.splitlines() if "Beginning flow run" in line)
+    assert re.search(r"Beginning flow run 'tiny-\d{8}-\d{6}-[0-9a-f]{6}'", first), first
+    assert "View at http://127.0.0.1" not in output + again.stdout + again.stderr
