@@ -14,6 +14,7 @@ from modelmill.checks.expectations import build_expectation
 from modelmill.checks.overlap import REMEDY
 from modelmill.config import ExpectationRule, ValidationSpec
 from modelmill.manifests import DataManifest, RuleResult, ValidationReport
+from modelmill.observe.data_docs import HEADERS, PAGE, by_split, data_docs_html, rule_cells
 from modelmill.observe.quiet import quiet_gx
 from modelmill.observe.text_cells import shorten
 from modelmill.observe.timing import timed
@@ -162,24 +163,20 @@ def failed_rules(report: ValidationReport) -> str:
 
 
 def data_docs_markdown(report: ValidationReport, pipeline: str) -> str:
-    """What GX's Data Docs show, as a Prefect artifact a UI user can open: every rule on every split with its
+    """What the Data Docs show, as a Prefect artifact a UI user can open: every rule on every split with its
     result; the HTML pages stay under the home, named by their place there."""
     lines = [f"## Data Docs of pipeline `{pipeline}`", "", report.summary() + ".", ""]
-    for split in dict.fromkeys(result.split for result in report.results):
-        lines += [f"### {split}", "", "| rule | where | severity | result | observed | unexpected |",
-                  "| --- | --- | --- | --- | --- | --- |"]
-        for result in (r for r in report.results if r.split == split):
-            outcome = "pass" if result.success else ("could not run" if result.error else "FAIL")
-            unexpected = "" if result.unexpected_count is None else (
-                f"{result.unexpected_count} ({result.unexpected_percent or 0:.1f}%)")
-            observed = shorten(str(result.observed)) if result.observed is not None else (result.error or "")
-            cells = [result.rule, result.source, result.severity, outcome, observed, unexpected]
+    for split, results in by_split(report).items():
+        lines += [f"### {split}", "", "| " + " | ".join(HEADERS) + " |", "| --- " * len(HEADERS) + "|"]
+        for result in results:
+            cells = rule_cells(result)
             lines.append("| " + " | ".join(str(cell).replace("|", "\\|").replace("\n", " ") for cell in cells) + " |")
         lines.append("")
     if report.data_docs is not None:
         home, docs = get_settings().local_home, report.data_docs
         where = docs if not docs.is_absolute() else docs.relative_to(home) if docs.is_relative_to(home) else docs.name
-        lines.append(f"GX's HTML Data Docs: `{where}` under MODELMILL_HOME of the host that ran the validation.")
+        lines.append(f"Data Docs: `{where}` under MODELMILL_HOME of the host that ran the validation (one page that "
+                     f"opens offline; GX's own pages beside it, `index.html`, need its CDNs).")
     return "\n".join(lines)
 
 
@@ -202,8 +199,11 @@ def validate_data(data: DataManifest, spec: ValidationSpec, pipeline: str) -> Va
         import datasets
 
         report = run_rules(datasets.load_from_disk(str(local_copy(data.path))), spec, data, scratch / "data-docs")
-    if report.data_docs is not None:
-        report = report.model_copy(update={"data_docs": folder / report.data_docs.relative_to(scratch)})
+        page = scratch / "data-docs" / PAGE  # opens offline, unlike GX's pages beside it
+        page.parent.mkdir(exist_ok=True)
+        page.write_text(data_docs_html(report, pipeline), encoding="utf-8")
+    report = report.model_copy(update={"data_docs": folder / "data-docs" / PAGE})
+    if report.results:
         create_markdown_artifact(markdown=data_docs_markdown(report, pipeline),
                                  description=f"Data Docs of pipeline '{pipeline}': {report.summary()}")
     publish_report(report, pipeline)

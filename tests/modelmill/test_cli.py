@@ -78,7 +78,7 @@ def test_validate_checks_the_data_and_exits_1_on_a_critical_rule(
     path = str(write_pipelines({"tiny": spec}))
     assert main(["validate", "tiny", "-f", path]) == 0
     out = capsys.readouterr().out
-    assert "2 warning(s), 0 failed" in out and "Data Docs: " in out and out.rstrip().endswith("index.html")
+    assert "2 warning(s), 0 failed" in out and "Data Docs: " in out and out.rstrip().endswith("report.html")
     assert "[validation] expect_table_row_count_to_be_between(min_value=40) (warning" in out
     spec["validation"]["expectations"][-1]["severity"] = "critical"
     path = str(write_pipelines({"tiny": spec}))

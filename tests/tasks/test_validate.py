@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from modelmill.config import DataSpec, ValidationSpec
@@ -106,8 +108,14 @@ def test_each_validation_run_writes_gx_data_docs_under_its_artifacts(prefect, re
     data = load_data(DataSpec(files=review_files))
     report = validate_data(data, RULES, "tiny")
     docs = report.data_docs
-    assert docs is not None and docs.name == "index.html" and docs.is_file()
+    assert docs is not None and docs.name == "report.html" and docs.is_file()
     assert get_settings().artifacts in docs.parents
+    # the page it links opens offline: it fetches nothing (GX's own pages beside it load their assets from CDNs)
+    page = docs.read_text()
+    assert "<table>" in page and "<h2>test</h2>" in page
+    assert "expect_column_values_to_be_in_set(column=label, value_set=[&#x27;negative&#x27;, &#x27;positive&#x27;])" in page
+    assert not re.search(r"(src|href)=\S*//", page), "nothing to fetch"
+    assert (docs.parent / "index.html").is_file(), "GX's Data Docs are still there"
     pages = list(docs.parent.glob("validations/**/*.html"))
     assert len(pages) == 3, "one validation page per split"
     assert "values must belong to this set" in "".join(p.read_text() for p in pages), "the in_set rule is rendered"
