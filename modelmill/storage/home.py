@@ -112,7 +112,8 @@ class Home:
 
     def unreachable(self, timeout: float = 20.0) -> str | None:
         """Why a remote home cannot be used now (its store does not answer, refuses, or lacks the bucket), found
-        by listing the bucket within `timeout` seconds; None when it answers (or the home is local)."""
+        by asking for the bucket (one request, whatever it holds) within `timeout` seconds; None when it answers
+        (or the home is local)."""
         import threading
 
         if not self.remote:
@@ -122,7 +123,7 @@ class Home:
 
         def probe() -> None:
             try:
-                self.fs.ls(bucket, detail=False)
+                self.fs.info(bucket)
                 outcome.append(None)
             except BaseException as exc:  # any store's error: said in one line
                 outcome.append(exc)
