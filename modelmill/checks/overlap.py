@@ -71,7 +71,7 @@ def find_overlaps(check: OverlapCheck, hashes: Hashes, splits: Iterable[str]) ->
 
 
 def dropped_note(dropped: dict[str, int]) -> str:
-    """'dropped 3 row(s) of validation, 5 of test that repeat a text of an earlier split'."""
+    """'dropped 3 of validation, 5 of test (rows that repeat a text of an earlier split; ...)'."""
     counts = ", ".join(f"{count} of {split}" for split, count in dropped.items())
     return f"dropped {counts} (rows that repeat a text of an earlier split; validation.checks.overlap.action: drop)"
 

@@ -29,13 +29,24 @@ def run(write_pipelines) -> Callable[..., tuple[Any, dict[str, str]]]:
 
 
 def stage_states(state: Any) -> dict[str, str]:
-    """Stage name -> state name of its task run in the flow run that ended in `state`."""
+    """Stage name -> state name of its task run in the flow run that ended in `state`. Task run states reach the
+    API as events, after the flow has returned: on a loaded machine a stage may still read Pending for a moment,
+    so the read is repeated (a while) until every stage has its final state."""
+    import time
+
+    from tests.patience import patient
+
+    deadline = time.monotonic() + patient(15)
     with get_client(sync_client=True) as client:
-        task_runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])),
-            sort=TaskRunSort.EXPECTED_START_TIME_ASC,  # Prefect 3.8's server rejects the client's None defaults
-            limit=50,
-        )
+        while True:
+            task_runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])),
+                sort=TaskRunSort.EXPECTED_START_TIME_ASC,  # Prefect 3.8's server rejects the client's None defaults
+                limit=50,
+            )
+            if all(run.state is not None and run.state.is_final() for run in task_runs) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
     # a stage of another pipeline the run builds first is named as such (tiny-mlm/train), others get a suffix
     return {task_run.name if "/" in task_run.name else task_run.name.rsplit("-", 1)[0]: task_run.state.name
             for task_run in task_runs}
