@@ -56,8 +56,10 @@ def ray_module() -> Any:
 
 
 def bind_loopback_ports() -> None:
-    """Setup hook of every worker of a local cluster: Ray Train finds the rendezvous port by binding every
-    interface; on a cluster that is this one machine, it binds loopback."""
+    """Setup hook of every worker of a local cluster, a cluster that is this one machine: Ray Train finds the
+    rendezvous port by binding every interface, and torch's rendezvous store (a TCPStore, whose server binds the
+    wildcard address whatever MASTER_ADDR says) listens on every interface; here the port is found on loopback,
+    the store is a file the workers share, and gloo's connections use the loopback interface."""
     import socket
     from contextlib import closing
 
@@ -70,6 +72,41 @@ def bind_loopback_ports() -> None:
             return probe.getsockname()[1]
 
     network.find_free_port = train_utils.find_free_port = find_free_port
+    if "lo" in {name for _, name in socket.if_nameindex()}:
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    rendezvous_in_files()
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def rendezvous_in_files() -> None:
+    """torch's env:// and tcp:// rendezvous on a loopback address get a FileStore under the temporary folder (one
+    per Ray job and port: every worker of this machine's cluster opens the same file) instead of a TCPStore."""
+    import importlib
+
+    import torch.distributed as dist
+
+    rendezvous = importlib.import_module("torch.distributed.rendezvous")  # the package's `rendezvous` is a function
+
+    create = rendezvous._create_c10d_store
+    if getattr(create, "modelmill_files", False):
+        return
+
+    def loopback_store(hostname: str, port: int, rank: int, world_size: int, timeout: Any, use_libuv: bool = True
+                       ) -> Any:
+        if hostname not in LOOPBACK_HOSTS:
+            return create(hostname, port, rank, world_size, timeout, use_libuv)
+        import ray
+
+        job = ray.get_runtime_context().get_job_id()
+        path = Path(tempfile.gettempdir()) / f"modelmill-rendezvous-{os.getuid()}-{job}-{port}"
+        store = dist.FileStore(str(path), world_size)
+        store.set_timeout(timeout)
+        return store
+
+    loopback_store.modelmill_files = True  # type: ignore[attr-defined]
+    rendezvous._create_c10d_store = loopback_store
 
 
 @contextmanager

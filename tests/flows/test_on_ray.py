@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -35,13 +36,45 @@ def local_ray() -> Iterator[None]:
 
 
 @pytest.mark.slow
+@contextmanager
+def listening_addresses() -> Iterator[set[tuple[str, str]]]:
+    """(process name, address) of every listening socket of this process and its descendants, sampled while the
+    block runs (torch's rendezvous store exists only while the workers set up and train)."""
+    import threading
+
+    import psutil
+
+    seen: set[tuple[str, str]] = set()
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.1):
+            me = psutil.Process()
+            for process in [me, *me.children(recursive=True)]:
+                try:
+                    seen.update((process.name(), c.laddr.ip) for c in process.net_connections(kind="inet")
+                                if c.status == psutil.CONN_LISTEN)
+                except psutil.Error:
+                    continue
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        sampler.join()
+
+
 def test_two_ray_workers_train_as_one_world_on_loopback_with_one_writer(local_ray, tokens, tiny_model_dir,
                                                                         tmp_path):
     from modelmill.training.fine_tune import fine_tune
 
     model = ModelSpec(name_or_path=str(tiny_model_dir))
     workdir, output = tmp_path / "work", tmp_path / "train" / "key" / "model"
-    manifest = train_on_ray(tokens, model, RAY, workdir, output)
+    with listening_addresses() as listening:  # every socket the cluster's processes listen on while they train
+        manifest = train_on_ray(tokens, model, RAY, workdir, output)
+    assert listening and all(ip in ("127.0.0.1", "::1", "::ffff:127.0.0.1") for _, ip in listening), listening
     broken = tokens.model_copy(update={"path": tmp_path / "no-tokens-here"})
     with pytest.raises(TrainingProcessFailed) as failed:
         train_on_ray(broken, model, RAY, tmp_path / "work-2", tmp_path / "train" / "key-2" / "model")
