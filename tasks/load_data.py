@@ -41,7 +41,7 @@ def load_data(spec: DataSpec, task: str = TEXT_CLASSIFICATION, drop_overlap: Lit
                       *([drop_overlap] if drop_overlap else []))
     dropped = {}
     if drop_overlap is not None:
-        drop = rows_to_drop(drop_overlap == "normalized", dataset_hashes(dataset, spec.text_column), SPLITS)
+        drop = rows_to_drop(drop_overlap == "normalized", dataset_hashes(dataset, spec.text_column))
         for split, rows in drop.items():
             dataset[split] = dataset[split].select(sorted(set(range(dataset[split].num_rows)) - set(rows)))
         dropped = {split: len(rows) for split, rows in drop.items()}

@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from modelmill.checks.overlap import dataset_hashes, dropped_note, find_overlaps
 from modelmill.checks.text import conflicting_rows, repeated_rows, thin_classes
 from modelmill.config import BuiltinChecks, ExpectationRule

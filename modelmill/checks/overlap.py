@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from modelmill.checks.text import rows_in
-from modelmill.config import OverlapCheck
+from modelmill.config import SPLITS, OverlapCheck
 
 if TYPE_CHECKING:
     import datasets
@@ -29,9 +29,12 @@ class Overlap:
     rows: list[int]
     size: int
 
+    @property
+    def how(self) -> str:
+        return "normalized" if self.normalized else "exact"
+
     def rule(self, check: OverlapCheck) -> str:
-        how = "normalized" if self.normalized else "exact"
-        return f"at most {check.max_share:.0%} of {self.split} repeats a {self.against} text ({how})"
+        return f"at most {check.max_share:.0%} of {self.split} repeats a {self.against} text ({self.how})"
 
     def severity(self, check: OverlapCheck) -> str:
         """The check's severity above its share of the split, a warning at or below it."""
@@ -45,7 +48,7 @@ class Overlap:
         shown = ", ".join(str(row + 1) for row in self.rows[:5]) + (", …" if len(self.rows) > 5 else "")
         return (
             f"{source}: {len(self.rows)} of {self.size} rows of {self.split} ({len(self.rows) / self.size:.1%}) repeat "
-            f"a {self.against} text ({'normalized' if self.normalized else 'exact'}; rows {shown}, 1-based, header "
+            f"a {self.against} text ({self.how}; rows {shown}, 1-based, header "
             f"excluded), above validation.checks.overlap.max_share {check.max_share:g}: {self.harm()}. {REMEDY}"
         )
 
@@ -59,15 +62,23 @@ REMEDY = ("Remove them, or set validation.checks.overlap.action: drop to drop th
           "data is loaded (counted in the report and the model card)")
 
 
-def find_overlaps(check: OverlapCheck, hashes: Hashes, splits: Iterable[str]) -> list[Overlap]:
-    """Every (held-out split, earlier split) overlap among `splits`, exact then normalized (when the check folds)."""
-    present = set(splits)
-    modes = [False, True] if check.normalized else [False]
-    return [
-        Overlap(split, against, normalized, rows_in(hashes(against, normalized), hashes(split, normalized)),
-                len(hashes(split, normalized)))
-        for normalized in modes for split, against in PAIRS if {split, against} <= present
-    ]
+def pair_rows(normalized: bool, hashes: Hashes, checked: Iterable[str], present: Iterable[str] = SPLITS
+              ) -> list[tuple[str, str, list[int]]]:
+    """(held-out split, earlier split, rows of the held-out one whose text the earlier one has) for every pair of
+    splits in `present` whose held-out split is `checked`, compared exactly or folded."""
+    checked, present = set(checked), set(present)
+    return [(split, against, rows_in(hashes(against, normalized), hashes(split, normalized)))
+            for split, against in PAIRS if split in checked and {split, against} <= present]
+
+
+def find_overlaps(check: OverlapCheck, hashes: Hashes, checked: Iterable[str], present: Iterable[str] = SPLITS
+                  ) -> list[Overlap]:
+    """Every overlap of a `checked` held-out split with an earlier split (the earlier one need not be checked
+    itself: train is the split every held-out one is compared with), exact then folded when the check folds."""
+    checked = list(checked)
+    return [Overlap(split, against, normalized, rows, len(hashes(split, normalized)))
+            for normalized in ([False, True] if check.normalized else [False])
+            for split, against, rows in pair_rows(normalized, hashes, checked, present)]
 
 
 def dropped_note(dropped: dict[str, int]) -> str:
@@ -76,12 +87,12 @@ def dropped_note(dropped: dict[str, int]) -> str:
     return f"dropped {counts} (rows that repeat a text of an earlier split; validation.checks.overlap.action: drop)"
 
 
-def rows_to_drop(normalized: bool, hashes: Hashes, splits: Iterable[str]) -> dict[str, list[int]]:
+def rows_to_drop(normalized: bool, hashes: Hashes) -> dict[str, list[int]]:
     """Per held-out split, the rows (0-based, sorted) that repeat an earlier split's text: what `action: drop`
     removes (compared folded when `normalized`, which includes the exact repeats)."""
-    present, dropped = set(splits), {}
-    for split, against in (pair for pair in PAIRS if set(pair) <= present):
-        dropped.setdefault(split, set()).update(rows_in(hashes(against, normalized), hashes(split, normalized)))
+    dropped: dict[str, set[int]] = {}
+    for split, _, rows in pair_rows(normalized, hashes, SPLITS):
+        dropped.setdefault(split, set()).update(rows)
     return {split: sorted(rows) for split, rows in dropped.items() if rows}
 
 

@@ -44,8 +44,7 @@ def check_overlap(spec: PipelineSpec, parts: dict[str, Any], sources: dict[str, 
     check = spec.validation.checks.overlap
     if not check.enabled or check.action != "stop" or len(parts) < len(sources):
         return []
-    overlaps = find_overlaps(check, dataset_hashes(parts, spec.data.text_column),
-                             [split for split in parts if split in spec.validation.splits])
+    overlaps = find_overlaps(check, dataset_hashes(parts, spec.data.text_column), spec.validation.splits, parts)
     # the folded comparison (when the check folds) finds every exact repeat too: one line per pair of splits
     return [overlap.describe(check, str(sources[overlap.split])) for overlap in overlaps
             if overlap.normalized == check.normalized and overlap.stops(check)]

@@ -64,6 +64,14 @@ def test_overlap_above_its_share_is_critical_and_below_it_a_warning():
     assert found["test"].severity == "warning"
 
 
+def test_a_checked_split_is_compared_with_train_even_when_train_itself_is_not_checked():
+    leaky = splits(BALANCED, [("new one", "ham"), ("new two", "spam")], [("message 4", "ham"), ("x", "spam")])
+    found = [r for r in run_rules(leaky, ValidationSpec(splits=["test"]), DATA).results
+             if r.source == "built-in: overlap" and not r.success]
+    assert {(r.split, r.rule) for r in found} == {("test", "at most 1% of test repeats a train text (exact)"),
+                                                 ("test", "at most 1% of test repeats a train text (normalized)")}
+
+
 def test_a_test_split_copied_from_validation_is_critical_overlap():
     # given a test split that is a subset of validation (and shares nothing with train)
     fresh = [(f"unseen text {i}", "spam" if i % 2 else "ham") for i in range(20)]
@@ -79,8 +87,8 @@ def test_dropped_rows_are_those_that_repeat_an_earlier_split_folded_or_exactly()
     dataset = splits(BALANCED, [("MESSAGE 3!", "spam"), ("new", "ham"), ("message 5", "spam")],
                      [("New", "ham"), ("message 4", "ham"), ("fresh", "spam")])
     hashes = dataset_hashes(dataset, "text")
-    assert rows_to_drop(True, hashes, dataset) == {"validation": [0, 2], "test": [0, 1]}
-    assert rows_to_drop(False, hashes, dataset) == {"validation": [2], "test": [1]}
+    assert rows_to_drop(True, hashes) == {"validation": [0, 2], "test": [0, 1]}
+    assert rows_to_drop(False, hashes) == {"validation": [2], "test": [1]}
 
 
 def test_duplicates_in_a_split():
