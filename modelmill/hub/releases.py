@@ -89,8 +89,8 @@ def _tag(api: HfApi, repo_id: str, oid: str, title: str) -> tuple[str, bool]:
     raise PushRejected(f"{repo_id}: could not take a free version tag in {TAG_ATTEMPTS} attempts")
 
 
-def earlier_release(api: HfApi, repo_id: str, release_id: str) -> tuple[str, str] | None:
-    """(tag, commit) of an earlier release of the content `release_id` on main, and the tag main serves now; None
+def earlier_release(api: HfApi, repo_id: str, release_id: str) -> tuple[str, str, str] | None:
+    """(tag, commit) of an earlier release of the content `release_id` on main, and what main serves now; None
     when this content was never released there."""
     history = api.list_repo_commits(repo_id, revision="main")
     released = next((commit.commit_id for commit in history
@@ -101,7 +101,7 @@ def earlier_release(api: HfApi, repo_id: str, release_id: str) -> tuple[str, str
     if released is None or tag is None:
         return None
     serving, _ = head_release(history, tags)
-    return tag, serving or f"commit {history[0].commit_id[:8]}"
+    return tag, released, serving or f"commit {history[0].commit_id[:8]}"
 
 
 def publish_release(
@@ -121,8 +121,7 @@ def publish_release(
         head = read_head(api, repo_id)
         ours = _marker_value(head.message, MARKER) == release_id
         if not ours and not compared and head.oid and (earlier := earlier_release(api, repo_id, release_id)):
-            tag, serving = earlier
-            oid = version_tags(api, repo_id)[tag]
+            tag, oid, serving = earlier
             return Release(oid, f"{api.endpoint}/{repo_id}/commit/{oid}", tag, False, False, superseded_by=serving)
         if ours:  # this content is the head: released before, or this run's commit whose answer was lost
             oid = head.oid
