@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -37,10 +38,12 @@ def last_complete_checkpoint(folder: Path) -> Path | None:
 
 
 def best_checkpoint(checkpoint: Path) -> str | None:
-    """The folder name of the best checkpoint the trainer state of `checkpoint` names (None: none yet)."""
+    """The folder name of the best checkpoint the trainer state of `checkpoint` names (None: none yet, or a name
+    that is no checkpoint folder: a state read from the bucket names a file here only as `checkpoint-<step>`)."""
     state = json.loads((checkpoint / STATE_FILE).read_text(encoding="utf-8"))
     best = state.get("best_model_checkpoint")
-    return Path(best).name if best else None
+    name = Path(best).name if isinstance(best, str) else ""
+    return name if re.fullmatch(rf"{PREFIX_CHECKPOINT_DIR}-[0-9]+", name) else None
 
 
 def name_best_checkpoint(checkpoint: Path, best: str | Path | None) -> None:

@@ -92,3 +92,21 @@ def test_a_checkpoint_resumed_on_another_machine_names_its_best_checkpoint_there
     assert resume == checkpoints / "checkpoint-8"
     state = json.loads((resume / "trainer_state.json").read_text())
     assert state["best_model_checkpoint"] == str(checkpoints / "checkpoint-4") and state["global_step"] == 8
+
+
+def test_a_best_checkpoint_named_outside_the_checkpoints_folder_is_ignored(tmp_path):
+    """A trainer state read from the bucket names a folder here only as `checkpoint-<step>`: `..`, an absolute
+    path or another name is no best checkpoint, and nothing outside the checkpoints folder is read or written."""
+    import json
+
+    from modelmill.training.remote_checkpoints import restore_checkpoint
+
+    checkpoints = tmp_path / "checkpoints"
+    folder = checkpoints / "checkpoint-8"
+    folder.mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(b"w")
+    for hostile in ("checkpoint-4/..", "/etc", "../../outside", "checkpoint-²"):
+        (folder / "trainer_state.json").write_text(json.dumps({"best_model_checkpoint": hostile, "global_step": 8}))
+        assert restore_checkpoint("key", checkpoints) == folder
+        assert json.loads((folder / "trainer_state.json").read_text())["best_model_checkpoint"] == hostile, hostile
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints"]
