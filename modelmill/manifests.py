@@ -124,11 +124,13 @@ class MetricCheck(BaseModel):
     min: float | None = None
     max: float | None = None
     above: float | None = Field(None, description="Must be strictly above this (beating a baseline).")
+    below: float | None = Field(None, description="Must be strictly below this (beating a baseline on a loss).")
     scope: str = TEST_SCOPE
 
     @property
     def bounds(self) -> str:
         parts = [f"> {self.above:.4f}" if self.above is not None else "",
+                 f"< {self.below:.4f}" if self.below is not None else "",
                  f">= {self.min}" if self.min is not None else "", f"<= {self.max}" if self.max is not None else ""]
         return " and ".join(part for part in parts if part)
 
@@ -136,6 +138,7 @@ class MetricCheck(BaseModel):
     def passed(self) -> bool:
         return (
             (self.above is None or self.value > self.above + 1e-9)
+            and (self.below is None or self.value < self.below - 1e-9)
             and (self.min is None or self.value >= self.min)
             and (self.max is None or self.value <= self.max)
         )

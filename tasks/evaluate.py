@@ -9,7 +9,7 @@ from prefect.logging import get_run_logger
 
 from modelmill.config import EvaluateSpec
 from modelmill.evaluation.figures import data_uri, saved_figures
-from modelmill.evaluation.gates import accuracy_paradox, baseline_scope, lost_to_baseline
+from modelmill.evaluation.gates import accuracy_paradox, baseline_scope, lost_to_baseline, lost_to_untuned
 from modelmill.evaluation.tables import evaluation_sections, gates_table
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, TokenizedManifest
 from modelmill.observe.reporting import gate_note, metrics_table
@@ -19,16 +19,21 @@ from modelmill.runtime.retry import retry_if_transient
 from modelmill.storage.artifacts import new_output_dir, stable_hash
 from modelmill.storage.caching import STAGE
 from modelmill.task_types import task_type
+from modelmill.task_types.scored import UNTUNED
 
 
 def failure_message(report: EvaluationReport) -> str:
     """Why the model is refused: the failed gates, and in words the accuracy paradox or the loss to a baseline."""
     lines = ["Model is below its thresholds; nothing will be pushed.", metrics_table(report), "",
              evaluation_sections(report), "", "Failed gates:", "", gates_table(report.failures)]
-    lost = {c.scope for c in report.failures}
+    lost = {c.scope: c for c in report.failures}
     for baseline in (b for b in report.baselines if baseline_scope(b.name) in lost):
-        explained = (accuracy_paradox(report.fit[-1], baseline, report.labels) if baseline.name == "majority"
-                     else lost_to_baseline(report.fit[-1], baseline))
+        if baseline.name == UNTUNED:
+            explained = lost_to_untuned(lost[baseline_scope(baseline.name)], baseline)
+        elif baseline.name == "majority":
+            explained = accuracy_paradox(report.fit[-1], baseline, report.labels)
+        else:
+            explained = lost_to_baseline(report.fit[-1], baseline)
         lines += ["", explained]
     return "\n".join(lines)
 

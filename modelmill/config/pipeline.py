@@ -47,8 +47,8 @@ class PipelineSpec(Section):
     @model_validator(mode="before")
     @classmethod
     def _defaults_of_the_task(cls, values: Any) -> Any:
-        """The task type's own columns (tokens and tags; context and answers...) unless data names others, and its
-        own metrics unless evaluate names some."""
+        """The task type's own columns (tokens and tags; context and answers...) unless data names others, its
+        own metrics unless evaluate names some, and its own baselines to beat unless evaluate names some."""
         if not isinstance(values, dict) or values.get("task") not in TASK_TYPES:
             return values
         kind = task_type(values["task"])
@@ -57,8 +57,11 @@ class PipelineSpec(Section):
             values = {**values, "data": {"text_column": text, "label_column": label, **values["data"]}}
         evaluate = values.get("evaluate", {})
         if kind.metrics and isinstance(evaluate, dict) and "metrics" not in evaluate:
-            values = {**values, "evaluate": {**evaluate, "metrics": list(kind.metrics)}}
-        return values
+            evaluate = {**evaluate, "metrics": list(kind.metrics)}
+        baselines = evaluate.get("baselines", {}) if isinstance(evaluate, dict) else None
+        if kind.baselines and isinstance(baselines, dict) and "must_beat" not in baselines:
+            evaluate = {**evaluate, "baselines": {**baselines, "must_beat": list(kind.baselines)}}
+        return {**values, "evaluate": evaluate} if isinstance(evaluate, dict) else values
 
     @model_validator(mode="after")
     def _named_classes_are_labels(self) -> PipelineSpec:
@@ -82,6 +85,10 @@ class PipelineSpec(Section):
         refused = [name for name in kind.not_available if name in declared]
         if refused:
             raise ValueError(f"evaluate.{refused[0]} is not available for task {self.task}; remove it")
+        foreign = [name for name in self.evaluate.baselines.must_beat if name not in kind.baselines]
+        if foreign and kind.baselines:
+            raise ValueError(f"evaluate.baselines.must_beat: '{foreign[0]}' is not a baseline of {self.task} (its "
+                             f"baselines: {', '.join(kind.baselines)})")
         return self
 
     @model_validator(mode="after")

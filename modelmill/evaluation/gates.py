@@ -12,6 +12,7 @@ from modelmill.config import (
     unknown_classes,
 )
 from modelmill.manifests import TEST_SCOPE, BaselineScores, MetricCheck, Scores, SliceScores
+from modelmill.metrics import LOWER_IS_BETTER
 from modelmill.runtime.errors import ConfigError
 
 
@@ -85,6 +86,15 @@ def check_baselines(model: Scores, baselines: list[BaselineScores], must_beat: l
     ]
 
 
+def check_untuned(metrics: dict[str, float], untuned: BaselineScores, metric: str) -> MetricCheck:
+    """The fine-tune must be strictly better than the untuned model it started from on `metric` (a loss or a
+    perplexity: strictly lower)."""
+    theirs = untuned.scores.metrics[metric]
+    lower = metric in LOWER_IS_BETTER
+    return MetricCheck(metric=metric, value=metrics[metric], above=None if lower else theirs,
+                       below=theirs if lower else None, scope=baseline_scope(untuned.name))
+
+
 def check_slices(slices: list[SliceScores], spec: SliceSpec) -> list[MetricCheck]:
     """Every gated slice against the slicing's minimums."""
     return [
@@ -136,4 +146,17 @@ def lost_to_baseline(test: Scores, baseline: BaselineScores) -> str:
         f"more epochs (train.epochs), a hyperparameter search (the `search` section), a larger model "
         f"(model.name_or_path), or more training data. To ship it anyway, knowingly, set "
         f"evaluate.baselines.must_beat: [{', '.join(kept)}]."
+    )
+
+
+def lost_to_untuned(check: MetricCheck, untuned: BaselineScores) -> str:
+    """Why a fine-tune no better than the model it started from is refused: by how much, what to try, how to
+    accept it knowingly."""
+    behind = abs(check.value - (check.below if check.below is not None else check.above or 0.0))
+    return (
+        f"Lost to the untuned model: {check.metric} {check.value:.4f} vs {untuned.scores.metrics[check.metric]:.4f} "
+        f"for {untuned.description} ({behind:.4f} behind). The fine-tune did not improve on where it started. Try "
+        f"more epochs (train.epochs), another learning rate (train.learning_rate), a hyperparameter search (the "
+        f"`search` section), or more training data. To ship it anyway, knowingly, set "
+        f"evaluate.baselines.must_beat: []."
     )

@@ -52,7 +52,7 @@ def confusion_table(labels: list[str], confusion: list[list[int]]) -> str:
 def baselines_table(report: EvaluationReport) -> str:
     """The model beside each baseline on the test split, with the baseline gates."""
     gates = {check.scope: check for check in report.checks if is_baseline_gate(check)}
-    names = ["accuracy", MACRO_F1]
+    names = ["accuracy", MACRO_F1] if MACRO_F1 in report.metrics else list(report.metrics)
     lines = ["| model | " + " | ".join(names) + " | required |", "| --- |" + " --- |" * (len(names) + 1)]
     lines.append("| **this model** | " + " | ".join(_cell(report.metrics.get(n)) for n in names) + " | |")
     for baseline in report.baselines:

@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from modelmill.config import EvaluateSpec, PromoteSpec
 from modelmill.hub.head import HubHead
-from modelmill.metrics import UNBOUNDED_TASK_METRICS
+from modelmill.metrics import LOWER_IS_BETTER
 
 
 class Comparison(BaseModel):
@@ -34,9 +34,6 @@ class Promotion(BaseModel):
         None, description="main as it was when decided: a release commits on it, or decides again."
     )
     rows: list[Comparison] = Field(default_factory=list)
-
-
-LOWER_IS_BETTER = UNBOUNDED_TASK_METRICS  # losses and perplexity: a better model has less
 
 
 def gain(metric: str, challenger: float, champion: float) -> float:

@@ -15,6 +15,7 @@ TASK_METRICS = ("seqeval", "squad", "rouge")  # modules a task type loads itself
 # fill-mask's (unbounded)
 TASK_METRIC_NAMES = ("exact_match", "rouge1", "rouge2", "rougeL", "rougeLsum")
 UNBOUNDED_TASK_METRICS = ("perplexity", "mlm_loss")
+LOWER_IS_BETTER = UNBOUNDED_TASK_METRICS  # losses and perplexity: a better model has less
 
 
 def local_metric_path(name: str) -> Path | None:

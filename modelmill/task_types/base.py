@@ -28,6 +28,7 @@ class TaskType(Protocol):
     columns: tuple[str, str]  # data.text_column and data.label_column unless the pipeline names others
     metrics: tuple[str, ...] | None  # what evaluate.metrics may name (None: any shipped or opted-in module)
     not_available: tuple[str, ...]  # `evaluate` fields it does not have: refused when declared, never ignored
+    baselines: tuple[str, ...]  # the cheap models it scores beside the fine-tune (evaluate.baselines), its default
 
     def read(self, spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str, int], str]:
         """The splits with their columns as read, the label names, raw label -> id, a description of the source."""

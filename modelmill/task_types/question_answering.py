@@ -132,6 +132,7 @@ class QuestionAnswering(UnlabelledRows):
     pipeline_tag = QUESTION_ANSWERING
     columns = ("context", "answers")
     metrics = METRICS
+    baselines = ()  # evaluate.baselines.must_beat may name these
     not_available = ("sets", "slices", "decision_threshold", "baselines", "class_thresholds",  # no classes
                      "generation", "retention")
 

@@ -28,6 +28,7 @@ class TextClassification:
     pipeline_tag = TEXT_CLASSIFICATION
     columns = ("text", "label")
     metrics = None
+    baselines = ("majority", "classical")  # evaluate.baselines.must_beat may name these
     not_available = ("generation", "retention")
 
     def read(self, spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str, int], str]:

@@ -153,6 +153,7 @@ class TokenClassification:
     pipeline_tag = TOKEN_CLASSIFICATION
     columns = ("tokens", "tags")
     metrics = ("accuracy", "precision", "recall", "f1")  # entity-level (seqeval); accuracy: of tags
+    baselines = ()  # evaluate.baselines.must_beat may name these
     not_available = ("sets", "slices", "decision_threshold", "baselines", "generation", "retention")
 
     def read(self, spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str, int], str]:

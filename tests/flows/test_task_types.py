@@ -107,7 +107,11 @@ def test_summarization_trains_a_config_built_seq2seq_model_generates_scores_roug
     summary = state.result()
     assert set(summary.evaluation.metrics) == {"rouge1", "rougeL"} and summary.evaluation.num_examples == 8
     assert summary.evaluation.metrics["rouge1"] > 0.3, "the model learns to name the weather and the city"
+    [untuned] = summary.evaluation.baselines  # the default gate: beat the model before fine-tuning, on rouge1
+    [gate] = [check for check in summary.evaluation.checks if check.scope == "beats the untuned baseline"]
+    assert gate.passed and gate.metric == "rouge1" and gate.above == untuned.scores.metrics["rouge1"] < 0.3
     card = (summary.push.folder / "README.md").read_text(encoding="utf-8")
+    assert "| untuned: " in card and "before fine-tuning" in card
     assert yaml.safe_load(card.split("---")[1])["pipeline_tag"] == "summarization"
     config = json.loads((summary.model_path / "config.json").read_text())
     assert config["architectures"] == ["BartForConditionalGeneration"]
@@ -160,6 +164,9 @@ def test_fill_mask_adapts_a_model_to_domain_text_measures_forgetting_and_a_class
     assert set(adapted.evaluation.metrics) == {"perplexity", "mlm_loss"}
     vocabulary = len(AutoTokenizer.from_pretrained(tiny_model_dir))
     assert 1 < adapted.evaluation.metrics["perplexity"] < vocabulary / 2, "well below guessing among the vocabulary"
+    [untuned] = adapted.evaluation.baselines  # the default gate: a lower perplexity than before the adaptation
+    [gate] = [check for check in adapted.evaluation.checks if check.scope == "beats the untuned baseline"]
+    assert gate.passed and gate.below == untuned.scores.metrics["perplexity"] > gate.value
     assert json.loads((adapted.model_path / "config.json").read_text())["architectures"] == ["BertForMaskedLM"]
     card = (adapted.push.folder / "README.md").read_text(encoding="utf-8")
     assert yaml.safe_load(card.split("---")[1])["pipeline_tag"] == "fill-mask"

@@ -115,3 +115,40 @@ def test_a_retention_set_is_read_before_any_work_with_its_file_and_row(write_pip
     (problem,) = problems_of(path, {"mlm": spec})["mlm"]
     assert problem == (f"pipelines.mlm.evaluate.retention.file: {general} (evaluate.retention): row 2: column "
                        "'text' is empty or not text")
+
+
+def test_a_fine_tune_no_better_than_the_model_it_started_from_fails_the_untuned_gate(tiny_model_dir, tmp_path):
+    import datasets
+    from transformers import AutoModelForMaskedLM, AutoTokenizer, set_seed
+
+    from modelmill.config import EvaluateSpec, ModelSpec
+    from modelmill.evaluation.gates import check_untuned, lost_to_untuned
+    from modelmill.manifests import DataManifest, ModelManifest
+    from modelmill.task_types.fill_mask import masked_lm_loss
+    from modelmill.task_types.scored import untuned_scores
+
+    # given a masked LM whose "adaptation" changed nothing: the model it started from, as it was
+    start = tmp_path / "start"
+    set_seed(0)
+    AutoModelForMaskedLM.from_pretrained(tiny_model_dir).save_pretrained(start)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer.save_pretrained(start)
+    test = datasets.Dataset.from_list(review_rows(3, 16)).map(
+        lambda batch: tokenizer(batch["text"], truncation=True, return_special_tokens_mask=True), batched=True)
+    model = ModelManifest(key="m", path=start, base_model=str(start), started_from=ModelSpec(name_or_path=str(start)),
+                          labels=[], device="cpu", training_arguments={"seed": 0})
+    data = DataManifest(key="d", path=tmp_path, fingerprint="f", labels=[], label_ids={}, text_column="text",
+                        label_column="label", num_rows={"test": 16}, source="reviews", task="fill-mask")
+    spec = EvaluateSpec(metrics=["perplexity", "mlm_loss"])
+    # when it is scored beside the untuned model on the same fixed masks
+    untuned = untuned_scores(TASK, model, test, data, spec)
+    ours = TASK.score(start, [], test, data, spec, [])
+    # then both measure the same loss, and the gate (a perplexity must fall) refuses it with what to try
+    assert untuned.name == "untuned" and untuned.description == f"{start} before fine-tuning"
+    assert untuned.scores.metrics["mlm_loss"] == pytest.approx(masked_lm_loss(start, test, 64))
+    gate = check_untuned(ours.metrics, untuned, "perplexity")
+    assert not gate.passed and gate.bounds == f"< {untuned.scores.metrics['perplexity']:.4f}"
+    message = lost_to_untuned(gate, untuned)
+    assert message.startswith("Lost to the untuned model: perplexity ") and "(0.0000 behind)" in message
+    assert message.endswith("evaluate.baselines.must_beat: [].")
+    assert check_untuned({"perplexity": ours.metrics["perplexity"] - 1}, untuned, "perplexity").passed

@@ -55,12 +55,17 @@ def test_summarization_reads_text_and_summary_and_refuses_what_it_cannot_do(writ
     pipeline = spec(evaluate={"generation": {"max_new_tokens": 12, "num_beams": 2}})
     assert (pipeline.data.text_column, pipeline.data.label_column) == ("text", "summary")
     assert pipeline.evaluate.generation.num_beams == 2
+    # by default the fine-tune must beat the untuned model it started from; leaving it out is a knowing choice
+    assert pipeline.evaluate.baselines.must_beat == ["untuned"]
+    assert spec(evaluate={"baselines": {"must_beat": []}}).evaluate.baselines.must_beat == []
     for changes, message in [
         ({"train": {"metric_for_best_model": "accuracy"}},
          "train.metric_for_best_model: summarization training reports the validation loss only"),
         ({"evaluate": {"metrics": ["rougeL", "accuracy"]}}, "evaluate.metrics: ['accuracy'] are not summarization"),
         ({"evaluate": {"class_thresholds": {"x": {"f1": {"min": 0.5}}}}},
          "evaluate.class_thresholds is not available for task summarization; remove it"),
+        ({"evaluate": {"baselines": {"must_beat": ["classical"]}}},
+         "evaluate.baselines.must_beat: 'classical' is not a baseline of summarization (its baselines: untuned)"),
     ]:
         with pytest.raises(ConfigError, match=re.escape(message)):
             spec(**changes)
@@ -68,6 +73,11 @@ def test_summarization_reads_text_and_summary_and_refuses_what_it_cannot_do(writ
     with pytest.raises(ConfigError, match="evaluate.generation is not available for task text-classification"):
         text = pipeline_dict(tiny_seq2seq_dir, files)
         text["evaluate"]["generation"] = {"num_beams": 2}
+        load_pipelines(write_pipelines({"text": text}))
+    with pytest.raises(ConfigError, match=re.escape("'untuned' is not a baseline of text-classification (its "
+                                                    "baselines: majority, classical)")):
+        text = pipeline_dict(tiny_seq2seq_dir, files)
+        text["evaluate"]["baselines"] = {"must_beat": ["majority", "untuned"]}
         load_pipelines(write_pipelines({"text": text}))
 
 

@@ -41,3 +41,19 @@ def test_check_thresholds_reports_observed_against_required():
 def test_a_threshold_on_a_metric_that_was_not_computed_is_a_config_error():
     with pytest.raises(ConfigError, match=r"no computed metric named \['rouge'\]"):
         check_thresholds({"accuracy": 1.0}, {"rouge": Threshold(min=0.1)})
+
+
+def test_a_summarizer_that_loses_to_its_untuned_model_is_refused_with_both_scores_and_the_remedies():
+    from modelmill.evaluation.gates import check_untuned
+    from modelmill.manifests import BaselineScores, Scores
+    from tasks.evaluate import failure_message
+
+    untuned = BaselineScores(name="untuned", description="t5-small before fine-tuning",
+                             scores=Scores(name="test", num_examples=8, metrics={"rouge1": 0.31, "rougeL": 0.2}))
+    metrics = {"rouge1": 0.25, "rougeL": 0.22}
+    gate = check_untuned(metrics, untuned, "rouge1")
+    message = failure_message(EvaluationReport(key="k", metrics=metrics, checks=[gate], num_examples=8,
+                                               baselines=[untuned]))
+    assert "| untuned: t5-small before fine-tuning | 0.3100 | 0.2000 | model must beat it: FAIL |" in message
+    assert "Lost to the untuned model: rouge1 0.2500 vs 0.3100 for t5-small before fine-tuning (0.0600 behind)" \
+        in message
