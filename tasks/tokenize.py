@@ -12,7 +12,8 @@ from modelmill.runtime.retry import retry_if_transient
 from modelmill.storage.artifacts import atomic_dir, new_output_dir, stable_hash
 from modelmill.storage.caching import STAGE
 from modelmill.storage.home import local_copy
-from modelmill.task_types import task_type
+from modelmill.task_types import TEXT_GENERATION, task_type
+from modelmill.task_types.text_generation import CUT
 from modelmill.training.loading import load_tokenizer
 
 
@@ -22,6 +23,8 @@ def tokenize(data: DataManifest, spec: TokenizerSpec, model: ModelSpec) -> Token
     """Tokenize the splits with the pipeline's tokenizer and save them to disk."""
     ref = spec.name_or_path or model.name_or_path
     tokenizer = load_tokenizer(ref, model)
+    if spec.chat_template is not None:  # the file's template, in the spec hash and this key by its content
+        tokenizer.chat_template = spec.chat_template.read_text(encoding="utf-8")
     import datasets
 
     splits = datasets.load_from_disk(str(local_copy(data.path)))
@@ -30,7 +33,14 @@ def tokenize(data: DataManifest, spec: TokenizerSpec, model: ModelSpec) -> Token
     folder = new_output_dir("tokenized", key)
     with atomic_dir(folder) as scratch:
         tokenized.save_to_disk(str(scratch / "dataset"))
-    get_run_logger().info("Tokenized %s with %s (max_length=%d)", dict(tokenized.num_rows), ref, spec.max_length)
+    logger = get_run_logger()
+    logger.info("Tokenized %s with %s (max_length=%d)", dict(tokenized.num_rows), ref, spec.max_length)
+    for split, part in tokenized.items():
+        if CUT in part.column_names and (cut := sum(part[CUT])):
+            logger.warning("%d of %d %s rows are longer than tokenizer.max_length (%d tokens) and were cut to it "
+                           "(tokenizer.too_long: refuse stops instead)", cut, part.num_rows, split, spec.max_length)
+    generative = data.task == TEXT_GENERATION
     return TokenizedManifest(
-        key=key, path=folder / "dataset", tokenizer=ref, labels=data.labels, max_length=spec.max_length, task=data.task
+        key=key, path=folder / "dataset", tokenizer=ref, labels=data.labels, max_length=spec.max_length, task=data.task,
+        chat_template=tokenizer.chat_template if generative else None,
     )

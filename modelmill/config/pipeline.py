@@ -18,7 +18,11 @@ from modelmill.config.search import SearchSpec
 from modelmill.config.train import TrainSpec
 from modelmill.config.validation import ValidationSpec
 from modelmill.metrics import TASK_METRIC_NAMES, UNBOUNDED_TASK_METRICS
-from modelmill.task_types import FILL_MASK, TASK_TYPES, TEXT_CLASSIFICATION, TaskName, task_type
+from modelmill.task_types import FILL_MASK, TASK_TYPES, TEXT_CLASSIFICATION, TEXT_GENERATION, TaskName, task_type
+
+GENERATIVE_SETTINGS = {  # what only text-generation reads: refused elsewhere, never ignored
+    "model": ("gguf_file",), "tokenizer": ("chat_template", "too_long"), "train": ("completion_only_loss", "packing"),
+}
 
 
 class PipelineSpec(Section):
@@ -57,7 +61,7 @@ class PipelineSpec(Section):
             values = {**values, "data": {"text_column": text, "label_column": label, **values["data"]}}
         evaluate = values.get("evaluate", {})
         if kind.metrics and isinstance(evaluate, dict) and "metrics" not in evaluate:
-            evaluate = {**evaluate, "metrics": list(kind.metrics)}
+            evaluate = {**evaluate, "metrics": list(getattr(kind, "default_metrics", kind.metrics))}
         baselines = evaluate.get("baselines", {}) if isinstance(evaluate, dict) else None
         if kind.baselines and isinstance(baselines, dict) and "must_beat" not in baselines:
             evaluate = {**evaluate, "baselines": {**baselines, "must_beat": list(kind.baselines)}}
@@ -85,6 +89,13 @@ class PipelineSpec(Section):
         refused = [name for name in kind.not_available if name in declared]
         if refused:
             raise ValueError(f"evaluate.{refused[0]} is not available for task {self.task}; remove it")
+        if self.task != TEXT_GENERATION:
+            for section, names in GENERATIVE_SETTINGS.items():
+                declared_here = getattr(self, section).model_fields_set
+                if refused := [name for name in names if name in declared_here]:
+                    raise ValueError(f"{section}.{refused[0]} is for task {TEXT_GENERATION}; remove it")
+            if self.evaluate.generation.stop_strings:
+                raise ValueError(f"evaluate.generation.stop_strings is for task {TEXT_GENERATION}; remove it")
         foreign = [name for name in self.evaluate.baselines.must_beat if name not in kind.baselines]
         if foreign and kind.baselines:
             raise ValueError(f"evaluate.baselines.must_beat: '{foreign[0]}' is not a baseline of {self.task} (its "

@@ -134,6 +134,10 @@ class TrainSpec(Section):
     share: int = Field(1, ge=1, le=64, exclude=True, description="Trainings that share this machine at once (a "
                        "parallel search sets it): above 1, this one trains in its own process with its share of "
                        "the cores.")
+    completion_only_loss: bool = Field(True, description="text-generation: the loss counts the answers' tokens "
+                                       "only (the assistant's turns, the completion), not the prompts'.")
+    packing: bool = Field(False, description="text-generation: pack short rows into max_length sequences "
+                          "(best-fit, padding-free; no attention across rows): fewer, fuller batches.")
     training_arguments: dict[str, Any] = Field(
         default_factory=dict, description="Any other `TrainingArguments` field, passed through as is."
     )

@@ -89,11 +89,14 @@ def slices_table(report: EvaluationReport, names: list[str]) -> str:
 
 
 def mistakes_table(report: EvaluationReport) -> str:
-    """The most confident test mistakes, texts cut to a readable length."""
-    lines = ["| row | text | label | predicted | probability |", "| --- | --- | --- | --- | --- |"]
+    """The most confident test mistakes (or, of a generative model, the answers furthest from their reference),
+    texts cut to a readable length."""
+    header = ("| row | text | label | predicted | probability |" if report.labels
+              else "| row | prompt | reference | answer | token F1 |")
+    lines = [header, "| --- | --- | --- | --- | --- |"]
     for mistake in report.mistakes:
-        text = _escaped(shorten(mistake.text))
-        lines.append(f"| {mistake.row} | {text} | {mistake.label} | {mistake.predicted} | {mistake.probability:.3f} |")
+        text, label, predicted = (_escaped(shorten(value)) for value in (mistake.text, mistake.label, mistake.predicted))
+        lines.append(f"| {mistake.row} | {text} | {label} | {predicted} | {mistake.probability:.3f} |")
     return "\n".join(lines)
 
 
@@ -157,7 +160,8 @@ def evaluation_sections(
     if set_gates:
         parts += [f"{level} Gates of the extra sets", "", gates_table(set_gates), ""]
     if examples and report.mistakes:
-        parts += [f"{level} Most confident test mistakes", "", mistakes_table(report), ""]
+        title = "Most confident test mistakes" if report.labels else "Worst generations (lowest token F1)"
+        parts += [f"{level} {title}", "", mistakes_table(report), ""]
     parts += [f"**Warning:** {warning}" for warning in report.warnings]
     for title, url in (images or {}).items():
         parts += ["", f"![{title}]({url})"]

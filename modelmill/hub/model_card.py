@@ -28,7 +28,10 @@ TEMPLATE = """---
 
 Fine-tuned by [modelmill](https://pypi.org/project/modelmill/) pipeline `{{ pipeline }}` from {{ base_model }}.
 Labels: {{ labels }}.
-
+{% if chat_template %}
+Chat template: sha256 `{{ chat_template }}`, the one it was trained with; this repo's tokenizer carries exactly it
+(`tokenizer.apply_chat_template` renders prompts as in training).
+{% endif %}
 ## Evaluation (test split, {{ num_examples }} examples)
 
 {{ metrics_table }}
@@ -179,6 +182,7 @@ def render_model_card(
         pipeline=pipeline,
         base_model=_public_model_ref(model.base_model),
         labels=", ".join(model.labels),
+        chat_template=model.chat_template or "",
         num_examples=evaluation.num_examples,
         metrics_table=metrics_table,
         gate_note=" ".join(gate_note(evaluation)),

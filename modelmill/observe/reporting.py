@@ -76,6 +76,8 @@ def run_summary(summary: RunSummary) -> str:
             *promotion_lines(summary.evaluation),
             f"Model: {location(summary.model_path)}",
             *([f"Trained on: {summary.training}"] if summary.training else []),
+            *([f"Chat template: sha256 {summary.chat_template} (the saved tokenizer carries it)"]
+              if summary.chat_template else []),
             *(["", search_table(summary.search), ""] if summary.search else []),
             f"Push:  {push_outcome(summary.push)}",
         ]

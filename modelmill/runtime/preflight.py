@@ -13,6 +13,7 @@ from typing import Any
 from modelmill.config import PipelineSpec
 from modelmill.data.facts import SplitFacts
 from modelmill.runtime.errors import ModelmillError, PreflightFailed
+from modelmill.task_types import TEXT_GENERATION
 
 COLUMN_KWARGS = ("column", "column_A", "column_B")
 UNBOUNDED = 1_000_000  # tokenizers without a limit report a huge model_max_length
@@ -103,6 +104,9 @@ def check_training(where: str, spec: PipelineSpec) -> list[str]:
 
     if spec.train.engine == "ray" and importlib.util.find_spec("ray") is None:
         return [f"{where}.train.engine: ray needs Ray on this machine: pip install 'modelmill[ray]'"]
+    if spec.task == TEXT_GENERATION and importlib.util.find_spec("trl") is None:
+        return [f"{where}.task: text-generation trains with TRL, not on this machine: pip install "
+                "'modelmill[generative]'"]
     if not spec.train.training_arguments and spec.train.precision in ("auto", "fp32"):
         return []
     try:

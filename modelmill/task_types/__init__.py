@@ -15,15 +15,18 @@ TOKEN_CLASSIFICATION = "token-classification"
 QUESTION_ANSWERING = "question-answering"
 SUMMARIZATION = "summarization"
 FILL_MASK = "fill-mask"
+TEXT_GENERATION = "text-generation"
 TASK_TYPES = {  # `task:` in pipelines.yaml -> the module that implements it
     TEXT_CLASSIFICATION: "modelmill.task_types.text_classification",
     TOKEN_CLASSIFICATION: "modelmill.task_types.token_classification",
     QUESTION_ANSWERING: "modelmill.task_types.question_answering",
     SUMMARIZATION: "modelmill.task_types.summarization",
     FILL_MASK: "modelmill.task_types.fill_mask",
+    TEXT_GENERATION: "modelmill.task_types.text_generation",
 }
 
-TaskName = Literal[TEXT_CLASSIFICATION, TOKEN_CLASSIFICATION, QUESTION_ANSWERING, SUMMARIZATION, FILL_MASK]
+TaskName = Literal[TEXT_CLASSIFICATION, TOKEN_CLASSIFICATION, QUESTION_ANSWERING, SUMMARIZATION, FILL_MASK,
+                   TEXT_GENERATION]
 
 
 def task_type(name: str) -> TaskType:

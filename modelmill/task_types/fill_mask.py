@@ -132,7 +132,7 @@ class FillMask(UnlabelledRows):
     columns = ("text", "label")  # one text column; no label is read
     metrics = METRICS
     baselines = ("untuned",)  # evaluate.baselines.must_beat may name these
-    not_available = ("sets", "slices", "decision_threshold", "class_thresholds", "generation")
+    not_available = ("sets", "slices", "decision_threshold", "class_thresholds", "generation", "json_schema")
     training_metrics = None  # validation: the masked-LM loss
     check_split = staticmethod(check_split)
 

@@ -134,7 +134,7 @@ class QuestionAnswering(UnlabelledRows):
     metrics = METRICS
     baselines = ()  # evaluate.baselines.must_beat may name these
     not_available = ("sets", "slices", "decision_threshold", "baselines", "class_thresholds",  # no classes
-                     "generation", "retention")
+                     "generation", "retention", "json_schema")
 
     check_split = staticmethod(check_split)  # every answer is checked against its context as it is read
 

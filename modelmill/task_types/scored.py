@@ -39,7 +39,7 @@ def scored_evaluation(kind: Any, model: ModelManifest, tokens: TokenizedManifest
     publish_training_curve(model, output)
     return EvaluationReport(key=key, metrics=scored.metrics, checks=checks, num_examples=scored.num_examples,
                             per_class=scored.per_class, labels=kind.class_names(model.labels),
-                            support=scored.support, baselines=baselines, figures=output)
+                            support=scored.support, baselines=baselines, figures=output, mistakes=scored.worst)
 
 
 def untuned_scores(kind: Any, model: ModelManifest, test: datasets.Dataset, data: DataManifest, spec: EvaluateSpec

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelmill.evaluation.generations import mean_rouge
 from modelmill.task_types import SUMMARIZATION
 from modelmill.task_types.scored import published_scores, scored_evaluation
 from modelmill.task_types.splits import UnlabelledRows, require_text
@@ -36,16 +37,6 @@ def check_split(part: datasets.Dataset, split: str, source: str, spec: DataSpec)
                  "summarization reads data.text_column (text) and data.label_column (summary)")
 
 
-def mean_rouge(predictions: list[str], references: list[str], names: list[str]) -> dict[str, float]:
-    """The mean F-measure over the pairs of each ROUGE variant (the shipped `rouge` module, one score per pair:
-    the same summaries give the same figures, unlike a bootstrap)."""
-    from modelmill.metrics import load_metric
-
-    scores = load_metric("rouge").compute(predictions=predictions, references=references, rouge_types=names,
-                                          use_aggregator=False)
-    return {name: float(np.mean(scores[name])) if scores[name] else 0.0 for name in names}
-
-
 def sentences_on_lines(text: str) -> str:
     """ROUGE-Lsum compares summaries sentence by sentence: one sentence per line (after '. ', '! ', '? ')."""
     import re
@@ -59,7 +50,7 @@ class Summarization(UnlabelledRows):
     columns = ("text", "summary")
     metrics = METRICS
     baselines = ("untuned",)  # evaluate.baselines.must_beat may name these
-    not_available = ("sets", "slices", "decision_threshold", "class_thresholds", "retention")
+    not_available = ("sets", "slices", "decision_threshold", "class_thresholds", "retention", "json_schema")
     training_metrics = None  # generating during training is slow: validation reports the loss
 
     check_split = staticmethod(check_split)
@@ -129,8 +120,7 @@ def generate(model_dir: Path, split: datasets.Dataset, spec: EvaluateSpec) -> li
             data_collator=DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORED),
             processing_class=tokenizer,
         )
-        generated = trainer.predict(split, max_new_tokens=spec.generation.max_new_tokens,
-                                    num_beams=spec.generation.num_beams).predictions
+        generated = trainer.predict(split, **spec.generation.options()).predictions
     generated = np.where(generated == IGNORED, tokenizer.pad_token_id, generated)
     return [text.strip() for text in tokenizer.batch_decode(generated, skip_special_tokens=True)]
 

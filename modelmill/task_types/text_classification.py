@@ -29,7 +29,7 @@ class TextClassification:
     columns = ("text", "label")
     metrics = None
     baselines = ("majority", "classical")  # evaluate.baselines.must_beat may name these
-    not_available = ("generation", "retention")
+    not_available = ("generation", "retention", "json_schema")
 
     def read(self, spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str, int], str]:
         from modelmill.data.reading import read_data

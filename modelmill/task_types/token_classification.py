@@ -154,7 +154,8 @@ class TokenClassification:
     columns = ("tokens", "tags")
     metrics = ("accuracy", "precision", "recall", "f1")  # entity-level (seqeval); accuracy: of tags
     baselines = ()  # evaluate.baselines.must_beat may name these
-    not_available = ("sets", "slices", "decision_threshold", "baselines", "generation", "retention")
+    not_available = ("sets", "slices", "decision_threshold", "baselines", "generation", "retention",
+                     "json_schema")
 
     def read(self, spec: DataSpec) -> tuple[datasets.DatasetDict, list[str], dict[str, int], str]:
         """One file is cut at random: stratifying by a list of tags means nothing."""

@@ -86,6 +86,10 @@ def fine_tune(
     set_seed(spec.seed)
     labels, kind = tokens.labels, task_type(tokens.task)
     tokenizer = load_tokenizer(tokens.tokenizer, model_spec)
+    if tokens.chat_template is not None:  # published with exactly the template the rows were rendered with
+        tokenizer.chat_template = tokens.chat_template
+    if tokenizer.pad_token is None:  # causal LMs ship without one: pad with the end of text
+        tokenizer.pad_token = tokenizer.eos_token
     model = kind.load_model(model_spec, labels)
     splits = datasets.load_from_disk(str(local_copy(tokens.path)))
     checkpoints = workdir / "checkpoints"
@@ -94,7 +98,9 @@ def fine_tune(
     args = training_arguments(spec, checkpoints, processes=size, resolved=resolved)
     early = [EarlyStoppingCallback(spec.early_stopping_patience)] if spec.early_stopping_patience else []
     pruning = pruning_callbacks(trial)
-    trainer = Trainer(
+    build = getattr(kind, "trainer", None) or (lambda spec, max_length, **parts: Trainer(**parts))
+    trainer = build(
+        spec, tokens.max_length,
         model=model,
         args=args,
         train_dataset=splits["train"],
@@ -136,4 +142,5 @@ def fine_tune(
         train_samples_per_second=trained.metrics.get("train_samples_per_second"),
         history=curve_points(trainer.state.log_history),
         pruned_at=pruning[0].pruned_at if pruning else None,
+        chat_template=tokens.template_hash,
     )

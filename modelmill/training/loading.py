@@ -22,7 +22,58 @@ def model_folder(model: ModelSpec) -> str:
         from modelmill.storage.home import local_copy
 
         return str(local_copy(Path(str(model.name_or_path))))
+    if model.gguf_file is not None:
+        return str(gguf_weights(model))
     return resolve_model_ref(str(model.name_or_path))
+
+
+def gguf_weights(model: ModelSpec) -> Path:
+    """The folder that holds `model.gguf_file` de-quantised to torch weights, with its tokenizer (and chat
+    template): converted once per file (by name and content, or Hub id and revision) under this machine's home,
+    other runs waiting on a lock for the one converting, never reading half a folder."""
+    import fcntl
+
+    from modelmill.storage.artifacts import atomic_dir, file_identity, stable_hash, stage_dir
+
+    assert model.gguf_file is not None
+    source = resolve_model_ref(str(model.name_or_path))
+    local = Path(source) / model.gguf_file
+    identity = file_identity(local) if local.is_file() else f"hub:{source}@{model.revision}/{model.gguf_file}"
+    folder = stage_dir("gguf", stable_hash("gguf", identity)) / "model"
+    if folder.is_dir():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with (folder.parent / ".converting.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or its process dies
+        if not folder.is_dir():
+            convert_gguf(source, model, folder, atomic_dir)
+    return folder
+
+
+def convert_gguf(source: str, model: ModelSpec, folder: Path, atomic_dir: Any) -> None:
+    """De-quantise the GGUF weights (transformers reads llama.cpp files with the `gguf` package) and save them
+    with the tokenizer the file carries."""
+    import importlib.util
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from modelmill.runtime.errors import ConfigError
+
+    if importlib.util.find_spec("gguf") is None:
+        raise ConfigError("model.gguf_file: reading GGUF weights needs the gguf package: pip install "
+                          "'modelmill[generative]'")
+    from transformers import GgufConfig
+
+    options = {"gguf_file": model.gguf_file, "revision": model.revision}
+    with secret_safe(constants.ENDPOINT, source):  # every weight unpacked into a plain dense model
+        weights = AutoModelForCausalLM.from_pretrained(source, quantization_config=GgufConfig(dequantize=True),
+                                                       **options)
+        tokenizer = AutoTokenizer.from_pretrained(source, **options)
+    if getattr(weights, "hf_quantizer", None) is not None:  # dense now: saved as plain torch weights
+        weights.hf_quantizer.remove_quantization_config(weights)
+    with atomic_dir(folder) as scratch:
+        weights.save_pretrained(str(scratch))
+        tokenizer.save_pretrained(str(scratch))
 
 
 def load_tokenizer(ref: str, model: ModelSpec) -> PreTrainedTokenizerBase:

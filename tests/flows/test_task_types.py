@@ -1,6 +1,6 @@
 """Task types end to end with tiny config-built models: token classification (NER), extractive question answering,
-summarization and fill-mask through every stage, their metrics and gates, the model card's task, a re-run that is
-all cache hits; and a classifier fine-tuned from a fill-mask-adapted model."""
+summarization, fill-mask and instruction tuning through every stage, their metrics and gates, the model card's task,
+a re-run that is all cache hits; and a classifier fine-tuned from a fill-mask-adapted model."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from flows.finetune import finetune, run_stages
 from modelmill.config import RunOverrides, resolve_run
 from modelmill.storage.cache_probe import CacheProbe
 from modelmill.storage.home import current_home
-from tests.conftest import ner_rows, pipeline_dict, qa_rows, review_rows, summary_rows, write_jsonl
+from tests.conftest import CHATML, chat_rows, ner_rows, pipeline_dict, qa_rows, review_rows, summary_rows, write_jsonl
 from tests.flows.conftest import STAGES, stage_states
 
 
@@ -213,3 +213,45 @@ def test_fill_mask_adapts_a_model_to_domain_text_measures_forgetting_and_a_class
     probed = run_stages(resolve_run("tiny", path, RunOverrides()), CacheProbe())
     assert probed.evaluation.adaptation == summary.evaluation.adaptation
     assert probed.stages["tiny-mlm/tiny-general/train"] == probed.stages["unadapted/train"] == "Cached"
+
+
+def test_instruction_tuning_a_chat_model_beats_its_untuned_self_and_ships_the_template_it_trained_with(
+    prefect, run, tiny_chat_dir, tmp_path
+):
+    from transformers import AutoTokenizer
+
+    files = {split: write_jsonl(tmp_path / "chat" / f"{split}.jsonl", chat_rows(seed, count))
+             for seed, split, count in ((1, "train", 96), (2, "validation", 12), (3, "test", 12))}
+    template = tmp_path / "chat" / "chatml.jinja"
+    template.write_text(CHATML + "{# ours #}", encoding="utf-8")  # renders alike, differs from the tokenizer's own
+    spec = pipeline_dict(tiny_chat_dir, files)
+    spec.update(task="text-generation", data={"files": {split: str(path) for split, path in files.items()}})
+    spec["model"]["from_config"] = True  # new weights from the config: the tests' model is built, not pretrained
+    spec["validation"] = {"expectations": []}
+    spec["tokenizer"] = {"max_length": 48, "chat_template": str(template)}
+    spec["train"].update(epochs=10, learning_rate=5e-3, batch_size=8)
+    spec["evaluate"] = {"thresholds": {"exact_match": {"min": 0.5}}, "generation": {"max_new_tokens": 4}}
+    state, stages = run(spec)
+    assert state.is_completed(), state.message
+    assert stages == {stage: "Completed" for stage in STAGES}
+    summary = state.result()
+    metrics = summary.evaluation.metrics
+    assert set(metrics) == {"exact_match", "token_f1", "rougeL", "perplexity"} and metrics["exact_match"] >= 0.5
+    # the default gate: beat the untuned model on the same prompts (it answers nothing right)
+    [untuned] = summary.evaluation.baselines
+    [gate] = [check for check in summary.evaluation.checks if check.scope == "beats the untuned baseline"]
+    assert gate.passed and gate.metric == "exact_match" and untuned.scores.metrics["exact_match"] < 0.5
+    # the published tokenizer renders prompts with exactly the template the model was trained with
+    pushed = AutoTokenizer.from_pretrained(summary.push.folder)
+    assert pushed.chat_template == template.read_text(encoding="utf-8")
+    card = (summary.push.folder / "README.md").read_text(encoding="utf-8")
+    assert yaml.safe_load(card.split("---")[1])["pipeline_tag"] == "text-generation"
+    assert f"Chat template: sha256 `{summary.chat_template}`" in card and summary.chat_template
+    config = json.loads((summary.model_path / "config.json").read_text())
+    assert config["architectures"] == ["LlamaForCausalLM"]
+    _, again = run(spec)
+    assert again == {stage: "Cached" for stage in STAGES}
+    # another template is another model: tokenization onward runs again
+    template.write_text(CHATML, encoding="utf-8")
+    _, changed = run(spec)
+    assert changed["tokenize"] == changed["train"] == "Completed" and changed["validate_data"] == "Cached"
