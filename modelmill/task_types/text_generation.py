@@ -255,6 +255,46 @@ def worst_answers(prompts: list[list[dict[str, str]]], answers: list[str], refer
                     probability=scores[i]) for i in order if scores[i] < 1.0]
 
 
+def local_tokenizer(spec: PipelineSpec) -> PreTrainedTokenizerBase | None:
+    """The tokenizer the tokenize stage will use, where this machine has it without a download or a GGUF conversion
+    (None: the run loads it)."""
+    from modelmill.training.loading import load_tokenizer
+    from modelmill.training.resources import resolve_model_ref
+
+    model = spec.model
+    ref = spec.tokenizer.name_or_path or model.name_or_path
+    if ref is None or model.from_pipeline is not None or model.gguf_file is not None:
+        return None
+    if not Path(resolve_model_ref(str(ref))).is_dir():
+        return None
+    tokenizer = load_tokenizer(str(ref), model)
+    if spec.tokenizer.chat_template is not None:
+        tokenizer.chat_template = spec.tokenizer.chat_template.read_text(encoding="utf-8")
+    return tokenizer
+
+
+def rendering_problems(where: str, spec: PipelineSpec, dataset: datasets.DatasetDict) -> list[str]:
+    """What the tokenize stage would refuse, found before any work: no chat template, one that cannot tell the
+    answers apart, a row over max_length with `too_long: refuse` (every row then; else a few of each split)."""
+    from modelmill.manifests import DataManifest
+
+    tokenizer = local_tokenizer(spec)
+    if tokenizer is None:
+        return []
+    data = DataManifest(key="check", path=Path("."), fingerprint="", labels=[], label_ids={},
+                        text_column=spec.data.text_column, label_column=spec.data.label_column, num_rows={},
+                        source="", task=TEXT_GENERATION)
+    if spec.tokenizer.too_long != "refuse":
+        dataset = type(dataset)({split: part.select(range(min(part.num_rows, 8))) for split, part in dataset.items()})
+    try:
+        tokenize_rows(dataset, tokenizer, data, spec.tokenizer)
+    except (ConfigError, DataError) as exc:
+        sources = spec.data.split_files()
+        named = next((f"{sources[split]}: " for split in sources if f"split '{split}'" in str(exc)), "")
+        return [f"{where}.tokenizer: {named}{exc}"]
+    return []
+
+
 class TextGeneration(UnlabelledRows):
     name = TEXT_GENERATION
     pipeline_tag = TEXT_GENERATION
@@ -292,6 +332,8 @@ class TextGeneration(UnlabelledRows):
                 spec.data.label_column not in test:
             problems.append(f"{where}.evaluate.metrics: {answered} score answers, and plain-text rows have no "
                             "prompt to answer: measure [perplexity] only")
+        if not problems and spec.data.hub is None:
+            problems += rendering_problems(where, spec, self.read(spec.data)[0])
         return problems, columns
 
     def tokenize(self, dataset: Any, tokenizer: PreTrainedTokenizerBase, data: DataManifest, spec: TokenizerSpec

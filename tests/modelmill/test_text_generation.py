@@ -184,3 +184,24 @@ def test_answers_are_scored_on_normalised_words_and_json_against_a_schema(tmp_pa
     schema_file.write_text('{"type": "nonsense"}')
     with pytest.raises(ValueError, match=re.escape(f"{schema_file}: not a valid JSON Schema")):
         read_schema(schema_file)
+
+
+def test_check_finds_what_tokenizing_would_refuse_with_the_file_and_row(write_pipelines, tiny_chat_dir, tmp_path):
+    long = turns(("user", " ".join(["colour of the lime"] * 5)), ("assistant", "green"))
+    files = {split: write_jsonl(tmp_path / f"{split}.jsonl", chat_rows(1, 3)) for split in ("train", "validation")}
+    files["test"] = write_jsonl(tmp_path / "test.jsonl", [*chat_rows(2, 2), long])
+    pipeline = pipeline_dict(tiny_chat_dir, files)
+    pipeline.update(task="text-generation", data={"files": {k: str(v) for k, v in files.items()}}, evaluate={},
+                    tokenizer={"max_length": 16, "too_long": "refuse"})
+    del pipeline["validation"]
+    spec = load_pipelines(write_pipelines({"chat": pipeline})).pipelines["chat"]
+    problems, _ = TASK.check_files("pipelines.chat", spec)
+    assert problems == [f"pipelines.chat.tokenizer: {files['test']}: split 'test': row 3 is 27 tokens long, over "
+                        "tokenizer.max_length (16); raise it, shorten the row, or set tokenizer.too_long: truncate"]
+    # a template file that cannot tell the answers apart (it writes the conversation's length first) is found too
+    (tmp_path / "odd.jinja").write_text("{{ messages | length }}" + CHATML, encoding="utf-8")
+    pipeline["tokenizer"] = {"chat_template": "odd.jinja"}
+    spec = load_pipelines(write_pipelines({"chat": pipeline})).pipelines["chat"]
+    [problem] = TASK.check_files("pipelines.chat", spec)[0]
+    assert problem.startswith("pipelines.chat.tokenizer: the chat template renders the start of a conversation "
+                              "differently")
