@@ -341,6 +341,29 @@ def tokens(review_data, tiny_model_dir: Path, tmp_path: Path) -> TokenizedManife
     return TokenizedManifest(key="t", path=tmp_path / "tokens", tokenizer=str(tiny_model_dir), labels=data.labels)
 
 
+@pytest.fixture
+def chat_tokens(tiny_chat_dir: Path, tmp_path: Path) -> TokenizedManifest:
+    """Chat rows (32 train, 8 validation, 8 test) rendered with a template of the pipeline's own (not the
+    tokenizer's) and tokenized for the tiny Llama (max length 32), saved under the test's folder."""
+    import datasets
+    from transformers import AutoTokenizer
+
+    from modelmill.config import TokenizerSpec
+    from modelmill.manifests import DataManifest, TokenizedManifest
+    from modelmill.task_types.text_generation import tokenize_rows
+
+    template = CHATML + "{# the pipeline's #}"
+    tokenizer = AutoTokenizer.from_pretrained(tiny_chat_dir)
+    tokenizer.chat_template = template
+    data = DataManifest(key="d", path=tmp_path, fingerprint="f", labels=[], label_ids={}, text_column="prompt",
+                        label_column="completion", num_rows={}, source="s", task="text-generation")
+    splits = datasets.DatasetDict({split: datasets.Dataset.from_list(chat_rows(seed, count))
+                                   for seed, split, count in ((1, "train", 32), (2, "validation", 8), (3, "test", 8))})
+    tokenize_rows(splits, tokenizer, data, TokenizerSpec(max_length=32)).save_to_disk(str(tmp_path / "chat-tokens"))
+    return TokenizedManifest(key="t", path=tmp_path / "chat-tokens", tokenizer=str(tiny_chat_dir), labels=[],
+                             max_length=32, task="text-generation", chat_template=template)
+
+
 def pipeline_dict(model_dir: Path, files: dict[str, Path], hub_url: str = "http://127.0.0.1:9") -> dict[str, Any]:
     """A small, valid pipeline section for tests: 2 epochs of a tiny model, no retry delay.
 

@@ -1,5 +1,6 @@
 """Ray on one local cluster (127.0.0.1 only, started once for this module): `train.engine: ray` trains on two
-workers as one world with one writer, the same steps as one process, and names a failing worker's error;
+workers as one world with one writer, the same steps as one process (instruction tuning too), and names a
+failing worker's error;
 `search.runner: ray` runs a search's trials as Ray tasks with the same best trial as threads."""
 
 from __future__ import annotations
@@ -89,6 +90,22 @@ def test_two_ray_workers_train_as_one_world_on_loopback_with_one_writer(local_ra
     # a broken input fails with the worker's own error, not Ray's wall of text
     assert re.match(r"Ray training worker [01] of 2 failed: .*no-tokens-here", failed.value.reason)
     assert "Traceback" not in failed.value.reason
+
+
+def test_instruction_tuning_trains_on_two_ray_workers_as_on_one_process(local_ray, chat_tokens, tmp_path):
+    from transformers import AutoTokenizer
+
+    from modelmill.training.fine_tune import fine_tune
+
+    model = ModelSpec(name_or_path=chat_tokens.tokenizer)
+    spec = RAY.model_copy(update={"learning_rate": 5e-3})
+    manifest = train_on_ray(chat_tokens, model, spec, tmp_path / "work", tmp_path / "train" / "key" / "model")
+    one = fine_tune(chat_tokens, model, spec, tmp_path / "work-one", tmp_path / "train" / "key-one" / "model")
+    # SFTTrainer in two workers: the same optimizer steps and loss scale as one process, the template it was given
+    assert manifest.device.endswith("x 2 Ray workers")
+    assert manifest.history[-1]["step"] == one.history[-1]["step"] == 8
+    assert manifest.history[-1]["eval_loss"] == pytest.approx(one.history[-1]["eval_loss"], abs=0.1)
+    assert AutoTokenizer.from_pretrained(manifest.path).chat_template == chat_tokens.chat_template
 
 
 @pytest.mark.slow

@@ -67,6 +67,26 @@ def test_two_processes_train_as_one_world_with_one_writer_and_one_evaluation(tok
     assert abs(accuracies[0] - accuracies[1]) <= 0.25, accuracies
 
 
+def test_instruction_tuning_trains_on_two_processes_with_the_answers_loss_and_the_template_it_was_given(
+    chat_tokens, tmp_path
+):
+    from transformers import AutoTokenizer
+
+    # given chat rows tokenized with a template of the pipeline's own
+    model = ModelSpec(name_or_path=chat_tokens.tokenizer)
+    spec = TrainSpec(epochs=2, batch_size=8, learning_rate=5e-3, processes=2)
+    # when SFTTrainer trains on two processes, and on one
+    two = train_in_processes(chat_tokens, model, spec, tmp_path / "work", tmp_path / "train" / "key" / "model", 2)
+    one = fine_tune(chat_tokens, model, spec, tmp_path / "work-one", tmp_path / "train" / "key-one" / "model")
+    # then one world: the same optimizer steps as one process, losses on the same scale
+    assert [(r["rank"], r["world_size"]) for r in rank_reports(tmp_path / "work", 2)] == [(0, 2), (1, 2)]
+    assert two.history[-1]["step"] == one.history[-1]["step"] == 8
+    assert two.history[-1]["eval_loss"] == pytest.approx(one.history[-1]["eval_loss"], abs=0.1)
+    # and the published tokenizer carries exactly the template the rows were rendered with
+    assert AutoTokenizer.from_pretrained(two.path).chat_template == chat_tokens.chat_template
+    assert two.chat_template == chat_tokens.template_hash
+
+
 def test_the_batch_must_split_evenly_between_the_processes():
     with pytest.raises(ConfigError, match=r"train.batch_size 9 cannot be split between 2 processes"):
         resolve_processes(TrainSpec(batch_size=9, processes=2))
