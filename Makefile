@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.modelmill-installed
 
-.PHONY: install example test test-fast bench bench-search bench-padding clean
+.PHONY: install example test test-fast bench bench-search bench-padding bench-sft clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench-search: $(INSTALLED)
 
 bench-padding: $(INSTALLED)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/padding.py
+
+# instruction tuning against a plain TRL SFTTrainer script on the assistant example and SmolLM2-135M-Instruct
+bench-sft: $(INSTALLED)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/sft.py
 
 clean:
 	rm -rf $(VENV) .modelmill

@@ -139,6 +139,7 @@ def model_limit(spec: PipelineSpec) -> tuple[int | None, str | None]:
     """How many tokens the model accepts, or None and why the model or tokenizer cannot be loaded."""
     from transformers import AutoConfig, AutoTokenizer
 
+    from modelmill.training.loading import gguf_source
     from modelmill.training.resources import resolve_model_ref
 
     model = spec.model
@@ -147,9 +148,19 @@ def model_limit(spec: PipelineSpec) -> tuple[int | None, str | None]:
         looks_local = path.startswith((".", "/", "~")) or Path(path).exists()
         if looks_local and not Path(path).expanduser().is_dir():
             return None, f"model folder '{model.name_or_path}' does not exist"
-        config = AutoConfig.from_pretrained(path, revision=model.revision, trust_remote_code=model.trust_remote_code)
+        options: dict[str, str] = {}
+        if model.gguf_file is not None:
+            if looks_local and not (Path(path).expanduser() / model.gguf_file).is_file():
+                return None, f"'{model.name_or_path}' has no file '{model.gguf_file}' (model.gguf_file)"
+            path, options = gguf_source(model)
+        config = AutoConfig.from_pretrained(path, revision=model.revision, trust_remote_code=model.trust_remote_code,
+                                            **options)
         tokenizer_ref = resolve_model_ref(spec.tokenizer.name_or_path or model.name_or_path)
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_ref, trust_remote_code=model.trust_remote_code)
+        if spec.tokenizer.name_or_path is None and model.gguf_file is not None:
+            tokenizer_ref = path
+        else:
+            options = {}
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_ref, trust_remote_code=model.trust_remote_code, **options)
     except ModelmillError as exc:
         return None, str(exc)
     except (OSError, ValueError) as exc:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from modelmill.runtime.errors import ConfigError, DataError
 from modelmill.task_types import TEXT_GENERATION
 from modelmill.task_types.scored import published_scores, scored_evaluation
-from modelmill.task_types.splits import UnlabelledRows, require_columns, require_text
+from modelmill.task_types.splits import UnlabelledRows, require_text
 
 if TYPE_CHECKING:
     import datasets
@@ -257,17 +257,23 @@ def worst_answers(prompts: list[list[dict[str, str]]], answers: list[str], refer
 
 def local_tokenizer(spec: PipelineSpec) -> PreTrainedTokenizerBase | None:
     """The tokenizer the tokenize stage will use, where this machine has it without a download or a GGUF conversion
-    (None: the run loads it)."""
-    from modelmill.training.loading import load_tokenizer
+    (a GGUF file's tokenizer is read from its metadata; None: the run loads it)."""
+    from transformers import AutoTokenizer
+
+    from modelmill.training.loading import gguf_source, load_tokenizer
     from modelmill.training.resources import resolve_model_ref
 
     model = spec.model
     ref = spec.tokenizer.name_or_path or model.name_or_path
-    if ref is None or model.from_pipeline is not None or model.gguf_file is not None:
+    if ref is None or model.from_pipeline is not None or not Path(resolve_model_ref(str(ref))).is_dir():
         return None
-    if not Path(resolve_model_ref(str(ref))).is_dir():
-        return None
-    tokenizer = load_tokenizer(str(ref), model)
+    if model.gguf_file is not None and spec.tokenizer.name_or_path is None:
+        if not (Path(resolve_model_ref(str(ref))) / model.gguf_file).is_file():
+            return None  # the model's check names the missing file
+        path, options = gguf_source(model)
+        tokenizer = AutoTokenizer.from_pretrained(path, **options)
+    else:
+        tokenizer = load_tokenizer(str(ref), model)
     if spec.tokenizer.chat_template is not None:
         tokenizer.chat_template = spec.tokenizer.chat_template.read_text(encoding="utf-8")
     return tokenizer

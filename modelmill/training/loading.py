@@ -33,21 +33,40 @@ def gguf_weights(model: ModelSpec) -> Path:
     other runs waiting on a lock for the one converting, never reading half a folder."""
     import fcntl
 
-    from modelmill.storage.artifacts import atomic_dir, file_identity, stable_hash, stage_dir
+    from modelmill.storage.artifacts import atomic_dir
 
-    assert model.gguf_file is not None
-    source = resolve_model_ref(str(model.name_or_path))
-    local = Path(source) / model.gguf_file
-    identity = file_identity(local) if local.is_file() else f"hub:{source}@{model.revision}/{model.gguf_file}"
-    folder = stage_dir("gguf", stable_hash("gguf", identity)) / "model"
+    folder = gguf_folder(model)
     if folder.is_dir():
         return folder
+    source = resolve_model_ref(str(model.name_or_path))
     folder.parent.mkdir(parents=True, exist_ok=True)
     with (folder.parent / ".converting.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or its process dies
         if not folder.is_dir():
             convert_gguf(source, model, folder, atomic_dir)
     return folder
+
+
+def gguf_folder(model: ModelSpec) -> Path:
+    """Where `model.gguf_file` is (or will be) de-quantised under this machine's home: by the file's name and
+    content when it is local, else by Hub id and revision."""
+    from modelmill.storage.artifacts import file_identity, stable_hash, stage_dir
+
+    assert model.gguf_file is not None
+    source = resolve_model_ref(str(model.name_or_path))
+    local = Path(source) / model.gguf_file
+    identity = file_identity(local) if local.is_file() else f"hub:{source}@{model.revision}/{model.gguf_file}"
+    return stage_dir("gguf", stable_hash("gguf", identity)) / "model"
+
+
+def gguf_source(model: ModelSpec) -> tuple[str, dict[str, str]]:
+    """What `from_pretrained` reads for a GGUF model's config and tokenizer without converting its weights: the
+    converted folder where it exists, else the file itself (its metadata only)."""
+    assert model.gguf_file is not None
+    folder = gguf_folder(model)
+    if folder.is_dir():
+        return str(folder), {}
+    return resolve_model_ref(str(model.name_or_path)), {"gguf_file": model.gguf_file}
 
 
 def convert_gguf(source: str, model: ModelSpec, folder: Path, atomic_dir: Any) -> None:

@@ -14,9 +14,9 @@ A100 = DeviceFacts(gpus=1, capability=(8, 0), bf16=True, cpus=16)
 V100_X4 = DeviceFacts(gpus=4, capability=(7, 0), bf16=False, cpus=32)
 
 
-def test_on_cpu_auto_is_fp32_plain_adamw_no_loader_workers_and_no_pinned_memory():
+def test_on_cpu_auto_is_fp32_fused_adamw_no_loader_workers_and_no_pinned_memory():
     assert resolve(TrainSpec(), CPU) == {
-        "bf16": False, "fp16": False, "optim": "adamw_torch", "dataloader_num_workers": 0,
+        "bf16": False, "fp16": False, "optim": "adamw_torch_fused", "dataloader_num_workers": 0,
         "dataloader_pin_memory": False, "gradient_accumulation_steps": 1, "torch_compile": False,
         "activation_checkpointing": False,
     }
