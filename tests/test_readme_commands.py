@@ -1,5 +1,6 @@
-"""Every command the README shows is run by a test: each one is listed here with the test that runs it (which must
-exist), or with the reason it is run by hand. A command added to the README without either fails this test."""
+"""Every command the README and the documentation site show is run by a test: each one is listed here with the test
+that runs it (which must exist), or with the reason it is run by hand. A command added to a page without either
+fails this test."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+README = "\n".join(page.read_text(encoding="utf-8") for page in PAGES)
 
 # command (as the README writes it, up to its first option or placeholder) -> the test that runs it
 RUN_BY = {
@@ -41,6 +43,7 @@ BY_HAND = {
     "docker build": "the images are not built here: this machine reaches no registry of base images",
     "make bench": "a benchmark on ../shared/data, outside the repository: its figures are in the README's table",
     "make bench-padding": "a benchmark on ../shared/data: its figures are in the README's table",
+    "make bench-sft": "a benchmark that trains SmolLM2-135M twice (~10 min): its figures are in docs/benchmarks.md",
     "modelmill run sst2": "a benchmark on ../shared/data",
     "modelmill run sms_spam": "a benchmark on ../shared/data",
     "modelmill validate sms_spam": "a benchmark on ../shared/data",

@@ -57,7 +57,7 @@ PIPELINE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # it names deployment
 
 
 
-def _accept_numbers_written_as_text(schema: dict[str, Any]) -> None:
+def accept_numbers_written_as_text(schema: dict[str, Any]) -> None:
     """PyYAML reads `3e-5` as a string, which the models accept: the editor schema must accept it too."""
     for field in schema.get("properties", {}).values():
         for option in [field, *field.get("anyOf", [])]:
@@ -78,7 +78,7 @@ class Section(BaseModel):
     """Base of every section: unknown keys are errors and specs are immutable."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, allow_inf_nan=False, json_schema_extra=_accept_numbers_written_as_text,
+        extra="forbid", frozen=True, allow_inf_nan=False, json_schema_extra=accept_numbers_written_as_text,
         str_max_length=MAX_TEXT,
     )
 

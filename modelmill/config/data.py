@@ -19,9 +19,11 @@ from modelmill.config.base import (
 class SplitFiles(Section):
     """One file per split."""
 
-    train: DataLocation
-    validation: DataLocation
-    test: DataLocation
+    train: DataLocation = Field(description="The training split's file.")
+    validation: DataLocation = Field(
+        description="The validation split's file (early stopping, best checkpoint, decision threshold)."
+    )
+    test: DataLocation = Field(description="The test split's file (metrics, thresholds and release decisions).")
 
     _resolve_paths = field_validator("train", "validation", "test")(_resolve)
 
@@ -29,9 +31,9 @@ class SplitFiles(Section):
 class SplitRatios(Section):
     """How to cut a single file into splits; train gets what is left."""
 
-    validation: float = Field(0.1, gt=0, lt=1)
-    test: float = Field(0.1, gt=0, lt=1)
-    seed: int = Field(42, **SEED_RANGE)
+    validation: float = Field(0.1, gt=0, lt=1, description="Share of the rows that become the validation split.")
+    test: float = Field(0.1, gt=0, lt=1, description="Share of the rows that become the test split.")
+    seed: int = Field(42, **SEED_RANGE, description="Seed of the cut: the same file and seed give the same splits.")
     stratify: bool = Field(True, description="Keep the label proportions in every split.")
     group_duplicates: bool = Field(
         True,
@@ -52,9 +54,9 @@ class SplitRatios(Section):
 class HubDataset(Section):
     """A dataset on the Hugging Face Hub (needs a network)."""
 
-    id: str
-    config: str | None = None
-    revision: str | None = None
+    id: str = Field(description="The dataset's Hub id (`owner/name`).")
+    config: str | None = Field(None, description="Its configuration (subset) name, where it has several.")
+    revision: str | None = Field(None, description="A branch, tag or commit; pin one for reproducible runs.")
 
 
 class DataSpec(Section):
@@ -63,13 +65,20 @@ class DataSpec(Section):
     files: SplitFiles | None = Field(None, description="One file per split (a local path or an s3://, gs:// "
                                      "or abfs:// URL).")
     file: DataLocation | None = Field(None, description="One file, cut into splits by `split`.")
-    split: SplitRatios | None = None
-    hub: HubDataset | None = None
+    split: SplitRatios | None = Field(
+        None, description="With `file`: the shares of validation and test rows cut from it."
+    )
+    hub: HubDataset | None = Field(None, description="A dataset on the Hub instead of files.")
     format: Literal["csv", "json", "parquet"] | None = Field(
         None, description="File format; inferred from the extension when omitted (.csv, .jsonl/.json, .parquet)."
     )
-    text_column: str = Field("text", min_length=1)
-    label_column: str = Field("label", min_length=1)
+    text_column: str = Field(
+        "text", min_length=1,
+        description="The column of the input text (tokens for NER, question for QA, prompt for text-generation).",
+    )
+    label_column: str = Field(
+        "label", min_length=1, description="The column of the target (label, tags, answers, summary, completion)."
+    )
     labels: list[str] | None = Field(
         None,
         min_length=2,

@@ -22,8 +22,8 @@ from modelmill.metrics import SHIPPED_METRICS, TASK_METRIC_NAMES, UNBOUNDED_TASK
 class Threshold(Section):
     """Bounds a metric must meet for the model to be pushed."""
 
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(None, description="The metric must be at least this.")
+    max: float | None = Field(None, description="The metric must be at most this.")
 
     @model_validator(mode="after")
     def _some_bound(self) -> Threshold:
@@ -38,9 +38,9 @@ class Guard(Section):
     """A metric (or one class's precision/recall/f1) that must not drop below the champion's by more than
     `tolerance`."""
 
-    metric: str
+    metric: str = Field(description="The metric the new model may not lose on this set.")
     label: str | None = Field(None, alias="class", description="Guard this class's metric (precision, recall, f1).")
-    tolerance: float = Field(0.0, ge=0, le=1)
+    tolerance: float = Field(0.0, ge=0, le=1, description="How much it may lose before promotion is refused.")
 
     model_config = ConfigDict(**Section.model_config, populate_by_name=True)
 
@@ -77,9 +77,9 @@ CLASS_THRESHOLDS = "Per class name: bounds on its precision, recall or f1, e.g. 
 class EvaluationSet(Section):
     """An extra, named evaluation set (e.g. a frozen regression set) with the data's columns and its own gates."""
 
-    file: DataLocation
+    file: DataLocation = Field(description="The set's file, in the columns of the test split.")
     format: Literal["csv", "json", "parquet"] | None = Field(None, description="Inferred from the extension.")
-    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    thresholds: dict[str, Threshold] = Field(default_factory=dict, description="Bounds a metric must meet on this set.")
     class_thresholds: ClassThresholds = Field(default_factory=dict, description=CLASS_THRESHOLDS)
     guard: Guard | None = Field(None, description="With evaluate.promote: the published model is scored on this set "
                                 "too, and the new one is not promoted when this metric drops below the published "
@@ -92,7 +92,7 @@ class RetentionSpec(Section):
     """fill-mask: general text (data.text_column) the adapted model should not forget: the base model's and the
     adapted one's masked-LM loss on it are reported, and `max_increase` bounds how much the loss may rise."""
 
-    file: DataLocation
+    file: DataLocation = Field(description="Text of the original domain the adapted model must still predict.")
     format: Literal["csv", "json", "parquet"] | None = Field(None, description="Inferred from the extension.")
     max_increase: float | None = Field(None, ge=0, le=100, description="The most the masked-LM loss (nats per "
                                        "masked token) may rise from the base model's; above it the run fails.")
@@ -108,7 +108,9 @@ class SliceSpec(Section):
         None, min_length=1, max_length=100, description="Slice by text length in characters at these edges, e.g. [50, 150]."
     )
     min: dict[str, float] = Field(default_factory=dict, description="Lowest value of a metric in every slice.")
-    min_examples: int = Field(20, ge=1, le=MAX_ROWS, description="Smaller slices are reported but not gated (too noisy).")
+    min_examples: int = Field(
+        20, ge=1, le=MAX_ROWS, description="Smaller slices are reported but not gated (too noisy)."
+    )
 
     @model_validator(mode="after")
     def _one_way_to_slice(self) -> SliceSpec:
@@ -140,7 +142,9 @@ class BaselineSpec(Section):
 class OverfittingSpec(Section):
     """Train (a fixed-size sample), validation and test scored side by side; gaps beyond these warn."""
 
-    train_sample: int = Field(1000, ge=1, le=MAX_ROWS, description="Train rows scored (a seeded sample, to stay cheap).")
+    train_sample: int = Field(
+        1000, ge=1, le=MAX_ROWS, description="Train rows scored (a seeded sample, to stay cheap)."
+    )
     max_train_validation_gap: float = Field(0.10, ge=0, le=1, description="On macro F1.")
     max_validation_test_gap: float = Field(0.05, ge=0, le=1, description="On macro F1.")
 
@@ -150,7 +154,7 @@ class DecisionThresholdSpec(Section):
 
     positive: str = Field(min_length=1, description="The class the cut-off applies to (e.g. spam).")
     metric: Literal["precision", "recall"] = Field(description="Its metric the cut-off must reach on validation.")
-    target: float = Field(gt=0, le=1)
+    target: float = Field(gt=0, le=1, description="The value the metric must reach.")
 
 
 class GenerationSpec(Section):
@@ -175,11 +179,16 @@ class GenerationSpec(Section):
 class EvaluateSpec(Section):
     """Metrics computed on the test split, the thresholds that gate the push, and the champion comparison."""
 
-    metrics: list[str] = Field(default_factory=lambda: ["accuracy", "f1"], min_length=1)
+    metrics: list[str] = Field(
+        default_factory=lambda: ["accuracy", "f1"], min_length=1,
+        description="Metrics computed on the test split (the first is the main one).",
+    )
     average: Literal["macro", "micro", "weighted", "binary"] = Field(
         "macro", description="How precision/recall/f1 average over classes."
     )
-    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+    thresholds: dict[str, Threshold] = Field(
+        default_factory=dict, description="Bounds a metric must meet on the test split for the model to be pushed."
+    )
     class_thresholds: ClassThresholds = Field(default_factory=dict, description=CLASS_THRESHOLDS)
     baselines: BaselineSpec = Field(default_factory=BaselineSpec)
     overfitting: OverfittingSpec = Field(default_factory=OverfittingSpec)

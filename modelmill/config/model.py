@@ -38,12 +38,20 @@ class ModelSpec(Section):
     domain-adapted model this one starts from (a run of this pipeline runs that one's stages first, cached).
     """
 
-    name_or_path: str | None = Field(None, min_length=1, pattern=r"\S")
+    name_or_path: str | None = Field(
+        None, min_length=1, pattern=r"\S",
+        description="A Hub id, a local folder, or `pkg:<package>/<folder>` (a model a Python package ships).",
+    )
     from_pipeline: str | None = Field(None, pattern=PIPELINE_NAME.pattern, description="Start from the model that "
                                       "this fill-mask pipeline (of the same file) adapted to the domain; running "
                                       "this pipeline runs or reuses that one's stages first.")
-    revision: str | None = Field(None, min_length=1, pattern=r"\S")
-    trust_remote_code: bool = False
+    revision: str | None = Field(
+        None, min_length=1, pattern=r"\S",
+        description="A branch, tag or commit of a Hub model; pin one for reproducible runs.",
+    )
+    trust_remote_code: bool = Field(
+        False, description="Run the model repository's own Python code (only for repositories you trust)."
+    )
     from_config: bool = Field(False, description="Build the model from `name_or_path`'s config.json with new, "
                               "seeded weights instead of loading pretrained ones (where no pretrained model is "
                               "available offline).")
@@ -95,8 +103,13 @@ class TokenizerSpec(Section):
 
     _package_folder = field_validator("name_or_path")(lambda value: _inside_its_package(value))
 
-    name_or_path: str | None = Field(None, min_length=1, pattern=r"\S")
-    max_length: int = Field(128, ge=8, le=8192)
+    name_or_path: str | None = Field(
+        None, min_length=1, pattern=r"\S",
+        description="Another tokenizer than the model's (a Hub id, folder or pkg: reference).",
+    )
+    max_length: int = Field(
+        128, ge=8, le=8192, description="Longest input in tokens; longer ones are cut (or windowed, for QA)."
+    )
     subword_labels: Literal["first", "all"] = Field(
         "first", description="token-classification: which sub-tokens of a word carry its tag: the first (the others "
         "are ignored by the loss and the metrics), or all (a B- tag becomes I- after the first).")

@@ -20,13 +20,15 @@ class PushSpec(Section):
 
     repo_id: str = Field(description="'<namespace>/<name>' on the Hub.")
     endpoint: str = Field("https://huggingface.co", description="An http(s) URL of a Hub-compatible server.")
-    private: bool = True
+    private: bool = Field(True, description="Create the Hub repository as private.")
     token_secret_block: str | None = Field(
         None, pattern=r"^[a-z0-9][a-z0-9-]{0,99}$",
         description="Name of a Prefect Secret block with the token, used when HF_TOKEN is not set (a block name: "
         "lowercase letters, digits and dashes).",
     )
-    commit_message: str = Field("modelmill: fine-tuned model", min_length=1)
+    commit_message: str = Field(
+        "modelmill: fine-tuned model", min_length=1, description="The Hub commit message of each release."
+    )
 
     @field_validator("repo_id")
     @classmethod
@@ -69,8 +71,8 @@ def prefect_croniter() -> Any:
 class ScheduleSpec(Section):
     """When a deployment retrains the model."""
 
-    cron: str
-    timezone: str = "UTC"
+    cron: str = Field(description="When to retrain: a five-field cron expression.")
+    timezone: str = Field("UTC", description="The time zone the cron expression is read in (IANA name).")
 
     @field_validator("timezone")
     @classmethod
@@ -139,6 +141,8 @@ class DeploySpec(Section):
 class RetrySpec(Section):
     """Retries of transient failures (network, 429, 5xx) for every stage."""
 
-    max_retries: int = Field(2, ge=0, le=10)
+    max_retries: int = Field(2, ge=0, le=10, description="Retries of a failed stage before the run fails.")
     delay_seconds: float = Field(10.0, ge=0, le=MAX_DELAY_SECONDS, description="First delay; doubles on each retry.")
-    jitter_factor: float = Field(0.2, ge=0, le=10)
+    jitter_factor: float = Field(
+        0.2, ge=0, le=10, description="Random spread of the retry delays (a share of each delay)."
+    )

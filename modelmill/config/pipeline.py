@@ -28,7 +28,9 @@ GENERATIVE_SETTINGS = {  # what only text-generation reads: refused elsewhere, n
 class PipelineSpec(Section):
     """One fine-tuning pipeline, from data to Hub."""
 
-    description: str = ""
+    description: str = Field(
+        "", description="One line on what the pipeline makes, shown by `modelmill list` and in the model card."
+    )
     task: TaskName = Field(
         TEXT_CLASSIFICATION, description="What the model learns: a label per text, a tag per word (NER), where a "
         "question's answer is in a context (extractive QA), a summary of a text, or masked words of in-domain text "
@@ -125,7 +127,9 @@ class PipelinesFile(Section):
     """The whole `pipelines.yaml`."""
 
     notify: NotifySpec | None = Field(None, description="Default notifications of every pipeline in the file.")
-    pipelines: dict[str, PipelineSpec] = Field(min_length=1)
+    pipelines: dict[str, PipelineSpec] = Field(
+        min_length=1, json_schema_extra={"propertyNames": {"pattern": PIPELINE_NAME.pattern}},
+    )
 
     @model_validator(mode="after")
     def _pipelines_inherit_notify(self) -> PipelinesFile:

@@ -51,8 +51,8 @@ class Objective(Section):
 class Sampler(Section):
     """How Optuna picks the next values: TPE (default) or at random, seeded."""
 
-    name: Literal["tpe", "random"] = "tpe"
-    seed: Seed = 42
+    name: Literal["tpe", "random"] = Field("tpe", description="Optuna sampler: tpe (Bayesian) or random.")
+    seed: Seed = Field(42, description="Seed of the sampler: the same study proposes the same trials.")
 
 
 class Pruning(Section):
@@ -70,9 +70,11 @@ class Pruning(Section):
 class Distribution(Section):
     """One searched field: exactly one of log_uniform, uniform (both [low, high]) or choice (a list of values)."""
 
-    log_uniform: tuple[float, float] | None = None
-    uniform: tuple[float, float] | None = None
-    choice: list[Any] | None = Field(None, min_length=1, max_length=MAX_CHOICES)
+    log_uniform: tuple[float, float] | None = Field(
+        None, description="[low, high], sampled on a log scale (learning rates)."
+    )
+    uniform: tuple[float, float] | None = Field(None, description="[low, high], sampled uniformly.")
+    choice: list[Any] | None = Field(None, min_length=1, max_length=MAX_CHOICES, description="One of these values.")
 
     @model_validator(mode="after")
     def _one_kind(self) -> Distribution:

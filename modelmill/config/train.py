@@ -18,6 +18,7 @@ from modelmill.config.base import (
     MaxSteps,
     Section,
     Seed,
+    accept_numbers_written_as_text,
 )
 from modelmill.config.library_index import (
     argument_problem,
@@ -72,6 +73,14 @@ def pass_through_problem(name: str, value: Any) -> str | None:
     return None if problem is None else f"training_arguments.{name}: {problem}"
 
 
+def _known_arguments(schema: dict[str, Any]) -> None:
+    """The editor schema of `training_arguments`: the names TrainingArguments knows, the bounded ones with their
+    bounds (numbers written as text accepted, as the loader does)."""
+    bounded = {"properties": {name: TypeAdapter(kind).json_schema() for name, kind in ARGUMENT_BOUNDS.items()}}
+    accept_numbers_written_as_text(bounded)
+    schema.update(propertyNames={"enum": sorted(training_argument_names())}, properties=bounded["properties"])
+
+
 class RaySpec(Section):
     """Workers of `train.engine: ray` (the cluster is a setting: MODELMILL_RAY_ADDRESS)."""
 
@@ -84,20 +93,36 @@ class RaySpec(Section):
 class TrainSpec(Section):
     """Fine-tuning settings passed to `transformers.TrainingArguments`."""
 
-    epochs: Epochs = 3.0
-    learning_rate: LearningRate = 5e-5
-    batch_size: BatchSize = 16
-    eval_batch_size: int = Field(64, ge=1, le=MAX_BATCH)
-    gradient_accumulation_steps: int = Field(1, ge=1, le=MAX_ACCUMULATION)
-    weight_decay: float = Field(0.0, ge=0, le=10)
-    warmup_ratio: float = Field(0.0, ge=0, lt=1)
-    lr_scheduler_type: str = "linear"
+    epochs: Epochs = Field(3.0, description="Passes over the training split.")
+    learning_rate: LearningRate = Field(5e-5, description="Peak learning rate of the optimizer.")
+    batch_size: BatchSize = Field(
+        16, description="Examples per optimizer step, over every process (split between them)."
+    )
+    eval_batch_size: int = Field(64, ge=1, le=MAX_BATCH, description="Examples per forward pass when evaluating.")
+    gradient_accumulation_steps: int = Field(
+        1, ge=1, le=MAX_ACCUMULATION, description="Batches whose gradients are summed before each optimizer step."
+    )
+    weight_decay: float = Field(0.0, ge=0, le=10, description="AdamW weight decay.")
+    warmup_ratio: float = Field(
+        0.0, ge=0, lt=1, description="Share of the steps over which the learning rate rises from zero."
+    )
+    lr_scheduler_type: str = Field(
+        "linear", description="How the learning rate falls after warm-up (a transformers scheduler name)."
+    )
     max_steps: MaxSteps = Field(-1, description="Stop after this many optimizer steps (-1: train all epochs).")
-    seed: Seed = 42
-    eval_strategy: Literal["epoch", "steps"] = "epoch"
-    eval_steps: int | None = Field(None, ge=1, le=MAX_STEPS)
-    logging_steps: int = Field(10, ge=1, le=MAX_STEPS)
-    early_stopping_patience: int | None = Field(None, ge=1, le=1_000)
+    seed: Seed = Field(
+        42, description="Seeds the new weights, the shuffling and dropout: the same inputs give the same model."
+    )
+    eval_strategy: Literal["epoch", "steps"] = Field(
+        "epoch", description="Evaluate on validation after every epoch, or every `eval_steps` steps."
+    )
+    eval_steps: int | None = Field(
+        None, ge=1, le=MAX_STEPS, description="With eval_strategy: steps, the steps between evaluations."
+    )
+    logging_steps: int = Field(10, ge=1, le=MAX_STEPS, description="Steps between training-loss log lines.")
+    early_stopping_patience: int | None = Field(
+        None, ge=1, le=1_000, description="Stop after this many evaluations without improvement (null: never)."
+    )
     metric_for_best_model: Literal["loss", "accuracy"] = Field(
         "loss", description="Validation metric that picks the best checkpoint."
     )
@@ -111,7 +136,7 @@ class TrainSpec(Section):
     tf32: Literal["auto"] | bool = Field("auto", description="TF32 matmuls: auto is on for GPUs that have them "
                                          "(compute capability 8+), off elsewhere.")
     optimizer: Literal["auto", "adamw_torch", "adamw_torch_fused", "adafactor", "sgd"] = Field(
-        "auto", description="auto: fused AdamW on a GPU, AdamW elsewhere.")
+        "auto", description="auto: fused AdamW (on GPUs and CPUs alike).")
     dataloader_workers: Literal["auto"] | Annotated[int, Field(ge=0, le=64)] = Field(
         "auto", exclude=True, description="Data-loader processes: auto is up to 4 per training process on a GPU "
         "machine, none on CPU (they do not change the model).")
@@ -139,7 +164,8 @@ class TrainSpec(Section):
     packing: bool = Field(False, description="text-generation: pack short rows into max_length sequences "
                           "(best-fit, padding-free; no attention across rows): fewer, fuller batches.")
     training_arguments: dict[str, Any] = Field(
-        default_factory=dict, description="Any other `TrainingArguments` field, passed through as is."
+        default_factory=dict, description="Any other `TrainingArguments` field, passed through as is.",
+        json_schema_extra=lambda schema: _known_arguments(schema),
     )
 
     @field_validator("training_arguments")

@@ -28,8 +28,10 @@ class ExpectationRule(Section):
     ``- expect_column_values_to_not_be_null: {column: text}`` (plus ``severity: warning`` to only report it).
     """
 
-    expectation: str
-    kwargs: dict[str, Any] = Field(default_factory=dict)
+    expectation: str = Field(description="The Great Expectations rule, written as the rule's `expect_*` key.")
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="The rule's arguments, written as the mapping under its key."
+    )
     severity: Literal["critical", "warning"] = Field(
         "critical", description="critical: a failure stops the flow; warning: reported, the flow goes on."
     )
@@ -105,9 +107,9 @@ class RuleFile(Section):
 class RuleSuite(Section):
     """A rule file a pipeline uses, loaded with the pipelines file (its rules are part of the spec)."""
 
-    file: Path
-    name: str
-    rules: list[ExpectationRule]
+    file: Path = Field(description="The rule file (YAML), relative to this file.")
+    name: str = Field(description="The suite's name, shown in the report.")
+    rules: list[ExpectationRule] = Field(description="The rules the file holds.")
 
     @model_validator(mode="before")
     @classmethod
@@ -126,8 +128,10 @@ class RuleSuite(Section):
 class Check(Section):
     """A built-in data check: on by default, with the severity its failures carry."""
 
-    enabled: bool = True
-    severity: Literal["critical", "warning"] = "warning"
+    enabled: bool = Field(True, description="Run this check.")
+    severity: Literal["critical", "warning"] = Field(
+        "warning", description="critical: a failure stops the flow; warning: reported, the flow goes on."
+    )
 
 
 class TextMatchCheck(Check):
@@ -140,7 +144,9 @@ class OverlapCheck(TextMatchCheck):
     warning. `action: drop` removes those rows from validation and test when the data is loaded instead (counted
     in the validation report and the model card): what real data with retweets or republished articles needs."""
 
-    severity: Literal["critical", "warning"] = "critical"
+    severity: Literal["critical", "warning"] = Field(
+        "critical", description="critical: a failure stops the flow; warning: reported, the flow goes on."
+    )
     max_share: float = Field(0.01, ge=0, le=1, description="Share of a split that may repeat texts of an earlier one.")
     action: Literal["stop", "drop"] = Field(
         "stop", description="stop: the check gates as above; drop: the rows of validation and test that repeat a "
@@ -161,7 +167,9 @@ class BalanceCheck(Check):
 
 
 class ShiftCheck(Check):
-    max_kl: float = Field(0.1, gt=0, le=100, description="Largest KL divergence of test's label distribution from train's.")
+    max_kl: float = Field(
+        0.1, gt=0, le=100, description="Largest KL divergence of test's label distribution from train's."
+    )
 
 
 class BuiltinChecks(Section):
@@ -179,13 +187,17 @@ class BuiltinChecks(Section):
 class ValidationSpec(Section):
     """Data rules, checked on every split before anything is trained."""
 
-    expectations: list[ExpectationRule] = Field(default_factory=list)
+    expectations: list[ExpectationRule] = Field(
+        default_factory=list, description="Great Expectations rules written inline."
+    )
     suites: list[RuleSuite] = Field(
         default_factory=list, description="Rule files (paths relative to this file), beside the inline rules."
     )
-    splits: list[Literal["train", "validation", "test"]] = Field(default_factory=lambda: list(SPLITS))
+    splits: list[Literal["train", "validation", "test"]] = Field(
+        default_factory=lambda: list(SPLITS), description="The splits the rules check by default."
+    )
     sample_rows: int = Field(5, ge=0, le=1_000, description="Offending rows shown per failed rule.")
-    checks: BuiltinChecks = Field(default_factory=BuiltinChecks)
+    checks: BuiltinChecks = Field(default_factory=BuiltinChecks, description="The built-in text checks.")
 
     def all_rules(self) -> list[tuple[str, ExpectationRule]]:
         """(where it was written, rule) for the inline rules and every suite's."""

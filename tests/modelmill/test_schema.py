@@ -15,10 +15,19 @@ import yaml
 from modelmill.cli import main
 
 REPO_ROOT = Path(__file__).parents[2]
-SHIPPED = [
+EDITED = [  # the files people open in an editor: each names the shipped schema
     REPO_ROOT / "pipelines.yaml",
     *sorted((REPO_ROOT / "bench").glob("*.yaml")),
-    *sorted((REPO_ROOT / "tests" / "configs" / "valid").glob("*.yaml")),
+    *sorted((REPO_ROOT / "examples").glob("*/pipelines.yaml")),
+]
+SHIPPED = [*EDITED, *sorted((REPO_ROOT / "tests" / "configs" / "valid").glob("*.yaml"))]
+# bad files `modelmill check` refuses that an editor flags as they are typed (the others need the data, the model or
+# a cross-field rule: only `check` finds those)
+FLAGGED_BY_THE_EDITOR = [
+    "typo_in_key", "wrong_type", "missing_model", "not_a_mapping", "bad_pipeline_name", "token_block_climbing_out",
+    "unknown_training_argument", "training_argument_dataloader_num_workers",
+    "training_argument_gradient_accumulation_steps", "training_argument_label_smoothing_factor",
+    "training_argument_num_train_epochs", "training_argument_save_total_limit",
 ]
 
 
@@ -40,14 +49,30 @@ def editor_load(text: str) -> object:
 
 
 @pytest.fixture(scope="module")
-def validator() -> jsonschema.Draft202012Validator:
-    """The schema as `modelmill schema` prints it, checked to be a valid JSON Schema itself."""
+def printed() -> dict:
+    """The schema as `modelmill schema` prints it."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["schema"]) == 0
-    schema = json.loads(out.getvalue())
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return json.loads(out.getvalue())
+
+
+@pytest.fixture(scope="module")
+def validator(printed) -> jsonschema.Draft202012Validator:
+    """The printed schema, checked to be a valid JSON Schema itself."""
+    jsonschema.Draft202012Validator.check_schema(printed)
+    return jsonschema.Draft202012Validator(printed)
+
+
+@pytest.mark.parametrize("path", EDITED, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_every_shipped_pipelines_file_names_the_shipped_schema_for_editors(printed, path):
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    match = re.fullmatch(r"# yaml-language-server: \$schema=(\S+)", first)
+    assert match, f"{path.name} does not start with the yaml-language-server schema comment: {first!r}"
+    schema = (path.parent / match.group(1)).resolve()
+    assert schema == REPO_ROOT / "pipelines.schema.json"
+    assert json.loads(schema.read_text(encoding="utf-8")) == printed, (
+        "pipelines.schema.json is not what `modelmill schema` prints: run `modelmill schema > pipelines.schema.json`")
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(REPO_ROOT)))
@@ -56,7 +81,8 @@ def test_every_shipped_pipelines_file_is_valid_against_the_schema(validator, pat
     assert not errors, errors
 
 
-@pytest.mark.parametrize("name", ["typo_in_key", "wrong_type", "missing_model", "not_a_mapping"])
-def test_the_schema_rejects_what_the_loader_rejects(validator, name):
-    document = editor_load((REPO_ROOT / "tests" / "configs" / "invalid" / f"{name}.yaml").read_text())
-    assert list(validator.iter_errors(document)), f"{name}.yaml passes the schema"
+@pytest.mark.parametrize("name", FLAGGED_BY_THE_EDITOR)
+def test_the_schema_rejects_what_check_rejects(validator, name, capsys):
+    path = REPO_ROOT / "tests" / "configs" / "invalid" / f"{name}.yaml"
+    assert main(["check", "-f", str(path)]) == 1
+    assert list(validator.iter_errors(editor_load(path.read_text()))), f"{name}.yaml passes the schema"
