@@ -103,11 +103,13 @@ def test_the_images_install_the_tested_torch_and_the_project_with_its_constraint
                           if line.startswith("TORCH ?="))
     dockerfile = (root / "docker" / name).read_text()
     assert f'pip install "{makefile_torch}" --index-url https://download.pytorch.org/whl/' in dockerfile
-    # every extra the project offers (but the tests'), with the tested versions of all that is not torch
+    # every extra the project offers (but the tests' and the documentation site's), with the tested versions of all
+    # that is not torch
     import re
     import tomllib
 
-    offered = set(tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]) - {"test"}
+    extras_offered = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    offered = set(extras_offered) - {"test", "docs"}
     [(constraints, extras)] = re.findall(r'pip install -c (\S+) "\.\[([a-z0-9,]+)\]"', dockerfile)
     assert set(extras.split(",")) == offered
     torch_pin = next(line for line in (root / "constraints.txt").read_text().splitlines() if line.startswith("torch=="))
