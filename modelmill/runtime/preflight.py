@@ -139,7 +139,7 @@ def model_limit(spec: PipelineSpec) -> tuple[int | None, str | None]:
     """How many tokens the model accepts, or None and why the model or tokenizer cannot be loaded."""
     from transformers import AutoConfig, AutoTokenizer
 
-    from modelmill.training.loading import gguf_source
+    from modelmill.training.loading import gguf_source, gguf_tokenizer
     from modelmill.training.resources import resolve_model_ref
 
     model = spec.model
@@ -155,12 +155,11 @@ def model_limit(spec: PipelineSpec) -> tuple[int | None, str | None]:
             path, options = gguf_source(model)
         config = AutoConfig.from_pretrained(path, revision=model.revision, trust_remote_code=model.trust_remote_code,
                                             **options)
-        tokenizer_ref = resolve_model_ref(spec.tokenizer.name_or_path or model.name_or_path)
         if spec.tokenizer.name_or_path is None and model.gguf_file is not None:
-            tokenizer_ref = path
+            tokenizer = gguf_tokenizer(model)
         else:
-            options = {}
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_ref, trust_remote_code=model.trust_remote_code, **options)
+            tokenizer_ref = resolve_model_ref(spec.tokenizer.name_or_path or model.name_or_path)
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer_ref, trust_remote_code=model.trust_remote_code)
     except ModelmillError as exc:
         return None, str(exc)
     except (OSError, ValueError) as exc:

@@ -258,9 +258,7 @@ def worst_answers(prompts: list[list[dict[str, str]]], answers: list[str], refer
 def local_tokenizer(spec: PipelineSpec) -> PreTrainedTokenizerBase | None:
     """The tokenizer the tokenize stage will use, where this machine has it without a download or a GGUF conversion
     (a GGUF file's tokenizer is read from its metadata; None: the run loads it)."""
-    from transformers import AutoTokenizer
-
-    from modelmill.training.loading import gguf_source, load_tokenizer
+    from modelmill.training.loading import gguf_tokenizer, load_tokenizer
     from modelmill.training.resources import resolve_model_ref
 
     model = spec.model
@@ -270,8 +268,7 @@ def local_tokenizer(spec: PipelineSpec) -> PreTrainedTokenizerBase | None:
     if model.gguf_file is not None and spec.tokenizer.name_or_path is None:
         if not (Path(resolve_model_ref(str(ref))) / model.gguf_file).is_file():
             return None  # the model's check names the missing file
-        path, options = gguf_source(model)
-        tokenizer = AutoTokenizer.from_pretrained(path, **options)
+        tokenizer = gguf_tokenizer(model)
     else:
         tokenizer = load_tokenizer(str(ref), model)
     if spec.tokenizer.chat_template is not None:

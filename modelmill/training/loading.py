@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +68,26 @@ def gguf_source(model: ModelSpec) -> tuple[str, dict[str, str]]:
     if folder.is_dir():
         return str(folder), {}
     return resolve_model_ref(str(model.name_or_path)), {"gguf_file": model.gguf_file}
+
+
+def gguf_tokenizer(model: ModelSpec) -> PreTrainedTokenizerBase:
+    """A GGUF model's tokenizer without converting its weights: from the converted folder where it exists, else
+    from the file's metadata, read once per process (reading it takes seconds)."""
+    import copy
+
+    from transformers import AutoTokenizer
+
+    path, options = gguf_source(model)
+    if not options:
+        return AutoTokenizer.from_pretrained(path)
+    return copy.deepcopy(_tokenizer_in_gguf(path, options["gguf_file"]))
+
+
+@functools.lru_cache(maxsize=4)
+def _tokenizer_in_gguf(path: str, gguf_file: str) -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path, gguf_file=gguf_file)
 
 
 def convert_gguf(source: str, model: ModelSpec, folder: Path, atomic_dir: Any) -> None:
