@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.modelmill-installed
 
-.PHONY: install example test test-fast bench bench-search bench-padding bench-sft clean
+.PHONY: install example test test-fast bench bench-search bench-padding bench-sft bench-examples clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench-padding: $(INSTALLED)
 # instruction tuning against a plain TRL SFTTrainer script on the assistant example and SmolLM2-135M-Instruct
 bench-sft: $(INSTALLED)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/sft.py
+
+# every example pipeline end to end (dry runs on a fresh home): the dated figures the task-type pages quote
+bench-examples: $(INSTALLED)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/examples.py
 
 clean:
 	rm -rf $(VENV) .modelmill

@@ -43,6 +43,7 @@ BY_HAND = {
     "docker build": "the images are not built here: this machine reaches no registry of base images",
     "make bench": "a benchmark on ../shared/data, outside the repository: its figures are in the README's table",
     "make bench-padding": "a benchmark on ../shared/data: its figures are in the README's table",
+    "make bench-examples": "runs every example pipeline (~15 min): its figures are in the task-type pages",
     "make bench-sft": "a benchmark that trains SmolLM2-135M twice (~10 min): its figures are in docs/benchmarks.md",
     "modelmill run sst2": "a benchmark on ../shared/data",
     "modelmill run sms_spam": "a benchmark on ../shared/data",
