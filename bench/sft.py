@@ -146,5 +146,6 @@ def main() -> None:
               f"{'yes' if above <= 0.02 else 'no'} ({above:+.1%}); throughput target 1.5x: "
               f"{'met' if rate[name] >= 1.5 * rate['plain'] else 'not met'}")
 
+
 if __name__ == "__main__":
     main()

@@ -73,12 +73,6 @@ def sections(model: type[BaseModel], path: str) -> Iterator[tuple[str, type[Base
             yield from sections(nested, f"{path}.{name}" if path else name)
 
 
-def key_paths(model: type[BaseModel] = PipelinesFile, path: str = "") -> list[str]:
-    """Every key's YAML path (`pipelines.<name>.train.epochs`), as the reference lists them."""
-    return [f"{where}.{name}" if where else name for where, section in sections(model, path)
-            for name in section.model_fields]
-
-
 def cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 

@@ -263,10 +263,13 @@ def local_tokenizer(spec: PipelineSpec) -> PreTrainedTokenizerBase | None:
 
     model = spec.model
     ref = spec.tokenizer.name_or_path or model.name_or_path
-    if ref is None or model.from_pipeline is not None or not Path(resolve_model_ref(str(ref))).is_dir():
+    if ref is None or model.from_pipeline is not None:
+        return None
+    folder = Path(resolve_model_ref(str(ref)))
+    if not folder.is_dir():
         return None
     if model.gguf_file is not None and spec.tokenizer.name_or_path is None:
-        if not (Path(resolve_model_ref(str(ref))) / model.gguf_file).is_file():
+        if not (folder / model.gguf_file).is_file():
             return None  # the model's check names the missing file
         tokenizer = gguf_tokenizer(model)
     else:
