@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from modelmill.config import ModelSpec
+from modelmill.config import AdapterSpec, ModelSpec
 from modelmill.hub.promotion import Promotion
 
 
@@ -116,6 +116,10 @@ class ModelManifest(BaseModel):
     pruned_at: int | None = Field(None, description="The evaluation (1: the first) at which its search pruned it.")
     chat_template: str | None = Field(None, description="text-generation: sha256 (12 hex digits) of the chat "
                                       "template it was trained with, which its saved tokenizer carries.")
+    adapter: AdapterSpec | None = Field(None, description="The LoRA adapter trained on the frozen base: `path` "
+                                        "holds the adapter, not a whole model.")
+    trainable_parameters: int | None = Field(None, description="Parameters the training updated.")
+    parameters: int | None = Field(None, description="Parameters of the trained model (base and adapter).")
 
     @property
     def mean_loss(self) -> str:

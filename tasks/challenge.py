@@ -41,7 +41,7 @@ def challenge_champion(
     token, _ = push_credentials(push.token_secret_block)
     api = hub_api(push, token) if head is not None else None
     sets = {scores.name: {**scores.metrics, **scores.per_class} for scores in report.sets}
-    promotion = challenge(spec, api, head, model.labels, challenger, data, tokenizer, sets)
+    promotion = challenge(spec, api, head, model.labels, challenger, data, tokenizer, sets, model)
     comparison = comparison_table(promotion)
     create_markdown_artifact(markdown=f"## Champion vs challenger\n\n{comparison}",
                              description=f"Promotion decision of pipeline '{pipeline}'")

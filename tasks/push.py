@@ -29,16 +29,22 @@ from modelmill.storage.artifacts import atomic_dir, files_fingerprint, link_tree
 from modelmill.storage.caching import HubTokenPresence, stage_policy
 from modelmill.storage.home import local_copy
 from modelmill.storage.secrets import push_credentials
+from modelmill.training.adapters import RECORD, is_adapter, merged_folder, public_record
 
 NOT_UPLOADED = ("training_args.bin",)  # a pickle of local training state: not for the Hub
 
 
 def stage_upload(model: ModelManifest, card: str, folder: Path, evaluation: EvaluationReport) -> list[str]:
-    """Fill `folder` with the model (hard links to the trained files: no copy of the weights), its evaluation
-    figures and README.md, with the decision threshold (if any) in config.json; return the relative file names."""
-    link_tree(local_copy(model.path), folder, skip=NOT_UPLOADED)
+    """Fill `folder` with the model (hard links to the trained files: no copy of the weights; an adapter alone, or
+    merged into its base with `adapter.merge`), its evaluation figures and README.md, with the decision threshold
+    (if any) in config.json (an adapter's: in its record); return the relative file names."""
+    trained = local_copy(model.path)
+    merge = model.adapter is not None and model.adapter.merge
+    link_tree(merged_folder(trained) if merge else trained, folder, skip=NOT_UPLOADED)
+    if is_adapter(folder):
+        public_record(folder)
     if cutoff := decision_config(evaluation):
-        config = folder / "config.json"
+        config = folder / (RECORD if is_adapter(folder) else "config.json")
         values = json.loads(config.read_text(encoding="utf-8"))
         config.unlink()  # a link to the trained model's own file: write a new one, never through the link
         config.write_text(json.dumps({**values, "decision_threshold": cutoff}, indent=2) + "\n", encoding="utf-8")

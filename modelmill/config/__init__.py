@@ -25,6 +25,7 @@ from modelmill.config.base import (  # noqa: F401
     Section,
     Seed,
 )
+from modelmill.config.adapter import AdapterSpec  # noqa: F401
 from modelmill.config.data import DataSpec, HubDataset, SplitFiles, SplitRatios  # noqa: F401
 from modelmill.config.evaluate import (  # noqa: F401
     BaselineSpec,

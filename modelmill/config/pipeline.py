@@ -112,6 +112,18 @@ class PipelineSpec(Section):
         return self
 
     @model_validator(mode="after")
+    def _adapter_fits(self) -> PipelineSpec:
+        named = [name for name in (self.search.space if self.search else {}) if name.startswith("adapter.")]
+        if named and self.train.adapter is None:
+            raise ValueError(f"search.space.{named[0]}: the pipeline trains no adapter; add train.adapter")
+        if self.train.adapter is not None and self.train.adapter.method == "qlora" and \
+                (self.model.from_config or self.model.encoder_decoder):
+            raise ValueError("train.adapter.method: qlora quantises pretrained weights as they load; with "
+                             + ("model.from_config" if self.model.from_config else "model.encoder_decoder")
+                             + " there are none: use method: lora")
+        return self
+
+    @model_validator(mode="after")
     def _accuracy_the_training_reports(self) -> PipelineSpec:
         """Checkpoints and trials are chosen by a validation metric the task type's training reports."""
         if task_type(self.task).training_metrics is not None:

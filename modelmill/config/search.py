@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from modelmill.config.adapter import SEARCHABLE as ADAPTER_FIELDS
+from modelmill.config.adapter import AdapterSpec
 from modelmill.config.base import Section, Seed
 from modelmill.config.train import TrainSpec
 
@@ -99,6 +101,19 @@ class Distribution(Section):
         return list(self.choice if self.choice is not None else (self.log_uniform or self.uniform or ()))
 
 
+def adapter_field(name: str, distribution: Distribution) -> None:
+    """A searched `adapter.<field>`: every value it can take valid in `train.adapter`."""
+    field = name.removeprefix("adapter.")
+    for value in distribution.extremes():
+        try:
+            AdapterSpec.model_validate({field: value})
+        except ValidationError as exc:
+            message = exc.errors(include_url=False)[0]["msg"]
+            raise ValueError(f"{name}.{distribution.kind}: {value!r} is not a valid train.{name}: {message}") from None
+    if distribution.kind != "choice" and not isinstance(AdapterSpec.model_fields[field].default, float):
+        raise ValueError(f"{name}.{distribution.kind}: train.{name} is not a real number; use choice")
+
+
 class SearchSpec(Section):
     """A hyperparameter search: `trials` trainings over `space`; the best by `objective` goes on to evaluation."""
 
@@ -120,8 +135,11 @@ class SearchSpec(Section):
     @field_validator("space")
     @classmethod
     def _train_fields_only(cls, space: dict[str, Distribution]) -> dict[str, Distribution]:
-        searchable = sorted(set(TrainSpec.model_fields) - NOT_SEARCHABLE)
+        searchable = sorted(set(TrainSpec.model_fields) - NOT_SEARCHABLE) + [f"adapter.{n}" for n in ADAPTER_FIELDS]
         for name, distribution in space.items():
+            if name.startswith("adapter.") and name in searchable:
+                adapter_field(name, distribution)
+                continue
             if name not in searchable:
                 raise ValueError(f"'{name}' is not a field of `train` that can be searched (one of "
                                  f"{', '.join(searchable)})")

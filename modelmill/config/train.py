@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
+from modelmill.config.adapter import AdapterSpec
 from modelmill.config.base import (
     MAX_ACCUMULATION,
     MAX_BATCH,
@@ -163,6 +164,8 @@ class TrainSpec(Section):
                                        "only (the assistant's turns, the completion), not the prompts'.")
     packing: bool = Field(False, description="text-generation: pack short rows into max_length sequences "
                           "(best-fit, padding-free; no attention across rows): fewer, fuller batches.")
+    adapter: AdapterSpec | None = Field(None, description="Train a LoRA adapter (PEFT) on the frozen base instead "
+                                        "of every weight; the adapter is what the stage publishes and push uploads.")
     training_arguments: dict[str, Any] = Field(
         default_factory=dict, description="Any other `TrainingArguments` field, passed through as is.",
         json_schema_extra=lambda schema: _known_arguments(schema),
@@ -200,6 +203,11 @@ class TrainSpec(Section):
         """This section with `values` set, validated like the YAML; the settings that are not part of the identity
         (excluded from dumps: processes, engine, ray...) are kept."""
         kept = {name: getattr(self, name) for name, field in TrainSpec.model_fields.items() if field.exclude}
+        adapter = {name.removeprefix("adapter."): values.pop(name) for name in list(values)
+                   if name.startswith("adapter.")}
+        if adapter:  # a search's `adapter.r`, `adapter.alpha`...
+            assert self.adapter is not None, "a search names adapter fields of a pipeline with an adapter"
+            values["adapter"] = {**self.adapter.model_dump(), **adapter}
         return TrainSpec.model_validate({**self.model_dump(), **kept, **values})
 
     @field_validator("lr_scheduler_type")

@@ -11,13 +11,15 @@ if TYPE_CHECKING:
 
 
 def saved_model(auto_class: Any, model_dir: str) -> tuple[Any, Any, Any]:
-    """The model saved in `model_dir` as `auto_class` (an AutoModelFor... class), in eval mode on the GPU when there
+    """The model saved in `model_dir` as `auto_class` (an AutoModelFor... class; an adapter on its base), in eval mode on the GPU when there
     is one, its tokenizer and its device."""
     import torch
     from transformers import AutoTokenizer
 
+    from modelmill.training.adapters import load_trained
+
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = auto_class.from_pretrained(model_dir).to(device).eval()
+    model = load_trained(auto_class, model_dir).to(device).eval()
     return model, AutoTokenizer.from_pretrained(model_dir), device
 
 

@@ -64,12 +64,17 @@ def labels_at(probabilities: np.ndarray, cutoff: Cutoff | None = None) -> np.nda
 
 
 def stored_cutoff(model_dir: Path) -> Cutoff | None:
-    """The decision threshold a published model carries in its config.json (`decision_threshold`), if any."""
-    config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    """The decision threshold a published model carries in its config.json (an adapter: in its record) as
+    `decision_threshold`, if any."""
+    from modelmill.training.adapters import RECORD, is_adapter
+
+    config = json.loads((Path(model_dir) / (RECORD if is_adapter(model_dir) else "config.json")).read_text(
+        encoding="utf-8"))
     stored = config.get("decision_threshold")
     if not stored:
         return None
-    return int(config["label2id"][stored["label"]]), float(stored["cutoff"])
+    label2id = config.get("label2id") or {label: i for i, label in enumerate(config["labels"])}
+    return int(label2id[stored["label"]]), float(stored["cutoff"])
 
 
 def predict(model_dir: Path, split: datasets.Dataset, batch_size: int) -> tuple[np.ndarray, np.ndarray]:

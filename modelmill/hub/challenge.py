@@ -11,12 +11,13 @@ from huggingface_hub import HfApi
 from modelmill.config import EvaluateSpec, TokenizerSpec
 from modelmill.evaluation.extra_sets import read_evaluation_set
 from modelmill.evaluation.scoring import compute_metrics, per_class_metrics, predict
-from modelmill.hub.champion import fetch_champion
+from modelmill.hub.champion import Champion, fetch_champion
 from modelmill.hub.head import HubHead
 from modelmill.hub.promotion import Promotion, decide, set_rows
-from modelmill.manifests import DataManifest
+from modelmill.manifests import DataManifest, ModelManifest
 from modelmill.storage.home import local_copy
 from modelmill.task_types import task_type
+from modelmill.training.adapters import adopt_base, base_identity
 from modelmill.training.tokenizing import tokenize_splits
 
 OFFLINE = "not compared: HF_HUB_OFFLINE is set, the published model is unread"
@@ -46,13 +47,38 @@ def champion_scores(
     return test, {name: scores(read_evaluation_set(name, extra, data)) for name, extra in sorted(spec.sets.items())}
 
 
+def trained_seed(model: ModelManifest) -> int:
+    return int(model.training_arguments.get("seed", 0))
+
+
+def other_base(spec: EvaluateSpec, champion: Champion, head: HubHead, model: ModelManifest | None
+               ) -> Promotion | None:
+    """The decision when the published adapter adapts another base than the new model's (None: the same base)."""
+    assert spec.promote is not None
+    ours = base_identity(model.started_from, trained_seed(model)) \
+        if model is not None and model.started_from is not None else None
+    if champion.adapts == ours:
+        return None
+    allowed = spec.promote.on_label_change == "promote"
+    return Promotion(
+        promoted=allowed, champion_revision=champion.revision, head=head,
+        reason=f"the published model is an adapter of another base model (base {champion.adapts}, this one's "
+        f"{ours}): they cannot be " + ("compared; promoted as evaluate.promote.on_label_change says" if allowed
+                                        else "compared; set evaluate.promote.on_label_change: promote to replace it"),
+    )
+
+
 def challenge(
     spec: EvaluateSpec, api: HfApi | None, head: HubHead | None, labels: list[str], challenger: dict[str, float],
     data: DataManifest, tokenizer: TokenizerSpec, challenger_sets: dict[str, dict[str, float]] | None = None,
+    model: ModelManifest | None = None,
 ) -> Promotion:
     """Promotion of the new model (`challenger` holds its averaged and per-class metrics, `challenger_sets` those
     of each extra set) over the model at `head` (None: offline, nothing compared), which is scored on the test
-    split and every extra set. The decision records `head`: a release commits on it or decides again."""
+    split and every extra set. The decision records `head`: a release commits on it or decides again.
+
+    A published adapter is scored on this run's own base (`model`'s), and only when it adapts the same weights; an
+    adapter of another base is refused as a label change is."""
     assert spec.promote is not None
     if head is None or api is None:
         return Promotion(promoted=True, reason=OFFLINE)
@@ -68,6 +94,11 @@ def challenge(
                 + ("compared; promoted as evaluate.promote.on_label_change says" if allowed
                    else "compared; set evaluate.promote.on_label_change: promote to replace it"),
             )
+        if champion.adapts is not None:
+            if (refused := other_base(spec, champion, head, model)) is not None:
+                return refused
+            assert model is not None and model.started_from is not None
+            adopt_base(champion.folder, model.started_from, trained_seed(model))
         scores, sets = task_type(data.task).score_published(champion.folder, champion.labels, data, labels, spec,
                                                             tokenizer)
     rows = set_rows(spec, challenger_sets or {}, sets)

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
-MODEL_FILE = "config.json"  # a head without it holds no model (an empty repo, or its initial commit)
+MODEL_FILES = ("config.json", "adapter_config.json")  # a head without one holds no model (an empty repo, or its
+# initial commit)
 
 
 class HubHead(BaseModel):
@@ -48,5 +49,5 @@ def read_head(api: HfApi, repo_id: str) -> HubHead:
         return HubHead(repo_id=repo_id)
     head = commits[0]
     files = set(api.list_repo_files(repo_id, revision=head.commit_id))
-    return HubHead(repo_id=repo_id, oid=head.commit_id, has_model=MODEL_FILE in files,
+    return HubHead(repo_id=repo_id, oid=head.commit_id, has_model=any(name in files for name in MODEL_FILES),
                    message="\n".join(filter(None, [head.title, head.message])))

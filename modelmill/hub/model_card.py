@@ -28,6 +28,9 @@ TEMPLATE = """---
 
 Fine-tuned by [modelmill](https://pypi.org/project/modelmill/) pipeline `{{ pipeline }}` from {{ base_model }}.
 Labels: {{ labels }}.
+{% if adapter %}
+{{ adapter }}
+{% endif %}
 {% if chat_template %}
 Chat template: sha256 `{{ chat_template }}`, the one it was trained with; this repo's tokenizer carries exactly it
 (`tokenizer.apply_chat_template` renders prompts as in training).
@@ -90,7 +93,7 @@ def code_commit() -> str | None:
     return out.stdout.strip() or None
 
 
-def _hub_model_id(ref: str) -> str | None:
+def hub_model_id(ref: str) -> str | None:
     """`ref` if it names a Hub model (not a local folder, a `pkg:` reference or another pipeline's model)."""
     local = ref.startswith(("pkg:", "pipeline:", "/", ".", "~")) or Path(ref).exists() or ref.count("/") > 1
     return None if local else ref
@@ -102,11 +105,11 @@ READER_SETTINGS = (
 )
 
 
-def _public_model_ref(ref: str) -> str:
+def public_model_ref(ref: str) -> str:
     """Hub ids and `pkg:` references as they are; a local folder by its name only (its path stays private)."""
     if ref.startswith("pipeline:"):
         return f"the domain-adapted model of pipeline `{ref.removeprefix('pipeline:')}`"
-    if ref.startswith("pkg:") or _hub_model_id(ref):
+    if ref.startswith("pkg:") or hub_model_id(ref):
         return ref
     return f"a local model folder named '{Path(ref).name}'"
 
@@ -124,6 +127,29 @@ def _public_source(source: str) -> str:
 
 
 FIGURES_FOLDER = "evaluation"  # where the PNGs go in the Hub repo, next to README.md
+
+
+METHOD_NAMES = {"lora": "LoRA", "qlora": "QLoRA"}
+
+
+def released_as_adapter(model: ModelManifest) -> bool:
+    return model.adapter is not None and not model.adapter.merge
+
+
+def adapter_note(model: ModelManifest) -> str:
+    """What a reader of an adapter's card needs: what it is, how many weights it trained, how to load it."""
+    adapter = model.adapter
+    if adapter is None:
+        return ""
+    trained = f"{model.trainable_parameters:,} of {model.parameters:,} parameters trained" \
+        if model.trainable_parameters and model.parameters else "parameters trained"
+    what = f"A {METHOD_NAMES[adapter.method]} adapter (r={adapter.r}, alpha={adapter.alpha}, {trained}; PEFT)"
+    if adapter.merge:
+        return f"{what}, released merged into its base: a plain transformers model."
+    base = hub_model_id(model.base_model)
+    loading = f'`AutoPeftModel.from_pretrained("<this repo>")` loads it on `{base}`' if base else \
+        "load its base, then `PeftModel.from_pretrained(base, \"<this repo>\")`"
+    return f"{what} on {public_model_ref(model.base_model)}: this repo holds the adapter only; {loading}."
 
 
 def card_figures(evaluation: EvaluationReport) -> dict[str, str]:
@@ -157,10 +183,10 @@ def render_model_card(
     figures = card_figures(evaluation)
     tag = task_type(data.task).pipeline_tag
     card_data = ModelCardData(
-        library_name="transformers",
+        library_name="peft" if released_as_adapter(model) else "transformers",
         pipeline_tag=tag,
         tags=["modelmill", tag],
-        base_model=_hub_model_id(model.base_model),
+        base_model=hub_model_id(model.base_model),
         model_name=repo_id,
         eval_results=[
             EvalResult(
@@ -180,9 +206,10 @@ def render_model_card(
         repo_id=repo_id,
         description=description,
         pipeline=pipeline,
-        base_model=_public_model_ref(model.base_model),
+        base_model=public_model_ref(model.base_model),
         labels=", ".join(model.labels),
         chat_template=model.chat_template or "",
+        adapter=adapter_note(model),
         num_examples=evaluation.num_examples,
         metrics_table=metrics_table,
         gate_note=" ".join(gate_note(evaluation)),

@@ -9,7 +9,8 @@ from pathlib import Path
 
 PREFIX_CHECKPOINT_DIR = "checkpoint"  # transformers.trainer_utils.PREFIX_CHECKPOINT_DIR
 STATE_FILE = "trainer_state.json"  # the Trainer writes it last, after weights, optimizer, scheduler and RNG state
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "adapter_model.safetensors")  # a LoRA training checkpoints its adapter alone
 
 
 def is_complete(checkpoint: Path) -> bool:

@@ -110,10 +110,12 @@ def generate(model_dir: Path, split: datasets.Dataset, spec: EvaluateSpec) -> li
         Seq2SeqTrainingArguments,
     )
 
+    from modelmill.training.adapters import load_trained
+
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     with tempfile.TemporaryDirectory(prefix="modelmill-generate-") as scratch:
         trainer = Seq2SeqTrainer(
-            model=AutoModelForSeq2SeqLM.from_pretrained(str(model_dir)),
+            model=load_trained(AutoModelForSeq2SeqLM, model_dir),
             args=Seq2SeqTrainingArguments(output_dir=scratch, per_device_eval_batch_size=spec.batch_size,
                                           predict_with_generate=True, report_to=[], disable_tqdm=True,
                                           dataloader_pin_memory=torch.cuda.is_available()),

@@ -378,10 +378,11 @@ class TextGeneration(UnlabelledRows):
         from modelmill.evaluation.generations import generation_metrics, read_schema
         from modelmill.manifests import Scores
         from modelmill.storage.home import local_copy
+        from modelmill.training.adapters import load_trained
 
         raw = datasets.load_from_disk(str(local_copy(data.path)))["test"]
         prompts, references = prompts_and_references(raw, data)
-        model = AutoModelForCausalLM.from_pretrained(str(folder))
+        model = load_trained(AutoModelForCausalLM, folder)
         if torch_cuda():
             model = model.to("cuda")
         model.eval()

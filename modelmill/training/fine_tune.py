@@ -17,6 +17,7 @@ from modelmill.storage.artifacts import atomic_dir
 from modelmill.storage.checkpoints import last_complete_checkpoint
 from modelmill.storage.home import current_home, local_copy
 from modelmill.task_types import task_type
+from modelmill.training.adapters import parameter_counts, quantized_loading, with_adapter, write_record
 from modelmill.training.arguments import training_arguments
 from modelmill.training.devices import DeviceFacts, describe, resolve
 from modelmill.training.loading import load_tokenizer
@@ -46,6 +47,21 @@ def curve_points(log_history: list[dict[str, Any]]) -> list[dict[str, float]]:
         {key: float(entry[key]) for key in HISTORY_KEYS if key in entry}
         for entry in log_history if "loss" in entry or "eval_loss" in entry
     ]
+
+
+def load_model(kind: Any, model_spec: ModelSpec, labels: list[str], spec: TrainSpec) -> Any:
+    """The task type's model for training: with `train.adapter`, the base (in 4 bits for QLoRA) wrapped with a
+    LoRA adapter."""
+    from modelmill.training.loading import BASE_LOADING
+
+    if spec.adapter is None:
+        return kind.load_model(model_spec, labels)
+    token = BASE_LOADING.set(quantized_loading(spec.adapter))
+    try:
+        base = kind.load_model(model_spec, labels)
+    finally:
+        BASE_LOADING.reset(token)
+    return with_adapter(base, spec.adapter, kind.name, spec.gradient_checkpointing)
 
 
 def world() -> tuple[int, int]:
@@ -90,7 +106,7 @@ def fine_tune(
         tokenizer.chat_template = tokens.chat_template
     if tokenizer.pad_token is None:  # causal LMs ship without one: pad with the end of text
         tokenizer.pad_token = tokenizer.eos_token
-    model = kind.load_model(model_spec, labels)
+    model = load_model(kind, model_spec, labels, spec)
     splits = datasets.load_from_disk(str(local_copy(tokens.path)))
     checkpoints = workdir / "checkpoints"
     device = DeviceFacts.probe()
@@ -116,10 +132,13 @@ def fine_tune(
     # one process restores an uploaded checkpoint; under torchrun the task did so before launching the workers
     resume = restore_checkpoint(output.parent.name, checkpoints) if size == 1 else last_complete_checkpoint(checkpoints)
     trained = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    trainable, parameters = parameter_counts(model)
     if rank == 0:
         with atomic_dir(output) as scratch:
             trainer.save_model(str(scratch))
             tokenizer.save_pretrained(str(scratch))
+            if spec.adapter is not None:
+                write_record(scratch, model_spec, tokens.task, labels, spec.seed)
         if not keep_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     return ModelManifest(
@@ -143,4 +162,7 @@ def fine_tune(
         history=curve_points(trainer.state.log_history),
         pruned_at=pruning[0].pruned_at if pruning else None,
         chat_template=tokens.template_hash,
+        adapter=spec.adapter,
+        trainable_parameters=trainable,
+        parameters=parameters,
     )

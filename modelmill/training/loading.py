@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,14 +16,21 @@ from modelmill.training.resources import resolve_model_ref
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+# `from_pretrained` options of the pretrained weights a training loads (a 4-bit base for QLoRA), set around the
+# task type's load_model
+BASE_LOADING: ContextVar[dict[str, Any]] = ContextVar("BASE_LOADING", default={})  # noqa: B039 (never mutated)
+
 
 def model_folder(model: ModelSpec) -> str:
     """What `from_pretrained` reads for `model`: a Hub id or a local folder (a `pkg:` reference resolved, and the
-    model a `from_pipeline` pipeline saved under the home copied here when the home is remote)."""
-    if model.from_pipeline is not None:
+    model a `from_pipeline` pipeline saved under the home copied here when the home is remote, its adapter merged
+    into its base)."""
+    if model.from_pipeline is not None:  # an adapter that pipeline trained: merged into its base, once
         from modelmill.storage.home import local_copy
+        from modelmill.training.adapters import is_adapter, merged_folder
 
-        return str(local_copy(Path(str(model.name_or_path))))
+        folder = local_copy(Path(str(model.name_or_path)))
+        return str(merged_folder(folder) if is_adapter(folder) else folder)
     if model.gguf_file is not None:
         return str(gguf_weights(model))
     return resolve_model_ref(str(model.name_or_path))
@@ -152,6 +160,7 @@ def load_pretrained(auto_class: Any, model: ModelSpec, labels: list[str] | None 
             revision=model.revision,
             trust_remote_code=model.trust_remote_code,
             **named,
+            **BASE_LOADING.get(),
             **options,
         )
 
