@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.modelmill-installed
 
-.PHONY: install example test test-fast bench bench-search bench-padding bench-sft bench-examples clean
+.PHONY: install example test test-fast bench bench-search bench-padding bench-sft bench-adapters bench-examples clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ bench-padding: $(INSTALLED)
 # instruction tuning against a plain TRL SFTTrainer script on the assistant example and SmolLM2-135M-Instruct
 bench-sft: $(INSTALLED)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/sft.py
+
+# a LoRA adapter against the full fine-tune (SST-2 subset, NER and QA examples), each at its own tuned learning rate
+bench-adapters: $(INSTALLED)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/adapters.py
 
 # every example pipeline end to end (dry runs on a fresh home): the dated figures the task-type pages quote
 bench-examples: $(INSTALLED)

@@ -24,6 +24,7 @@ from modelmill.manifests import (
     RunSummary,
     Scores,
     SearchReport,
+    TokenizedManifest,
     ValidationReport,
 )
 from modelmill.observe import notify
@@ -33,7 +34,8 @@ from modelmill.runtime.errors import ModelmillError
 from modelmill.storage.cache_probe import CacheProbe
 from modelmill.storage.home import current_home
 from modelmill.storage.secrets import push_credentials
-from modelmill.task_types import task_type
+from modelmill.task_types import PREFERENCE, task_type
+from modelmill.task_types.scored import UNTUNED
 from tasks.challenge import challenge_champion
 from tasks.evaluate import evaluate_model
 from tasks.hub_head import read_hub_head
@@ -109,6 +111,7 @@ class Built:
     model: ModelManifest
     search: SearchReport | None
     evaluation: EvaluationReport
+    tokens: TokenizedManifest | None = None
 
 
 def run_stages(run: ResolvedRun, stage: StageLog | CacheProbe) -> RunSummary:
@@ -129,11 +132,13 @@ def build(run: ResolvedRun, stage: StageLog | CacheProbe) -> Built:
     """Load, validate, tokenize, train (or search) and evaluate `run`'s pipeline. A model that starts from another
     pipeline's (`model.from_pipeline`) has that pipeline built first, its stages recorded under its name: cached
     like any stage, its gates holding, nothing of it pushed."""
+    before = None
     if run.upstream is not None:
         upstream = run.upstream.pipeline
         try:
             with stage.within(upstream):
-                adapted = build(run.upstream, stage).model
+                before = build(run.upstream, stage)
+                adapted = before.model
         except ModelmillError as exc:  # its data, gates or checks: said as that pipeline's
             exc.args = (f"pipeline '{upstream}', whose model '{run.pipeline}' starts from: {exc}", *exc.args[1:])
             exc.reason = f"pipeline '{upstream}': {exc.reason}"
@@ -154,7 +159,25 @@ def build(run: ResolvedRun, stage: StageLog | CacheProbe) -> Built:
     if spec.model.compare_unadapted:
         twin = unadapted_comparison(run, stage, data, evaluation, retrain)
         evaluation = evaluation.model_copy(update={"adaptation": twin})
-    return Built(run, data, validation, model, search, evaluation)
+    if spec.task == PREFERENCE and before is not None:
+        evaluation = evaluation.model_copy(update={"alignment": alignment_cost(run, stage, model, before)})
+    return Built(run, data, validation, model, search, evaluation, tokens)
+
+
+def alignment_cost(run: ResolvedRun, stage: StageLog | CacheProbe, aligned: ModelManifest, sft: Built
+                   ) -> list[Scores]:
+    """The aligned model scored on the SFT pipeline's test set under that pipeline's thresholds (a drop below them
+    fails the run, as the SFT model's own would), beside the SFT model (its untuned baseline there): what the
+    alignment cost in answers."""
+    assert sft.tokens is not None
+    spec = sft.run.spec.evaluate
+    gates = spec.model_copy(update={"baselines": spec.baselines.model_copy(update={"must_beat": []})})
+    with stage.within(f"{sft.run.pipeline}-test"):
+        report = stage(evaluate_model, aligned, sft.tokens, gates, f"{run.pipeline} on {sft.run.pipeline}'s test set",
+                       sft.data)
+    [before] = [baseline.scores for baseline in report.baselines if baseline.name == UNTUNED]
+    return [Scores(name=f"{sft.run.pipeline} (SFT)", num_examples=report.num_examples, metrics=before.metrics),
+            Scores(name=f"{run.pipeline} (aligned)", num_examples=report.num_examples, metrics=report.metrics)]
 
 
 def unadapted_comparison(run: ResolvedRun, stage: StageLog | CacheProbe, data: DataManifest,

@@ -237,6 +237,8 @@ class EvaluationReport(BaseModel):
     promotion: Promotion | None = Field(None, description="Champion vs challenger, when evaluate.promote is set.")
     retention: list[Scores] = Field(default_factory=list, description="fill-mask: the base model and the adapted "
                                     "one on the retention set of general text.")
+    alignment: list[Scores] = Field(default_factory=list, description="preference: the SFT model and the aligned "
+                                    "one on the SFT pipeline's test set (what the alignment cost in answers).")
     adaptation: list[Scores] = Field(default_factory=list, description="model.compare_unadapted: the fine-tune of "
                                      "the unadapted model and of the adapted one, on the same test split.")
 

@@ -12,7 +12,7 @@ from modelmill.runtime.retry import retry_if_transient
 from modelmill.storage.artifacts import atomic_dir, new_output_dir, stable_hash
 from modelmill.storage.caching import STAGE
 from modelmill.storage.home import local_copy
-from modelmill.task_types import TEXT_GENERATION, task_type
+from modelmill.task_types import PREFERENCE, TEXT_GENERATION, task_type
 from modelmill.task_types.text_generation import CUT
 from modelmill.training.loading import load_tokenizer
 
@@ -39,7 +39,7 @@ def tokenize(data: DataManifest, spec: TokenizerSpec, model: ModelSpec) -> Token
         if CUT in part.column_names and (cut := sum(part[CUT])):
             logger.warning("%d of %d %s rows are longer than tokenizer.max_length (%d tokens) and were cut to it "
                            "(tokenizer.too_long: refuse stops instead)", cut, part.num_rows, split, spec.max_length)
-    generative = data.task == TEXT_GENERATION
+    generative = data.task in (TEXT_GENERATION, PREFERENCE)  # published with the template it trained with
     return TokenizedManifest(
         key=key, path=folder / "dataset", tokenizer=ref, labels=data.labels, max_length=spec.max_length, task=data.task,
         chat_template=tokenizer.chat_template if generative else None,

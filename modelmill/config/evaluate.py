@@ -129,12 +129,13 @@ class SliceSpec(Section):
 class BaselineSpec(Section):
     """Cheap models scored on the same test split: for text classification the majority class and TF-IDF + logistic
     regression (on macro F1); for summarization and fill-mask the untuned model the fine-tune started from (on the
-    first of evaluate.metrics)."""
+    first of evaluate.metrics); for preference the model it started from (on the reward margin)."""
 
-    must_beat: list[Literal["majority", "classical", "untuned"]] = Field(
+    must_beat: list[Literal["majority", "classical", "untuned", "reference"]] = Field(
         default_factory=lambda: ["majority", "classical"],
         description="Baselines the model must beat (all of the task type's are always reported); the default is all "
-        "of them: [majority, classical] for text-classification, [untuned] for summarization and fill-mask. A "
+        "of them: [majority, classical] for text-classification, [untuned] for summarization and fill-mask, "
+        "[reference] (the model preference tuning started from, on the reward margin) for preference. A "
         "fine-tune that loses to one is not worth shipping: leave one out only to accept that knowingly.",
     )
 

@@ -18,11 +18,21 @@ from modelmill.config.search import SearchSpec
 from modelmill.config.train import TrainSpec
 from modelmill.config.validation import ValidationSpec
 from modelmill.metrics import TASK_METRIC_NAMES, UNBOUNDED_TASK_METRICS
-from modelmill.task_types import FILL_MASK, TASK_TYPES, TEXT_CLASSIFICATION, TEXT_GENERATION, TaskName, task_type
+from modelmill.task_types import (
+    FILL_MASK,
+    PREFERENCE,
+    TASK_TYPES,
+    TEXT_CLASSIFICATION,
+    TEXT_GENERATION,
+    TaskName,
+    task_type,
+)
 
-GENERATIVE_SETTINGS = {  # what only text-generation reads: refused elsewhere, never ignored
+GENERATIVE_SETTINGS = {  # what only text-generation (and preference tuning, of a chat model) reads: refused
+    # elsewhere, never ignored
     "model": ("gguf_file",), "tokenizer": ("chat_template", "too_long"), "train": ("completion_only_loss", "packing"),
 }
+PREFERENCE_SETTINGS = {"train": ("objective", "beta")}  # what only preference tuning reads
 
 
 class PipelineSpec(Section):
@@ -91,11 +101,17 @@ class PipelineSpec(Section):
         refused = [name for name in kind.not_available if name in declared]
         if refused:
             raise ValueError(f"evaluate.{refused[0]} is not available for task {self.task}; remove it")
-        if self.task != TEXT_GENERATION:
-            for section, names in GENERATIVE_SETTINGS.items():
-                declared_here = getattr(self, section).model_fields_set
-                if refused := [name for name in names if name in declared_here]:
-                    raise ValueError(f"{section}.{refused[0]} is for task {TEXT_GENERATION}; remove it")
+        chat = (TEXT_GENERATION, PREFERENCE)
+        refusable = [(section, name, TEXT_GENERATION) for section, names in GENERATIVE_SETTINGS.items()
+                     for name in names if self.task not in chat]
+        refusable += [("train", name, TEXT_GENERATION) for name in ("completion_only_loss", "packing")
+                      if self.task == PREFERENCE]
+        refusable += [(section, name, PREFERENCE) for section, names in PREFERENCE_SETTINGS.items()
+                      for name in names if self.task != PREFERENCE]
+        for section, name, owner in refusable:
+            if name in getattr(self, section).model_fields_set:
+                raise ValueError(f"{section}.{name} is for task {owner}; remove it")
+        if self.task not in chat:
             if self.evaluate.generation.stop_strings:
                 raise ValueError(f"evaluate.generation.stop_strings is for task {TEXT_GENERATION}; remove it")
         foreign = [name for name in self.evaluate.baselines.must_beat if name not in kind.baselines]
@@ -165,9 +181,12 @@ class PipelinesFile(Section):
                     raise ValueError(f"{where}: no pipeline named '{upstream}'; known: {', '.join(self.pipelines)}")
                 if upstream in seen:
                     raise ValueError(f"{where}: '{upstream}' loops back ({' -> '.join([*seen, upstream])})")
-                if self.pipelines[upstream].task != FILL_MASK:
-                    raise ValueError(f"{where}: '{upstream}' is a {self.pipelines[upstream].task} pipeline; a "
-                                     f"model starts from a {FILL_MASK} pipeline's domain-adapted model")
+                wanted = TEXT_GENERATION if self.pipelines[seen[-1]].task == PREFERENCE else FILL_MASK
+                if self.pipelines[upstream].task != wanted:
+                    raise ValueError(f"{where}: '{upstream}' is a {self.pipelines[upstream].task} pipeline; "
+                                     + (f"preference tuning starts from a {TEXT_GENERATION} (SFT) pipeline's model"
+                                        if wanted == TEXT_GENERATION else
+                                        f"a model starts from a {FILL_MASK} pipeline's domain-adapted model"))
                 seen.append(upstream)
         return self
 

@@ -164,6 +164,10 @@ class TrainSpec(Section):
                                        "only (the assistant's turns, the completion), not the prompts'.")
     packing: bool = Field(False, description="text-generation: pack short rows into max_length sequences "
                           "(best-fit, padding-free; no attention across rows): fewer, fuller batches.")
+    objective: Literal["dpo", "orpo"] = Field("dpo", description="preference: the preference loss: DPO (against "
+                                              "the SFT model as reference) or ORPO (odds ratio, no reference).")
+    beta: float = Field(0.1, gt=0, le=100, description="preference: the method's beta (DPO: how far the model may "
+                        "move from its reference; ORPO: the weight of the odds-ratio term).")
     adapter: AdapterSpec | None = Field(None, description="Train a LoRA adapter (PEFT) on the frozen base instead "
                                         "of every weight; the adapter is what the stage publishes and push uploads.")
     training_arguments: dict[str, Any] = Field(

@@ -153,6 +153,9 @@ def evaluation_sections(
         parts += [f"{level} Retention of general text (masked-LM loss before and after adaptation)", "",
                   scores_table(report.retention, list(report.retention[0].metrics)), "",
                   *([gates_table(kept), ""] if kept else [])]
+    if report.alignment:
+        parts += [f"{level} Answers after alignment (the SFT pipeline's test set, its gates)", "",
+                  scores_table(report.alignment, list(report.alignment[0].metrics)), ""]
     if report.adaptation:
         parts += [f"{level} Domain adaptation (the same fine-tune from the unadapted and the adapted model)", "",
                   scores_table(report.adaptation, names), ""]

@@ -13,9 +13,10 @@ SHIPPED_METRICS = ("accuracy", "precision", "recall", "f1")
 TASK_METRICS = ("seqeval", "squad", "rouge")  # modules a task type loads itself (entity scores, EM and F1, ROUGE)
 # what evaluate.metrics may name besides the shipped modules: question answering's, summarization's and
 # text generation's (in [0, 1]), fill-mask's and text generation's perplexity (unbounded)
-TASK_METRIC_NAMES = ("exact_match", "rouge1", "rouge2", "rougeL", "rougeLsum", "token_f1", "json_valid")
-UNBOUNDED_TASK_METRICS = ("perplexity", "mlm_loss")
-LOWER_IS_BETTER = UNBOUNDED_TASK_METRICS  # losses and perplexity: a better model has less
+TASK_METRIC_NAMES = ("exact_match", "rouge1", "rouge2", "rougeL", "rougeLsum", "token_f1", "json_valid",
+                     "preference_accuracy")
+UNBOUNDED_TASK_METRICS = ("perplexity", "mlm_loss", "reward_margin")
+LOWER_IS_BETTER = ("perplexity", "mlm_loss")  # losses and perplexity: a better model has less
 
 
 def local_metric_path(name: str) -> Path | None:

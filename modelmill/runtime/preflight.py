@@ -13,7 +13,7 @@ from typing import Any
 from modelmill.config import PipelineSpec
 from modelmill.data.facts import SplitFacts
 from modelmill.runtime.errors import ModelmillError, PreflightFailed
-from modelmill.task_types import TEXT_GENERATION
+from modelmill.task_types import PREFERENCE, TEXT_GENERATION
 
 COLUMN_KWARGS = ("column", "column_A", "column_B")
 UNBOUNDED = 1_000_000  # tokenizers without a limit report a huge model_max_length
@@ -104,8 +104,8 @@ def check_training(where: str, spec: PipelineSpec) -> list[str]:
 
     if spec.train.engine == "ray" and importlib.util.find_spec("ray") is None:
         return [f"{where}.train.engine: ray needs Ray on this machine: pip install 'modelmill[ray]'"]
-    if spec.task == TEXT_GENERATION and importlib.util.find_spec("trl") is None:
-        return [f"{where}.task: text-generation trains with TRL, not on this machine: pip install "
+    if spec.task in (TEXT_GENERATION, PREFERENCE) and importlib.util.find_spec("trl") is None:
+        return [f"{where}.task: {spec.task} trains with TRL, not on this machine: pip install "
                 "'modelmill[generative]'"]
     if not spec.train.training_arguments and spec.train.precision in ("auto", "fp32"):
         return []
@@ -118,6 +118,33 @@ def check_training(where: str, spec: PipelineSpec) -> list[str]:
         return [f"{where}.train.training_arguments: TrainingArguments refuses these settings: "
                 f"{type(exc).__name__}: {first_line(exc)}"]
     return []
+
+
+def check_adapter(where: str, spec: PipelineSpec) -> list[str]:
+    """What the train stage would refuse of `train.adapter`: PEFT missing, QLoRA where it cannot run (no CUDA here
+    and no work pool named to run it elsewhere), target modules the model has no linear layer of (its architecture
+    built from its config on the meta device: no weights are read)."""
+    import importlib.util
+
+    from modelmill.training.adapters import model_skeleton, missing_layers
+
+    adapter = spec.train.adapter
+    if adapter is None:
+        return []
+    if importlib.util.find_spec("peft") is None:
+        return [f"{where}.train.adapter: adapters train with PEFT, not on this machine: pip install "
+                "'modelmill[adapters]'"]
+    if adapter.method == "qlora" and spec.deploy.work_pool is None:
+        import torch
+
+        if not torch.cuda.is_available():
+            return [f"{where}.train.adapter.method: qlora needs a CUDA device, and this machine has none (name the "
+                    "GPU work pool that runs it in deploy.work_pool, or use method: lora)"]
+    if not isinstance(adapter.target_modules, list) or spec.model.from_pipeline is not None:
+        return []
+    skeleton = model_skeleton(spec)
+    problem = missing_layers(skeleton, adapter.target_modules) if skeleton is not None else None
+    return [f"{where}.train.adapter.target_modules: {problem}"] if problem else []
 
 
 def check_rule_columns(where: str, spec: PipelineSpec, columns: dict[str, list[str]]) -> list[str]:
@@ -215,6 +242,7 @@ def preflight(name: str, spec: PipelineSpec, root: PipelineSpec | None = None) -
     problems, columns = task_type(spec.task).check_files(where, spec)
     problems += check_rule_columns(where, spec, columns)
     problems += check_training(where, spec)
+    problems += check_adapter(where, spec)
     problems += check_model(where, spec, root)
     problems += check_metrics(where, spec)
     return problems

@@ -16,6 +16,7 @@ QUESTION_ANSWERING = "question-answering"
 SUMMARIZATION = "summarization"
 FILL_MASK = "fill-mask"
 TEXT_GENERATION = "text-generation"
+PREFERENCE = "preference"
 TASK_TYPES = {  # `task:` in pipelines.yaml -> the module that implements it
     TEXT_CLASSIFICATION: "modelmill.task_types.text_classification",
     TOKEN_CLASSIFICATION: "modelmill.task_types.token_classification",
@@ -23,10 +24,11 @@ TASK_TYPES = {  # `task:` in pipelines.yaml -> the module that implements it
     SUMMARIZATION: "modelmill.task_types.summarization",
     FILL_MASK: "modelmill.task_types.fill_mask",
     TEXT_GENERATION: "modelmill.task_types.text_generation",
+    PREFERENCE: "modelmill.task_types.preference",
 }
 
 TaskName = Literal[TEXT_CLASSIFICATION, TOKEN_CLASSIFICATION, QUESTION_ANSWERING, SUMMARIZATION, FILL_MASK,
-                   TEXT_GENERATION]
+                   TEXT_GENERATION, PREFERENCE]
 
 
 def task_type(name: str) -> TaskType:

@@ -20,6 +20,7 @@ from modelmill.task_types import (
     QUESTION_ANSWERING,
     SUMMARIZATION,
     TEXT_CLASSIFICATION,
+    PREFERENCE,
     TEXT_GENERATION,
     TOKEN_CLASSIFICATION,
 )
@@ -32,7 +33,7 @@ ADAPTER_WEIGHTS = "adapter_model.safetensors"
 RECORD = "modelmill_adapter.json"  # beside the adapter: the base it adapts, the task and labels of its head
 PEFT_TASKS = {  # PEFT's task type of each of ours: it picks the head that `modules_to_save` trains in full
     TEXT_CLASSIFICATION: "SEQ_CLS", TOKEN_CLASSIFICATION: "TOKEN_CLS", QUESTION_ANSWERING: "QUESTION_ANS",
-    SUMMARIZATION: "SEQ_2_SEQ_LM", TEXT_GENERATION: "CAUSAL_LM", FILL_MASK: None,
+    SUMMARIZATION: "SEQ_2_SEQ_LM", TEXT_GENERATION: "CAUSAL_LM", PREFERENCE: "CAUSAL_LM", FILL_MASK: None,
 }
 HEADS = {  # the new heads PEFT's task types train in full (`modules_to_save` unless the spec names others)
     TEXT_CLASSIFICATION: ["classifier", "score"], TOKEN_CLASSIFICATION: ["classifier", "score"],
@@ -103,6 +104,35 @@ def missing_layers(model: Any, names: list[str]) -> str | None:
     missing = [name for name in names if name.rsplit(".", 1)[-1] not in known]
     return f"the model has no linear layer named {missing} (its linear layers: {', '.join(known)})" \
         if missing else None
+
+
+AUTO_CLASSES = {  # the transformers class each task type trains (as its load_model builds it)
+    TEXT_CLASSIFICATION: "AutoModelForSequenceClassification", TOKEN_CLASSIFICATION: "AutoModelForTokenClassification",
+    QUESTION_ANSWERING: "AutoModelForQuestionAnswering", SUMMARIZATION: "AutoModelForSeq2SeqLM",
+    TEXT_GENERATION: "AutoModelForCausalLM", PREFERENCE: "AutoModelForCausalLM", FILL_MASK: "AutoModelForMaskedLM",
+}
+
+
+def model_skeleton(spec: Any) -> Any:
+    """The pipeline's model built from its config on the meta device (its layers, no weights): for `check`. None
+    where the config is not on this machine (a Hub id not cached) or the model is a warm-started encoder-decoder."""
+    import torch
+    import transformers
+
+    from modelmill.training.loading import gguf_source
+    from modelmill.training.resources import resolve_model_ref
+
+    model = spec.model
+    if model.encoder_decoder:
+        return None
+    try:
+        path, options = gguf_source(model) if model.gguf_file else (resolve_model_ref(str(model.name_or_path)), {})
+        config = transformers.AutoConfig.from_pretrained(path, revision=model.revision,
+                                                         trust_remote_code=model.trust_remote_code, **options)
+        with torch.device("meta"):
+            return getattr(transformers, AUTO_CLASSES[spec.task]).from_config(config)
+    except (OSError, ValueError):
+        return None
 
 
 def parameter_counts(model: Any) -> tuple[int, int]:

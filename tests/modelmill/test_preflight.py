@@ -176,3 +176,20 @@ def test_check_refuses_overlap_that_the_validate_stage_would_stop_on_and_names_t
     # and with `action: drop` the same data is ready: the load stage drops those rows
     spec["validation"]["checks"] = {"overlap": {"action": "drop"}}
     assert main(["check", "-f", str(write_pipelines({"tiny": spec}))]) == 0
+
+
+def test_check_refuses_adapter_layers_the_model_lacks_and_qlora_without_cuda(tiny_model_dir, review_files):
+    from modelmill.config import PipelineSpec
+    from modelmill.runtime.preflight import preflight
+
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    spec["train"]["adapter"] = {"target_modules": ["query", "q_proj"]}
+    problems = preflight("tiny", PipelineSpec.model_validate(spec))
+    assert problems == ["pipelines.tiny.train.adapter.target_modules: the model has no linear layer named "
+                        "['q_proj'] (its linear layers: classifier, dense, key, query, value)"]
+    spec["train"]["adapter"] = {"method": "qlora"}
+    assert preflight("tiny", PipelineSpec.model_validate(spec)) == [
+        "pipelines.tiny.train.adapter.method: qlora needs a CUDA device, and this machine has none (name the GPU "
+        "work pool that runs it in deploy.work_pool, or use method: lora)"]
+    spec["deploy"] = {"work_pool": "gpus"}  # it runs elsewhere: the workers' machines decide
+    assert preflight("tiny", PipelineSpec.model_validate(spec)) == []

@@ -144,3 +144,17 @@ def test_a_training_killed_by_sigkill_resumes_the_adapter_and_its_optimizer(toke
     assert after[:4] == pytest.approx(unbroken[len(before):len(before) + 4], rel=1e-3), \
         "the steps after the kill are those of a training never killed (adapter, optimizer and schedule restored)"
     assert after[:4] != pytest.approx(unbroken[:4], rel=1e-3), "not a fresh start"
+
+
+def test_the_adapter_example_publishes_under_5_percent_of_its_base_models_bytes(tokens, tmp_path):
+    from modelmill.config import load_pipelines
+    from modelmill.training.resources import resolve_model_ref
+
+    example = load_pipelines(Path(__file__).parents[2] / "examples" / "adapters" / "pipelines.yaml")
+    spec = example.pipelines["sentiment-lora"]
+    train = spec.train.updated(max_steps=1, eval_strategy="steps", eval_steps=1)  # its size, not its quality
+    manifest = train_module.fine_tune(tokens, spec.model, train, tmp_path / "work", tmp_path / "out")
+    base = Path(resolve_model_ref(str(spec.model.name_or_path))) / "model.safetensors"
+    adapter = (manifest.path / ADAPTER_WEIGHTS).stat().st_size
+    assert adapter < 0.05 * base.stat().st_size, f"{adapter} bytes of adapter for {base.stat().st_size} of base"
+    assert manifest.trainable_parameters < 0.05 * manifest.parameters
