@@ -31,7 +31,7 @@ import yaml
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 SST2 = ROOT.parent / "shared" / "data" / "sst2"
-LEARNING_RATES = {"full": [3e-5, 1e-4, 3e-4], "lora": [3e-4, 1e-3, 3e-3]}
+LEARNING_RATES = {"full": [3e-5, 1e-4, 3e-4], "lora": [1e-3, 3e-3, 1e-2]}
 ADAPTER = {"method": "lora", "r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"}
 MAIN_METRIC = {"sst2": "accuracy", "entities": "f1", "answers": "f1"}
 
@@ -63,15 +63,18 @@ def example_pipeline(name: str) -> dict[str, Any]:
     return spec
 
 
-def side(spec: dict[str, Any], method: str, objective: str) -> dict[str, Any]:
+def side(spec: dict[str, Any], method: str, objective: str, epochs: float | None = None) -> dict[str, Any]:
     """`spec` as one side of the comparison: no gates (the bench reports, it does not release), a search over the
     method's learning rates, and the adapter for LoRA."""
     spec = json.loads(json.dumps(spec))
     evaluate = spec["evaluate"]
-    evaluate.update(thresholds={}, class_thresholds={})
+    evaluate.pop("class_thresholds", None)
+    evaluate["thresholds"] = {}
     if "baselines" in evaluate:
         evaluate["baselines"] = {"must_beat": []}
     spec["train"].pop("early_stopping_patience", None)
+    if epochs is not None:
+        spec["train"]["epochs"] = epochs
     if method == "lora":
         spec["train"]["adapter"] = dict(ADAPTER)
     spec["search"] = {"trials": len(LEARNING_RATES[method]), "objective": {"metric": objective},
@@ -121,6 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sst2-rows", type=int, default=2000)
     parser.add_argument("--only", default="sst2,entities,answers")
+    parser.add_argument("--epochs", type=float, default=None, help="both sides (default: each pipeline's own)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="modelmill-bench-adapters-") as scratch:
@@ -128,8 +132,8 @@ def main() -> None:
         for dataset in args.only.split(","):
             spec = sst2_pipeline(work, args.sst2_rows) if dataset == "sst2" else example_pipeline(dataset)
             objective = "accuracy" if dataset == "sst2" else "loss"
-            figures = {method: measure(f"{dataset}-{method}", side(spec, method, objective), work / "home", work)
-                       for method in ("full", "lora")}
+            figures = {method: measure(f"{dataset}-{method}", side(spec, method, objective, args.epochs),
+                                       work / "home", work) for method in ("full", "lora")}
             rows.append((dataset, figures))
             print(f"{dataset}: {json.dumps(figures)}", flush=True)
     report(rows)

@@ -2,6 +2,10 @@
 assistant answers with the ticket as one line of JSON (category, product, order, urgent). Written for modelmill (no
 outside source); deterministic (seed 13). The test split's products are never seen in training.
 
+And data/pairs/{train,validation,test}.jsonl (seed 17): preference pairs for the DPO pipeline that follows it, each a
+new message with the right ticket chosen over a flawed answer of the kinds a small model gives (a wrong category or
+urgency, a dropped order number, a chatty reply instead of JSON, a product copied wrong).
+
     python examples/assistant/make_data.py
 """
 
@@ -49,6 +53,38 @@ def conversation(rng: random.Random, products: list[str]) -> dict[str, list[dict
                          {"role": "assistant", "content": json.dumps(ticket)}]}
 
 
+FLAWS = ("category", "urgent", "order", "chatty", "product")
+
+
+def flawed(ticket: dict, rng: random.Random) -> str:
+    """A plausible wrong answer to a message whose right ticket is `ticket`."""
+    flaw = rng.choice(FLAWS)
+    if flaw == "chatty":
+        return (f"I'm sorry to hear about your {ticket['product']}! I have created a ticket for you and our team "
+                "will get back to you soon.")
+    wrong = dict(ticket)
+    if flaw == "category":
+        wrong["category"] = rng.choice(sorted(set(PROBLEMS) - {ticket["category"]}))
+    elif flaw == "urgent":
+        wrong["urgent"] = not ticket["urgent"]
+    elif flaw == "order" and ticket["order"] is not None:
+        wrong["order"] = None
+    else:
+        wrong["product"] = ticket["product"].split(" ", 1)[1]  # the colour dropped
+    return json.dumps(wrong)
+
+
+def pair(rng: random.Random, products: list[str]) -> dict[str, list[dict[str, str]]]:
+    """A new support message (prompt: system and user turns), its right ticket chosen over a flawed answer."""
+    system, user, answer = conversation(rng, products)["messages"]
+    return {"prompt": [system, user], "chosen": [answer],
+            "rejected": [{"role": "assistant", "content": flawed(json.loads(answer["content"]), rng)}]}
+
+
+def write_rows(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+
+
 def main() -> None:
     rng = random.Random(13)
     folder = Path(__file__).parent / "data"
@@ -56,8 +92,12 @@ def main() -> None:
     cut = len(PRODUCTS) * 3 // 4
     for split, count in (("train", 160), ("validation", 32), ("test", 48)):
         products = PRODUCTS[cut:] if split == "test" else PRODUCTS[:cut]
-        rows = [conversation(rng, products) for _ in range(count)]
-        (folder / f"{split}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+        write_rows(folder / f"{split}.jsonl", [conversation(rng, products) for _ in range(count)])
+    rng = random.Random(17)
+    (folder / "pairs").mkdir(exist_ok=True)
+    for split, count in (("train", 120), ("validation", 24), ("test", 40)):
+        products = PRODUCTS[cut:] if split == "test" else PRODUCTS[:cut]
+        write_rows(folder / "pairs" / f"{split}.jsonl", [pair(rng, products) for _ in range(count)])
 
 
 if __name__ == "__main__":

@@ -126,7 +126,7 @@ def check_adapter(where: str, spec: PipelineSpec) -> list[str]:
     built from its config on the meta device: no weights are read)."""
     import importlib.util
 
-    from modelmill.training.adapters import model_skeleton, missing_layers
+    from modelmill.training.adapters import missing_layers, model_skeleton
 
     adapter = spec.train.adapter
     if adapter is None:

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from modelmill.runtime.errors import ConfigError
 from modelmill.task_types import (
     FILL_MASK,
+    PREFERENCE,
     QUESTION_ANSWERING,
     SUMMARIZATION,
     TEXT_CLASSIFICATION,
-    PREFERENCE,
     TEXT_GENERATION,
     TOKEN_CLASSIFICATION,
 )

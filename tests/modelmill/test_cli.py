@@ -22,9 +22,11 @@ def test_check_accepts_each_example_of_another_task_type(capsys):
         assert main(["check", "-f", str(folder / "pipelines.yaml")]) == 0, capsys.readouterr()
         outputs[folder.name] = capsys.readouterr().out
     assert all("OK (1 pipeline(s) checked with their data, model and metrics" in out
-               for name, out in outputs.items() if name != "domain")
+               for name, out in outputs.items() if name not in ("domain", "assistant"))
     assert ("OK (3 pipeline(s) checked with their data, model and metrics: general-mlm, news-mlm, news-events)"
             in outputs["domain"]), "the chain of domain adaptation, then fine-tuning"
+    assert "OK (2 pipeline(s) checked with their data, model and metrics: assistant, assistant-dpo)" in outputs[
+        "assistant"], "instruction tuning, then preference tuning"
 
 
 def test_a_token_task_s_bad_row_is_found_by_check(tmp_path, capsys):
