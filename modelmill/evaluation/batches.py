@@ -11,8 +11,8 @@ if TYPE_CHECKING:
 
 
 def saved_model(auto_class: Any, model_dir: str) -> tuple[Any, Any, Any]:
-    """The model saved in `model_dir` as `auto_class` (an AutoModelFor... class; an adapter on its base), in eval mode on the GPU when there
-    is one, its tokenizer and its device."""
+    """The model saved in `model_dir` as `auto_class` (an AutoModelFor... class; an adapter: on its base), in eval
+    mode on the GPU when there is one, its tokenizer and its device."""
     import torch
     from transformers import AutoTokenizer
 

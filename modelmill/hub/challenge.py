@@ -59,12 +59,20 @@ def other_base(spec: EvaluateSpec, champion: Champion, head: HubHead, model: Mod
         if model is not None and model.started_from is not None else None
     if champion.adapts == ours:
         return None
+    return incomparable(spec, champion, head, f"the published model is an adapter of another base model (base "
+                                              f"{champion.adapts}, this one's {ours})")
+
+
+def incomparable(spec: EvaluateSpec, champion: Champion, head: HubHead, why: str) -> Promotion:
+    """The decision when the champion cannot be scored as the new model is (`why`): as
+    evaluate.promote.on_label_change says."""
+    assert spec.promote is not None
     allowed = spec.promote.on_label_change == "promote"
     return Promotion(
         promoted=allowed, champion_revision=champion.revision, head=head,
-        reason=f"the published model is an adapter of another base model (base {champion.adapts}, this one's "
-        f"{ours}): they cannot be " + ("compared; promoted as evaluate.promote.on_label_change says" if allowed
-                                        else "compared; set evaluate.promote.on_label_change: promote to replace it"),
+        reason=f"{why}: they cannot be " + ("compared; promoted as evaluate.promote.on_label_change says" if allowed
+                                            else "compared; set evaluate.promote.on_label_change: promote to "
+                                            "replace it"),
     )
 
 
@@ -87,13 +95,8 @@ def challenge(
         if champion is None:
             return Promotion(promoted=True, reason=f"no model is published at {head.repo_id} yet", head=head)
         if labels and sorted(champion.labels) != sorted(labels):  # a task type with classes (or tags)
-            allowed = spec.promote.on_label_change == "promote"
-            return Promotion(
-                promoted=allowed, champion_revision=champion.revision, head=head,
-                reason=f"the published model has labels {champion.labels}, this one {labels}: they cannot be "
-                + ("compared; promoted as evaluate.promote.on_label_change says" if allowed
-                   else "compared; set evaluate.promote.on_label_change: promote to replace it"),
-            )
+            return incomparable(spec, champion, head,
+                                f"the published model has labels {champion.labels}, this one {labels}")
         if champion.adapts is not None:
             if (refused := other_base(spec, champion, head, model)) is not None:
                 return refused

@@ -16,7 +16,7 @@ from modelmill.checks.overlap import dropped_note
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, SearchReport, ValidationReport
 from modelmill.observe.reporting import gate_note
 from modelmill.search.report import search_table
-from modelmill.task_types import task_type
+from modelmill.task_types import PREFERENCE, task_type
 
 TEMPLATE = """---
 {{ card_data }}
@@ -105,10 +105,11 @@ READER_SETTINGS = (
 )
 
 
-def public_model_ref(ref: str) -> str:
-    """Hub ids and `pkg:` references as they are; a local folder by its name only (its path stays private)."""
+def public_model_ref(ref: str, made: str = "domain-adapted") -> str:
+    """Hub ids and `pkg:` references as they are; a local folder by its name only (its path stays private); another
+    pipeline's model as what that pipeline `made` (domain-adapted, instruction-tuned)."""
     if ref.startswith("pipeline:"):
-        return f"the domain-adapted model of pipeline `{ref.removeprefix('pipeline:')}`"
+        return f"the {made} model of pipeline `{ref.removeprefix('pipeline:')}`"
     if ref.startswith("pkg:") or hub_model_id(ref):
         return ref
     return f"a local model folder named '{Path(ref).name}'"
@@ -136,8 +137,9 @@ def released_as_adapter(model: ModelManifest) -> bool:
     return model.adapter is not None and not model.adapter.merge
 
 
-def adapter_note(model: ModelManifest) -> str:
-    """What a reader of an adapter's card needs: what it is, how many weights it trained, how to load it."""
+def adapter_note(model: ModelManifest, base_words: str) -> str:
+    """What a reader of an adapter's card needs: what it is, how many weights it trained, how to load it (its base
+    as the card words it: `base_words`)."""
     adapter = model.adapter
     if adapter is None:
         return ""
@@ -149,7 +151,7 @@ def adapter_note(model: ModelManifest) -> str:
     base = hub_model_id(model.base_model)
     loading = f'`AutoPeftModel.from_pretrained("<this repo>")` loads it on `{base}`' if base else \
         "load its base, then `PeftModel.from_pretrained(base, \"<this repo>\")`"
-    return f"{what} on {public_model_ref(model.base_model)}: this repo holds the adapter only; {loading}."
+    return f"{what} on {base_words}: this repo holds the adapter only; {loading}."
 
 
 def card_figures(evaluation: EvaluationReport) -> dict[str, str]:
@@ -182,6 +184,8 @@ def render_model_card(
     are pushed under `evaluation/` (see `card_figures`)."""
     figures = card_figures(evaluation)
     tag = task_type(data.task).pipeline_tag
+    base_words = public_model_ref(model.base_model, "instruction-tuned" if data.task == PREFERENCE else
+                                  "domain-adapted")
     card_data = ModelCardData(
         library_name="peft" if released_as_adapter(model) else "transformers",
         pipeline_tag=tag,
@@ -206,10 +210,10 @@ def render_model_card(
         repo_id=repo_id,
         description=description,
         pipeline=pipeline,
-        base_model=public_model_ref(model.base_model),
+        base_model=base_words,
         labels=", ".join(model.labels),
         chat_template=model.chat_template or "",
-        adapter=adapter_note(model),
+        adapter=adapter_note(model, base_words),
         num_examples=evaluation.num_examples,
         metrics_table=metrics_table,
         gate_note=" ".join(gate_note(evaluation)),

@@ -84,6 +84,7 @@ def test_dpo_after_sft_prefers_the_chosen_answers_and_reports_what_it_cost_on_th
     card = (summary.push.folder / "README.md").read_text(encoding="utf-8")
     assert yaml.safe_load(card.split("---")[1])["pipeline_tag"] == "text-generation"
     assert "Answers after alignment" in card and "sft (SFT)" in card
+    assert "from the instruction-tuned model of pipeline `sft`" in card
     # a re-run: every stage of the chain is a cache hit
     _, again = run_aligned(write_pipelines, specs)
     assert set(again.values()) == {"Cached"}

@@ -119,3 +119,24 @@ def test_pruning_is_refused_on_a_cluster_that_cannot_reach_the_study():
     with pytest.raises(ConfigError, match="search.pruning needs the trials to reach the study's journal on this "
                        "machine, and MODELMILL_DASK_ADDRESS=tcp://10.0.0.5:8786 names another cluster"):
         refuse_remote_pruning(pruned, "tcp://10.0.0.5:8786", "MODELMILL_DASK_ADDRESS")
+
+
+def test_a_search_can_name_the_adapters_rank_alpha_and_dropout(tiny_model_dir, review_files):
+    from pydantic import ValidationError
+
+    from modelmill.config import PipelineSpec
+
+    search = SearchSpec.model_validate({"trials": 2, "space": {"adapter.r": {"choice": [4, 8]},
+                                                               "adapter.dropout": {"uniform": [0.0, 0.2]},
+                                                               "learning_rate": {"log_uniform": [1e-4, 1e-2]}}})
+    base = TrainSpec.model_validate({"adapter": {"r": 16, "alpha": 32}})
+    trial = trial_train(base, {"adapter.r": 4, "adapter.dropout": 0.1, "learning_rate": 1e-3}, search)
+    assert (trial.adapter.r, trial.adapter.alpha, trial.adapter.dropout, trial.learning_rate) == (4, 32, 0.1, 1e-3)
+    with pytest.raises(ValidationError, match=r"adapter.r.choice: 0 is not a valid train.adapter.r"):
+        SearchSpec.model_validate({"trials": 2, "space": {"adapter.r": {"choice": [0, 8]}}})
+    with pytest.raises(ValidationError, match="adapter.alpha.uniform: train.adapter.alpha is not a real number"):
+        SearchSpec.model_validate({"trials": 2, "space": {"adapter.alpha": {"uniform": [8, 32]}}})
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    spec["search"] = {"trials": 2, "space": {"adapter.r": {"choice": [4, 8]}}}
+    with pytest.raises(ValidationError, match="search.space.adapter.r: the pipeline trains no adapter"):
+        PipelineSpec.model_validate(spec)
