@@ -178,8 +178,12 @@ class Preference(UnlabelledRows):
     def trainer(spec: Any, max_length: int, args: Any, **parts: Any) -> Any:
         """TRL's DPOTrainer on the tokenized pairs (the reference: a frozen copy of the model as it starts, or the
         base with the adapter switched off), or ORPO's on their text."""
+        import warnings
+
         parts.pop("data_collator", None)
         parts.pop("compute_metrics", None)
+        # TRL 1.16 asks transformers 5 a deprecated question at every step: noise in the user's terminal
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
         # pairs have no single length to group batches by (train.group_by_length): drawn at random
         settings = {**args.to_dict(), "train_sampling_strategy": "random", "beta": spec.beta,
                     "max_length": max_length, "dataset_num_proc": None}
