@@ -34,8 +34,9 @@ class ModelSpec(Section):
     """The pretrained model to fine-tune.
 
     `name_or_path` is a Hub id, a local folder, or ``pkg:<python package>/<folder>`` for a model
-    that a Python package ships (offline); or `from_pipeline` names a fill-mask pipeline of the same file whose
-    domain-adapted model this one starts from (a run of this pipeline runs that one's stages first, cached).
+    that a Python package ships (offline); or `from_pipeline` names a pipeline of the same file whose model this one
+    starts from (a fill-mask one's domain-adapted model; a text-generation one's, for preference tuning): a run of
+    this pipeline runs that one's stages first, cached.
     """
 
     name_or_path: str | None = Field(
@@ -43,8 +44,9 @@ class ModelSpec(Section):
         description="A Hub id, a local folder, or `pkg:<package>/<folder>` (a model a Python package ships).",
     )
     from_pipeline: str | None = Field(None, pattern=PIPELINE_NAME.pattern, description="Start from the model that "
-                                      "this fill-mask pipeline (of the same file) adapted to the domain; running "
-                                      "this pipeline runs or reuses that one's stages first.")
+                                      "this pipeline (of the same file) trained: a fill-mask one's domain-adapted "
+                                      "model, or, for task preference, a text-generation one's instruction-tuned "
+                                      "model; running this pipeline runs or reuses that one's stages first.")
     revision: str | None = Field(
         None, min_length=1, pattern=r"\S",
         description="A branch, tag or commit of a Hub model; pin one for reproducible runs.",

@@ -43,8 +43,9 @@ class PipelineSpec(Section):
     )
     task: TaskName = Field(
         TEXT_CLASSIFICATION, description="What the model learns: a label per text, a tag per word (NER), where a "
-        "question's answer is in a context (extractive QA), a summary of a text, or masked words of in-domain text "
-        "(fill-mask, domain adaptation).")
+        "question's answer is in a context (extractive QA), a summary of a text, masked words of in-domain text "
+        "(fill-mask, domain adaptation), an assistant's answers (text-generation: instruction tuning), or which of "
+        "two answers is preferred (preference: DPO or ORPO after instruction tuning).")
     data: DataSpec
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     model: ModelSpec

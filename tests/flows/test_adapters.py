@@ -81,8 +81,10 @@ def models(tiny_model_dir, tiny_seq2seq_dir, tiny_chat_dir) -> dict[str, Path]:
 
 @pytest.mark.parametrize("task", ["token-classification", "question-answering", "summarization", "fill-mask",
                                   "text-generation"])
-def test_every_task_type_trains_evaluates_and_releases_an_adapter(prefect, run, models, tmp_path, task):
-    state, stages = run(adapter_pipeline(task, tmp_path / "data", models))
+def test_every_task_type_trains_evaluates_and_releases_an_adapter_then_reruns_cached(prefect, run, models, tmp_path,
+                                                                                     task):
+    spec = adapter_pipeline(task, tmp_path / "data", models)
+    state, stages = run(spec)
     assert state.is_completed(), state.message
     assert stages == {stage: "Completed" for stage in STAGES}
     summary = state.result()
@@ -94,6 +96,8 @@ def test_every_task_type_trains_evaluates_and_releases_an_adapter(prefect, run, 
     assert "model" not in json.loads((pushed / RECORD).read_text()), "the local spec of the base stays here"
     metadata = yaml.safe_load((pushed / "README.md").read_text(encoding="utf-8").split("---")[1])
     assert metadata["library_name"] == "peft"
+    _, again = run(spec)
+    assert again == {stage: "Cached" for stage in STAGES}
 
 
 def test_a_classifier_adapter_reruns_cached_reaches_the_hub_and_meets_its_champion_on_its_base_only(
