@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -110,15 +111,8 @@ def weights_of(folder: Path) -> tuple[int, int]:
     path = next(folder / name for name in ("adapter_model.safetensors", "model.safetensors")
                 if (folder / name).is_file())
     with safe_open(str(path), framework="pt") as weights:
-        count = sum(_product(weights.get_slice(name).get_shape()) for name in weights.keys())
+        count = sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())
     return count, path.stat().st_size
-
-
-def _product(shape: list[int]) -> int:
-    total = 1
-    for size in shape:
-        total *= size
-    return total
 
 
 def measure(name: str, spec: dict[str, Any], home: Path, work: Path) -> dict[str, Any]:

@@ -122,6 +122,11 @@ class ModelManifest(BaseModel):
     parameters: int | None = Field(None, description="Parameters of the trained model (base and adapter).")
 
     @property
+    def seed(self) -> int:
+        """The seed it trained with: its new weights (head, or a seeded base) are drawn again from it."""
+        return int(self.training_arguments.get("seed", 0))
+
+    @property
     def mean_loss(self) -> str:
         """The mean train loss as people read it: a number, or why there is none (never a made-up zero)."""
         return f"{self.train_loss:.4f}" if self.train_loss is not None else UNKNOWN_LOSS

@@ -47,15 +47,11 @@ def champion_scores(
     return test, {name: scores(read_evaluation_set(name, extra, data)) for name, extra in sorted(spec.sets.items())}
 
 
-def trained_seed(model: ModelManifest) -> int:
-    return int(model.training_arguments.get("seed", 0))
-
-
 def other_base(spec: EvaluateSpec, champion: Champion, head: HubHead, model: ModelManifest | None
                ) -> Promotion | None:
     """The decision when the published adapter adapts another base than the new model's (None: the same base)."""
     assert spec.promote is not None
-    ours = base_identity(model.started_from, trained_seed(model)) \
+    ours = base_identity(model.started_from, model.seed) \
         if model is not None and model.started_from is not None else None
     if champion.adapts == ours:
         return None
@@ -101,7 +97,7 @@ def challenge(
             if (refused := other_base(spec, champion, head, model)) is not None:
                 return refused
             assert model is not None and model.started_from is not None
-            adopt_base(champion.folder, model.started_from, trained_seed(model))
+            adopt_base(champion.folder, model.started_from, model.seed)
         scores, sets = task_type(data.task).score_published(champion.folder, champion.labels, data, labels, spec,
                                                             tokenizer)
     rows = set_rows(spec, challenger_sets or {}, sets)

@@ -9,7 +9,7 @@ import shutil
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -172,6 +172,23 @@ def atomic_dir(final: Path) -> Iterator[Path]:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
     scratch.rename(final)
+
+
+def made_once(final: Path, make: Callable[[Path], None]) -> Path:
+    """`final` (a local folder), made by `make(scratch)` only if it does not exist yet: processes of this machine
+    that need it at once wait on a lock for the one making it (released when its file closes, or its process
+    dies), and none reads half a folder (`atomic_dir`)."""
+    import fcntl
+
+    if final.is_dir():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with (final.parent / f".{final.name}.making.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not final.is_dir():
+            with atomic_dir(final) as scratch:
+                make(scratch)
+    return final
 
 
 def _link_or_copy(source: str | Path, target: str | Path) -> None:

@@ -115,7 +115,7 @@ def retention(model: ModelManifest, spec: RetentionSpec, data: DataManifest, max
                                                return_special_tokens_mask=True), batched=True)
     after = mean_masked_loss(adapted, tokenizer, device, general, batch_size)
     assert model.started_from is not None
-    base, missing = base_masked_lm(model.started_from, int(model.training_arguments.get("seed", 0)))
+    base, missing = base_masked_lm(model.started_from, model.seed)
     before = mean_masked_loss(base.to(device).eval(), tokenizer, device, general, batch_size)
     scores = [loss_scores(f"base model ({model.base_model})", before, general.num_rows),
               loss_scores("adapted", after, general.num_rows)]

@@ -222,7 +222,7 @@ class Preference(UnlabelledRows):
         assert model.started_from is not None, "a trained model records the spec it started from"
         test = datasets.load_from_disk(str(local_copy(tokens.path)))["test"]
         policy = load_trained(AutoModelForCausalLM, local_copy(model.path)).eval()
-        set_seed(int(model.training_arguments.get("seed", 0)))
+        set_seed(model.seed)
         reference = self.load_model(model.started_from, []).eval()
         beta = float(model.training_arguments.get("beta", 0.1))
         scored = preference_scores(policy, reference, test, beta)

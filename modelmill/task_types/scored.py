@@ -55,7 +55,7 @@ def untuned_scores(kind: Any, model: ModelManifest, test: datasets.Dataset, data
 
     assert model.started_from is not None, "a trained model records the spec it started from"
     with tempfile.TemporaryDirectory(prefix="modelmill-untuned-") as scratch:
-        set_seed(int(model.training_arguments.get("seed", 0)))
+        set_seed(model.seed)
         kind.load_model(model.started_from, model.labels).save_pretrained(scratch)
         AutoTokenizer.from_pretrained(str(local_copy(model.path))).save_pretrained(scratch)
         scored = kind.score(Path(scratch), model.labels, test, data, spec, model.labels)

@@ -175,10 +175,16 @@ def write_record(folder: Path, model: ModelSpec, task: str, labels: list[str], s
     config_file = folder / ADAPTER_CONFIG
     config = json.loads(config_file.read_text(encoding="utf-8"))
     config.update(base_model_name_or_path=public_base(model), revision=model.revision)
-    config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    record = {"base_model": public_base(model), "identity": base_identity(model, seed), "task": task,
-              "labels": labels, "seed": seed, "model": model.model_dump(mode="json")}
-    (folder / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_json(config_file, config)
+    write_json(folder / RECORD, {"base_model": public_base(model), "identity": base_identity(model, seed),
+                                 "task": task, "labels": labels, "seed": seed, "model": model.model_dump(mode="json")})
+
+
+def write_json(path: Path, value: dict[str, Any]) -> None:
+    """`value` as `path`, a new file (the old one maybe a hard link to a trained model's file: never written
+    through)."""
+    path.unlink(missing_ok=True)
+    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def is_adapter(folder: Path | str) -> bool:
@@ -202,16 +208,13 @@ def public_record(folder: Path) -> None:
     """Drop what only this machine means from the record in `folder` (the base's local spec) before it leaves."""
     record = read_record(folder)
     record.pop("model", None)
-    (folder / RECORD).unlink()  # maybe a hard link to the trained model's file: never written through
-    (folder / RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_json(folder / RECORD, record)
 
 
 def adopt_base(folder: Path, model: ModelSpec, seed: int) -> None:
     """Rebuild the published adapter in `folder` on this run's own base (its record, from the Hub, is never
     trusted with what to load): only called once its identity matched `base_identity(model, seed)`."""
-    record = read_record(folder)
-    (folder / RECORD).write_text(json.dumps({**record, "model": model.model_dump(mode="json"), "seed": seed}),
-                                 encoding="utf-8")
+    write_json(folder / RECORD, {**read_record(folder), "model": model.model_dump(mode="json"), "seed": seed})
 
 
 def adapted_model(folder: Path | str) -> Any:
@@ -242,21 +245,13 @@ def merged_folder(folder: Path) -> Path:
     """A plain model: the adapter in `folder` merged into its base and saved with its tokenizer, once per adapter
     (by content) under this machine's home, never half written. Two merges of one adapter are equal byte for
     byte."""
-    import fcntl
-
     from transformers import AutoTokenizer
 
-    from modelmill.storage.artifacts import atomic_dir, files_fingerprint, stage_dir
+    from modelmill.storage.artifacts import files_fingerprint, made_once, stage_dir
+
+    def merge(scratch: Path) -> None:
+        load_trained(None, folder).save_pretrained(str(scratch))
+        AutoTokenizer.from_pretrained(str(folder)).save_pretrained(str(scratch))
 
     files = sorted(path for path in folder.iterdir() if path.is_file())
-    merged = stage_dir("merge", files_fingerprint(files)[:16]) / "model"
-    if merged.is_dir():
-        return merged
-    merged.parent.mkdir(parents=True, exist_ok=True)
-    with (merged.parent / ".merging.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not merged.is_dir():
-            with atomic_dir(merged) as scratch:
-                load_trained(None, folder).save_pretrained(str(scratch))
-                AutoTokenizer.from_pretrained(str(folder)).save_pretrained(str(scratch))
-    return merged
+    return made_once(stage_dir("merge", files_fingerprint(files)[:16]) / "model", merge)

@@ -40,20 +40,10 @@ def gguf_weights(model: ModelSpec) -> Path:
     """The folder that holds `model.gguf_file` de-quantised to torch weights, with its tokenizer (and chat
     template): converted once per file (by name and content, or Hub id and revision) under this machine's home,
     other runs waiting on a lock for the one converting, never reading half a folder."""
-    import fcntl
+    from modelmill.storage.artifacts import made_once
 
-    from modelmill.storage.artifacts import atomic_dir
-
-    folder = gguf_folder(model)
-    if folder.is_dir():
-        return folder
     source = resolve_model_ref(str(model.name_or_path))
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with (folder.parent / ".converting.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or its process dies
-        if not folder.is_dir():
-            convert_gguf(source, model, folder, atomic_dir)
-    return folder
+    return made_once(gguf_folder(model), lambda scratch: convert_gguf(source, model, scratch))
 
 
 def gguf_folder(model: ModelSpec) -> Path:
@@ -98,9 +88,9 @@ def _tokenizer_in_gguf(path: str, gguf_file: str) -> PreTrainedTokenizerBase:
     return AutoTokenizer.from_pretrained(path, gguf_file=gguf_file)
 
 
-def convert_gguf(source: str, model: ModelSpec, folder: Path, atomic_dir: Any) -> None:
+def convert_gguf(source: str, model: ModelSpec, scratch: Path) -> None:
     """De-quantise the GGUF weights (transformers reads llama.cpp files with the `gguf` package) and save them
-    with the tokenizer the file carries."""
+    with the tokenizer the file carries into `scratch`."""
     import importlib.util
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -119,9 +109,8 @@ def convert_gguf(source: str, model: ModelSpec, folder: Path, atomic_dir: Any) -
         tokenizer = AutoTokenizer.from_pretrained(source, **options)
     if getattr(weights, "hf_quantizer", None) is not None:  # dense now: saved as plain torch weights
         weights.hf_quantizer.remove_quantization_config(weights)
-    with atomic_dir(folder) as scratch:
-        weights.save_pretrained(str(scratch))
-        tokenizer.save_pretrained(str(scratch))
+    weights.save_pretrained(str(scratch))
+    tokenizer.save_pretrained(str(scratch))
 
 
 def load_tokenizer(ref: str, model: ModelSpec) -> PreTrainedTokenizerBase:
