@@ -194,3 +194,25 @@ def test_a_sanitised_hub_error_has_no_cause_or_context(guard, status):
         raise HfHubHTTPError(f"{status} refused", response=httpx2.Response(status, request=request))
     assert chained(raised.value) == [], f"{type(raised.value).__name__} keeps {chained(raised.value)!r}"
     assert CANARY not in str(raised.value)
+
+
+@pytest.mark.parametrize("failure", ["adapter push refused", "adapter champion unreadable"])
+def test_an_adapters_failed_release_or_champion_read_leaves_the_token_nowhere(prefect, run, hub, canary,
+                                                                              tiny_model_dir, review_files, capfd,
+                                                                              failure):
+    spec = pipeline_dict(tiny_model_dir, review_files, hub.url)
+    spec["train"]["adapter"] = {"r": 4, "alpha": 8}
+    if failure == "adapter push refused":
+        hub.state.fail_next("POST", r"/commit/", 401, times=10)
+        state, stages = run(spec)
+        assert state.is_failed() and stages["push"] == "Failed", stages
+    else:
+        spec["evaluate"]["promote"] = {"metric": "accuracy"}
+        assert run(spec)[0].is_completed()  # an adapter released: the next run reads it as its champion
+        hub.state.fail_next("GET", r"/resolve/", 500, times=30)
+        state, stages = run(spec)
+        assert state.is_failed() and stages["challenge"] == "Failed", stages
+    assert canary not in (state.message or "")
+    out, err = capfd.readouterr()
+    assert canary not in out + err
+    assert files_holding(canary, *state_folders()) == []

