@@ -4,6 +4,10 @@ never both (the one that owns a pipeline's deployment keeps it: the other refuse
 A deployment names its pipeline and pipelines file (relative to the project folder) and no path of this host; each
 run enters the project folder of the worker's host and reads the file when it starts, so an edited rule,
 threshold or data file takes effect at the next run without redeploying.
+
+A pipeline with `trigger: {on: data}` gets a second deployment, `watch-data/<pipeline>`, that polls its data on
+an interval schedule, and its own deployment gets the trigger that starts a run per change and runs one run at a
+time (a change during a retrain starts one run after it).
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from uuid import UUID
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.runner.storage import LocalStorage
-from prefect.schedules import Cron
+from prefect.schedules import Cron, Interval
 
 from deployments.alerts import sync_crash_alerts
 from deployments.pools import job_variables, read_pool
 from deployments.retire import retire_stale_deployments
 from flows.finetune import finetune
+from flows.watch import watch_data
 from modelmill.config import PipelineSpec
 from modelmill.config.file import DEFAULT_FILE, load_pipelines
 from modelmill.runtime.errors import ConfigError
@@ -32,6 +37,8 @@ from modelmill.storage.home import current_home
 
 TAG = "modelmill"
 ENTRYPOINT = "flows.finetune.finetune"  # a module path: workers import the installed flow from any folder
+WATCH_ENTRYPOINT = "flows.watch.watch_data"
+WATCHER_VARIABLES = ("image", "env")  # a watcher polls: it needs the image and the settings, not the GPUs
 
 
 def project_relative(path: Path | str, what: str) -> str:
@@ -47,22 +54,45 @@ def project_relative(path: Path | str, what: str) -> str:
 
 
 def deployment_settings(name: str, spec: PipelineSpec, pipelines_file: str) -> dict[str, Any]:
-    """What serve and deploy share: name, parameters (the pipeline and its file, no spec), schedule, tags."""
+    """What serve and deploy share: name, parameters (the pipeline and its file, no spec), schedule, tags, and
+    for a data trigger, the trigger and one run at a time."""
+    from modelmill.runtime.data_trigger import deployment_trigger
+
+    parameters = {"pipeline": name, "pipelines_file": pipelines_file}
+    triggered = {"triggers": [deployment_trigger(name, parameters)], "concurrency_limit": 1} if spec.trigger else {}
     return {
         "name": name,
         "description": spec.description or None,
-        "parameters": {"pipeline": name, "pipelines_file": pipelines_file},
+        "parameters": parameters,
         "schedules": [Cron(spec.schedule.cron, timezone=spec.schedule.timezone)] if spec.schedule else [],
         "tags": [TAG, name],
+        **triggered,
+    }
+
+
+def watcher_settings(name: str, spec: PipelineSpec, pipelines_file: str) -> dict[str, Any]:
+    """The `watch-data/<pipeline>` deployment of a pipeline with a data trigger: a poll on an interval."""
+    assert spec.trigger is not None
+    return {
+        "name": name,
+        "description": f"Watches the data of pipeline '{name}' every {spec.trigger.poll}; a change starts "
+                       f"finetune/{name}",
+        "parameters": {"pipeline": name, "pipelines_file": pipelines_file},
+        "schedules": [Interval(spec.trigger.poll_seconds)],
+        "tags": [TAG, name, "watcher"],
     }
 
 
 def build_deployments(path: Path | str = DEFAULT_FILE) -> list[RunnerDeployment]:
-    """Deployments for `serve`, named after the pipelines; the UI form is the flow's typed overrides."""
+    """Deployments for `serve`, named after the pipelines (and their data watchers); the UI form is the flow's
+    typed overrides."""
     pipelines_file = project_relative(path, "pipelines file")
+    pipelines = load_pipelines(path).pipelines
     return [
-        finetune.to_deployment(**deployment_settings(name, spec, pipelines_file))
-        for name, spec in load_pipelines(path).pipelines.items()
+        *(finetune.to_deployment(**deployment_settings(name, spec, pipelines_file))
+          for name, spec in pipelines.items()),
+        *(watch_data.to_deployment(**watcher_settings(name, spec, pipelines_file))
+          for name, spec in pipelines.items() if spec.trigger),
     ]
 
 
@@ -137,7 +167,10 @@ def seconds_since_poll(deployment: Any) -> float:
 def _finish(path: Path | str, deployment_ids: dict[str, UUID]) -> list[str]:
     """Retire deployments of pipelines no longer in the file (returned); (re)create the crash alerts of the others."""
     pipelines = load_pipelines(path).pipelines
-    retired = retire_stale_deployments(set(pipelines), project_relative(path, "pipelines file"))
+    pipelines_file = project_relative(path, "pipelines file")
+    retired = retire_stale_deployments(set(pipelines), pipelines_file)
+    retire_stale_deployments({name for name, spec in pipelines.items() if spec.trigger}, pipelines_file,
+                             flow_name=watch_data.name)
     sync_crash_alerts({name: (deployment_ids[name], spec.notify) for name, spec in pipelines.items()})
     return retired
 
@@ -175,8 +208,13 @@ def serve_pipelines(path: Path | str = DEFAULT_FILE, announce: Any = print) -> N
     """Serve every pipeline's deployment from this process (needs a Prefect server: `prefect server start`)."""
     deployments = build_deployments(path)
     current_home().save_result_block()
-    refuse_pool_deployments([deployment.name for deployment in deployments])
-    retired = _finish(path, {deployment.name: deployment.apply() for deployment in deployments})
+    refuse_pool_deployments([deployment.name for deployment in deployments if deployment.flow_name == finetune.name])
+    ids = {}
+    for deployment in deployments:
+        deployment_id = deployment.apply()
+        if deployment.flow_name == finetune.name:
+            ids[deployment.name] = deployment_id
+    retired = _finish(path, ids)
     for name in retired:
         announce(f"Retired finetune/{name}: pipeline '{name}' is no longer in {path}")
     serve(*deployments)
@@ -215,4 +253,11 @@ def deploy_pipelines(path: Path | str = DEFAULT_FILE, pool: str = "modelmill") -
         )
         for name, spec in pipelines.items()
     }
+    watcher = watch_data.from_source(source=ProjectFolder(pipelines_file), entrypoint=WATCH_ENTRYPOINT)
+    for name, spec in pipelines.items():
+        if spec.trigger:
+            watcher.deploy(**watcher_settings(name, spec, pipelines_file), work_pool_name=targets[name][0],
+                           job_variables={key: value for key, value in targets[name][1].items()
+                                          if key in WATCHER_VARIABLES},
+                           paused=False, build=False, push=False, print_next_steps=False)
     return ids, _finish(path, ids)

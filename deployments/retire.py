@@ -1,4 +1,5 @@
-"""Deployments of pipelines that left the pipelines file are deleted, so none lingers paused or Late."""
+"""Deployments of pipelines that left the pipelines file are deleted, with the automations they own (a data
+trigger), so none lingers paused or Late."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTag
 from deployments.alerts import alert_name, delete_alert
 
 
-def retire_stale_deployments(keep: set[str], pipelines_file: str, tag: str = "modelmill") -> list[str]:
-    """Delete `finetune` deployments of `pipelines_file` whose pipeline is not in `keep`; return their names."""
+def retire_stale_deployments(keep: set[str], pipelines_file: str, tag: str = "modelmill",
+                             flow_name: str = "finetune") -> list[str]:
+    """Delete deployments of flow `flow_name` (the pipelines' own, or their data watchers) of `pipelines_file`
+    whose pipeline is not in `keep`; return their names."""
     with get_client(sync_client=True) as client:
         deployments = client.read_deployments(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=["finetune"])),
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
             deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=[tag])),
             limit=200,
         )
@@ -21,6 +24,8 @@ def retire_stale_deployments(keep: set[str], pipelines_file: str, tag: str = "mo
             if deployment.name in keep or deployment.parameters.get("pipelines_file") != pipelines_file:
                 continue
             client.delete_deployment(deployment.id)
-            delete_alert(client, alert_name(deployment.name))
+            client.delete_resource_owned_automations(f"prefect.deployment.{deployment.id}")  # its data trigger
+            if flow_name == "finetune":  # a watcher has no crash alert of its own
+                delete_alert(client, alert_name(deployment.name))
             retired.append(deployment.name)
     return retired

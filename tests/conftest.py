@@ -421,6 +421,14 @@ def hub_token(hub: LoopbackHub, monkeypatch: pytest.MonkeyPatch) -> str:
     return hub.state.token
 
 
+@pytest.fixture(scope="session", autouse=True)
+def great_expectations_loaded() -> None:
+    """GX imported once per test process: the checks of `run` and `check` then build the rules here, instead of in
+    the child process each one starts in a fresh process (seconds of CPU each, a few hundred times per suite).
+    tests/modelmill/test_library_index.py covers the child."""
+    import great_expectations  # noqa: F401
+
+
 @pytest.fixture(scope="session")
 def prefect() -> Iterator[None]:
     """A temporary Prefect API and database for tests that run tasks or flows."""

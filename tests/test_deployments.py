@@ -77,3 +77,22 @@ def test_a_deployment_whose_serve_process_was_killed_is_taken_over_and_a_live_on
     with pytest.raises(ConfigError, match=r"finetune/live are served by a `modelmill serve` process \(polled 8 s ago\)"
                                           r".*prefect deployment pause finetune/<pipeline>"):
         pipelines.refuse_served_deployments(["live", "killed"], announce=said.append)
+
+
+def test_a_data_trigger_adds_a_watcher_and_a_trigger_and_runs_one_at_a_time(tmp_path, monkeypatch):
+    import yaml
+
+    spec = yaml.safe_load((REPO_ROOT / "pipelines.yaml").read_text())["pipelines"]["sentiment"]
+    spec["data"]["files"] = {split: str(REPO_ROOT / path) for split, path in spec["data"]["files"].items()}
+    spec["trigger"] = {"on": "data", "poll": "2m", "debounce": "10m"}
+    (tmp_path / "pipelines.yaml").write_text(yaml.safe_dump({"pipelines": {"news": spec, "plain": {
+        **spec, "trigger": None}}}))
+    monkeypatch.chdir(tmp_path)
+    news, plain, watcher = build_deployments("pipelines.yaml")
+    assert (news.flow_name, plain.flow_name, watcher.flow_name) == ("finetune", "finetune", "watch-data")
+    assert watcher.name == "news" and [s.schedule.interval.total_seconds() for s in watcher.schedules] == [120]
+    assert watcher.parameters == news.parameters == {"pipeline": "news", "pipelines_file": "pipelines.yaml"}
+    (trigger,) = news.triggers
+    assert trigger.expect == {"modelmill.data.changed"} and trigger.for_each == {"modelmill.data.change"}
+    assert news.concurrency_limit == 1
+    assert plain.triggers == [] and plain.concurrency_limit is None

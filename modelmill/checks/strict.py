@@ -3,7 +3,8 @@ GX's own validators refuse (beyond the names, arguments and kinds of value the i
 before any work, at the rule's YAML path.
 
 Importing GX takes seconds, so `modelmill check` and `modelmill run` build the rules in a child process
-(`python -m modelmill.checks.strict <pipelines file> <pipeline>...`) while they check the data and the model.
+(`python -m modelmill.checks.strict <pipelines file> <pipeline>...`) while they check the data and the model; a
+process that has GX loaded already (a served or repeated run), or has nothing left to build, builds them itself.
 """
 
 from __future__ import annotations
@@ -41,16 +42,23 @@ def rule_problems(name: str, spec: PipelineSpec) -> list[str]:
     return problems
 
 
-def start(path: Path | str, names: list[str]) -> subprocess.Popen[str]:
-    """Build the rules of `names` (pipelines of file `path`) in a child process; `finish` waits for it."""
+def start(path: Path | str, pipelines: dict[str, PipelineSpec]) -> subprocess.Popen[str] | None:
+    """Build the rules of `pipelines` (of file `path`) in a child process, which `finish` waits for; None when a
+    child would not save time: no rule left to build, or GX already imported here."""
+    pending = [name for name, spec in pipelines.items()
+               if spec.validation.all_rules() and rules_key(spec) not in _BUILT]
+    if not pending or "great_expectations" in sys.modules:
+        return None
     return subprocess.Popen(
-        [sys.executable, "-m", "modelmill.checks.strict", str(path), *names],
+        [sys.executable, "-m", "modelmill.checks.strict", str(path), *pipelines],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
 
-def finish(child: subprocess.Popen[str], pipelines: dict[str, PipelineSpec]) -> dict[str, list[str]]:
-    """The child's problems per pipeline; if the child could not answer, the rules are built here instead."""
+def finish(child: subprocess.Popen[str] | None, pipelines: dict[str, PipelineSpec]) -> dict[str, list[str]]:
+    """The child's problems per pipeline; without a child, or if it could not answer, the rules are built here."""
+    if child is None:
+        return {name: rule_problems(name, spec) for name, spec in pipelines.items()}
     out, _ = child.communicate()
     try:
         found = json.loads(out)

@@ -3,6 +3,7 @@ overrides of one run. The names other wings use are imported from here."""
 
 from __future__ import annotations
 
+from modelmill.config.adapter import AdapterSpec  # noqa: F401
 from modelmill.config.base import (  # noqa: F401
     MACRO_F1,
     MAX_ACCUMULATION,
@@ -25,7 +26,6 @@ from modelmill.config.base import (  # noqa: F401
     Section,
     Seed,
 )
-from modelmill.config.adapter import AdapterSpec  # noqa: F401
 from modelmill.config.data import DataSpec, HubDataset, SplitFiles, SplitRatios  # noqa: F401
 from modelmill.config.evaluate import (  # noqa: F401
     BaselineSpec,
@@ -45,7 +45,14 @@ from modelmill.config.file import DEFAULT_FILE, load_pipeline, load_pipelines, s
 from modelmill.config.loader import CORE, MAX_DEPTH, MAX_EXPANDED_NODES, PLAIN_TAGS, load_yaml_file, yaml_problem  # noqa: F401
 from modelmill.config.messages import describe_error, format_validation_error, yaml_path  # noqa: F401
 from modelmill.config.model import ModelSpec, TokenizerSpec  # noqa: F401
-from modelmill.config.operations import DeploySpec, NotifySpec, PushSpec, RetrySpec, ScheduleSpec  # noqa: F401
+from modelmill.config.operations import (  # noqa: F401
+    DeploySpec,
+    NotifySpec,
+    PushSpec,
+    RetrySpec,
+    ScheduleSpec,
+    TriggerSpec,
+)
 from modelmill.config.overrides import CLI_KEYS, TRAIN_FIELDS, RunOverrides, parse_cli_overrides  # noqa: F401
 from modelmill.config.pipeline import PipelinesFile, PipelineSpec  # noqa: F401
 from modelmill.config.runs import OPERATIONAL, ResolvedRun, resolve_run  # noqa: F401

@@ -99,6 +99,48 @@ class ScheduleSpec(Section):
         return value
 
 
+DURATION = re.compile(r"^(\d{1,7})(s|m|h|d)$")
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MIN_POLL_SECONDS = 5  # each poll is a short flow run on the server
+MAX_TRIGGER_SECONDS = 7 * 86400
+
+
+def duration_seconds(value: str) -> int:
+    """'30s', '5m', '2h', '1d' -> seconds; anything else is refused with the shape it should have."""
+    match = DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration: write a whole number and a unit, s, m, h or d (e.g. '5m')")
+    return int(match.group(1)) * DURATION_UNITS[match.group(2)]
+
+
+class TriggerSpec(Section):
+    """Retrain when the data changes: a watcher polls the data sources by their content identity (a local file's
+    content, an object's checksum or ETag, a Hub dataset's commit) and starts one run per change."""
+
+    on: Literal["data"] = Field(description="What starts a run: 'data', a change of the pipeline's data sources.")
+    poll: str = Field("5m", description="How often the sources are looked at: a number and a unit, s, m, h or d "
+                      f"(at least {MIN_POLL_SECONDS}s).")
+    debounce: str = Field("0s", description="How long a change must stay unchanged before it starts a run, so that "
+                          "a burst of uploads starts one run (0s: at the first poll that sees it).")
+
+    @field_validator("poll", "debounce")
+    @classmethod
+    def _duration(cls, value: str, info: Any) -> str:
+        seconds = duration_seconds(value)
+        low = MIN_POLL_SECONDS if info.field_name == "poll" else 0
+        if not low <= seconds <= MAX_TRIGGER_SECONDS:
+            raise ValueError(f"{value!r} is {seconds} s: {info.field_name} must be between {low} s and 7 days")
+        return value
+
+    @property
+    def poll_seconds(self) -> int:
+        return duration_seconds(self.poll)
+
+    @property
+    def debounce_seconds(self) -> int:
+        return duration_seconds(self.debounce)
+
+
 class NotifySpec(Section):
     """Who hears about a run: a Prefect notification block and the events that trigger it."""
 

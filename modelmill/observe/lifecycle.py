@@ -41,8 +41,23 @@ def start_run(pipeline: str, pipelines_file: str, overrides: RunOverrides) -> Re
             "Run %s: pipeline '%s' read from %s when the run started (spec %s)",
             context.flow_run.name, pipeline, pipelines_file, run.spec_hash,
         )
+        if run.spec.trigger is not None:
+            record_data_use(pipeline, run)
     publish_spec(run)
     return run
+
+
+def record_data_use(pipeline: str, run: ResolvedRun) -> None:
+    """Tell the pipeline's data watcher which data this run uses (a later change is compared with it). A source
+    that cannot be read now is left to the load stage to report."""
+    from modelmill.data.identity import source_identities
+    from modelmill.runtime.data_trigger import record_use
+
+    try:
+        record_use(pipeline, source_identities(run.spec.data))
+    except Exception as exc:  # never fails a run: the watcher then compares with an older use
+        get_run_logger().warning("Could not record the data this run uses for the data trigger: %s: %s",
+                                 type(exc).__name__, exc)
 
 
 def refuse_unbuildable_rules(pipeline: str, run: ResolvedRun) -> None:

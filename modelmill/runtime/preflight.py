@@ -279,7 +279,7 @@ def problems_of(source: Path | str, pipelines: dict[str, PipelineSpec]) -> dict[
     every = load_pipelines(source).pipelines if chained else pipelines
     chains = {name: upstreams(name, every) for name in pipelines}
     checked = {name: pipelines.get(name) or every[name] for name in dict.fromkeys([*chains, *(up for chain in chains.values() for up in chain)])}
-    child = strict.start(source, list(checked))
+    child = strict.start(source, checked)
     home = home_problems()
     found = {name: guarded(name, spec, every[chain[-1]] if (chain := upstreams(name, every)) else None)
              for name, spec in checked.items()}

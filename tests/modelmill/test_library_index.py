@@ -82,3 +82,28 @@ def test_rules_the_checks_built_are_not_built_again_when_the_run_starts(write_pi
     changed.validation.expectations[0].kwargs["mostly"] = 0.5
     strict.rule_problems("tiny", changed)
     assert built == [rule.expectation for _, rule in changed.validation.all_rules()]
+
+
+def test_a_fresh_process_builds_the_rules_in_a_child_and_reads_its_problems(write_pipelines, tiny_model_dir,
+                                                                           review_files, monkeypatch):
+    import sys
+
+    from modelmill.checks import strict
+    from modelmill.config import load_pipelines
+
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    spec["validation"]["expectations"].append({"expect_table_row_count_to_be_between": {"min_value": 10,
+                                                                                          "max_value": 5}})
+    path = write_pipelines({"tiny": spec, "clean": pipeline_dict(tiny_model_dir, review_files)})
+    pipelines = load_pipelines(path).pipelines
+    monkeypatch.setattr(strict, "_BUILT", set())
+    monkeypatch.delitem(sys.modules, "great_expectations")  # as in a fresh `modelmill run` or `check`
+    child = strict.start(path, pipelines)
+    assert child is not None, "GX is imported in a child while this process checks the data"
+    found = strict.finish(child, pipelines)
+    assert child.returncode == 0 and found["clean"] == []
+    assert found["tiny"] == ["pipelines.tiny.validation.expectations[2]: invalid arguments for "
+                             "'expect_table_row_count_to_be_between': __root__: min_value (10) must be less than or "
+                             "equal to max_value (5)"]
+    # the clean rules were built there: a later check in this process does not build them again
+    assert strict.start(path, {"clean": pipelines["clean"]}) is None

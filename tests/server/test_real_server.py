@@ -107,18 +107,30 @@ def test_redeploying_retires_removed_pipelines_and_alerts_on_a_crash(prefect_ser
             CustomWebhookNotificationBlock(
                 name="oncall", url=hook.url, json_data={"subject": "{{subject}}", "body": "{{body}}"}
             ).save("oncall", overwrite=True)
-        # given two pipelines deployed, notifying the on-call webhook
+        # given two pipelines deployed, notifying the on-call webhook, beta retrained when its data changes
         notify = {"block": "custom-webhook/oncall", "on": ["failed", "crashed"]}
-        write_pipelines(project, {"alpha": spec, "beta": spec}, notify=notify)
+        watched = {**spec, "trigger": {"on": "data", "poll": "1h"}}
+        write_pipelines(project, {"alpha": spec, "beta": watched}, notify=notify)
         modelmill(prefect_server, project, "deploy", "--pool", "retire-pool")
+        with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:
+            # beta's watcher polls on the same pool; beta's deployment runs one run at a time, started by its trigger
+            watcher = client.read_deployment_by_name("watch-data/beta")
+            assert watcher.work_pool_name == "retire-pool"
+            assert [s.schedule.interval.total_seconds() for s in watcher.schedules] == [3600]
+            beta = client.read_deployment_by_name("finetune/beta")
+            assert beta.global_concurrency_limit is not None and beta.global_concurrency_limit.limit == 1
+            (trigger,) = [a for a in client.read_automations() if a.name == "data-beta"]
+            assert trigger.trigger.expect == {"modelmill.data.changed"}
+            assert client.read_deployment_by_name("finetune/alpha").global_concurrency_limit is None
         # when beta leaves the file and the pipelines are deployed again, it says what it retired
         write_pipelines(project, {"alpha": spec}, notify=notify)
         redeployed = modelmill(prefect_server, project, "deploy", "--pool", "retire-pool")
         assert "Retired finetune/beta: pipeline 'beta' is no longer in pipelines.yaml." in redeployed.stdout
         with temporary_settings({PREFECT_API_URL: prefect_server.api_url}), get_client(sync_client=True) as client:
             names = {d.name for d in client.read_deployments(limit=50) if d.parameters.get("pipelines_file")}
-            # then beta's deployment and alert are gone, alpha's are there
+            # then beta's deployments (its watcher too), trigger and alert are gone, alpha's are there
             assert "alpha" in names and "beta" not in names
+            assert [a.name for a in client.read_automations() if a.name == "data-beta"] == []
             assert client.read_automations_by_name("modelmill-beta-crashed") == []
             assert len(client.read_automations_by_name("modelmill-alpha-crashed")) == 1
             # and when a run of alpha crashes (its process killed: no hook of its own can run)
