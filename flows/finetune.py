@@ -34,6 +34,7 @@ from modelmill.runtime.errors import ModelmillError
 from modelmill.storage.cache_probe import CacheProbe
 from modelmill.storage.home import current_home
 from modelmill.storage.secrets import push_credentials
+from modelmill.storage.settings import get_settings
 from modelmill.task_types import PREFERENCE, task_type
 from modelmill.task_types.scored import UNTUNED
 from tasks.challenge import challenge_champion
@@ -125,7 +126,8 @@ def run_stages(run: ResolvedRun, stage: StageLog | CacheProbe) -> RunSummary:
         train_samples_per_second=model.train_samples_per_second, training=model.settings, search=built.search,
         chat_template=model.chat_template,
     )
-    return summary.model_copy(update={"stages": dict(stage.states), "work_seconds": stage.work_seconds()})
+    return summary.model_copy(update={"stages": dict(stage.states), "costs": stage.costs(),
+                                      "price_per_device_hour": get_settings().price})
 
 
 def build(run: ResolvedRun, stage: StageLog | CacheProbe) -> Built:

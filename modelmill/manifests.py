@@ -93,6 +93,33 @@ class TokenizedManifest(BaseModel):
 UNKNOWN_LOSS = "unknown (no logging step was reached: train.logging_steps is more than the steps trained)"
 
 
+class StageCost(BaseModel):
+    """What one stage's work cost in one run."""
+
+    wall_seconds: float = 0.0
+    cpu_seconds: float = Field(0.0, description="User + system CPU time of this process and of its finished children.")
+    gpu_seconds: float = Field(0.0, description="Wall seconds times the GPUs the stage used (0 on CPU).")
+    peak_memory_mb: float = Field(0.0, description="Peak resident memory of the run's process during the stage.")
+
+    @property
+    def device_seconds(self) -> float:
+        """What a price per device-hour applies to: GPU seconds where GPUs were used, else the machine's wall time."""
+        return self.gpu_seconds or self.wall_seconds
+
+    def plus(self, other: StageCost) -> StageCost:
+        return StageCost(wall_seconds=self.wall_seconds + other.wall_seconds,
+                         cpu_seconds=self.cpu_seconds + other.cpu_seconds,
+                         gpu_seconds=self.gpu_seconds + other.gpu_seconds,
+                         peak_memory_mb=max(self.peak_memory_mb, other.peak_memory_mb))
+
+
+def price_of(costs: Any, price_per_device_hour: float | None) -> float | None:
+    """Device-hours of `costs` (StageCost values) times the price per device-hour (None without a price)."""
+    if price_per_device_hour is None:
+        return None
+    return sum(cost.device_seconds for cost in costs) / 3600 * price_per_device_hour
+
+
 class ModelManifest(BaseModel):
     """A fine-tuned model and tokenizer saved with `save_pretrained`."""
 
@@ -120,6 +147,7 @@ class ModelManifest(BaseModel):
                                         "holds the adapter, not a whole model.")
     trainable_parameters: int | None = Field(None, description="Parameters the training updated.")
     parameters: int | None = Field(None, description="Parameters of the trained model (base and adapter).")
+    train_cost: StageCost | None = Field(None, description="What making it cost: the train stage's work.")
 
     @property
     def seed(self) -> int:
@@ -305,9 +333,10 @@ class RunSummary(BaseModel):
     spec_hash: str = ""
     note: str = ""
     stages: dict[str, str] = Field(default_factory=dict, description="Stage -> final state (Completed, Cached).")
-    work_seconds: dict[str, float] = Field(
-        default_factory=dict, description="Stage -> seconds of its own work in this run (a cached stage did none)."
+    costs: dict[str, StageCost] = Field(
+        default_factory=dict, description="Stage -> what its own work cost in this run (a cached stage did none)."
     )
+    price_per_device_hour: float | None = Field(None, description="MODELMILL_PRICE when the run ended.")
     evaluation: EvaluationReport
     model_path: Path
     train_samples_per_second: float | None = Field(None, description="Of the training that made the model.")
@@ -319,3 +348,13 @@ class RunSummary(BaseModel):
     @property
     def promoted(self) -> bool:
         return self.evaluation.promotion is None or self.evaluation.promotion.promoted
+
+    @property
+    def work_seconds(self) -> dict[str, float]:
+        """Stage -> wall seconds of its own work in this run."""
+        return {stage: cost.wall_seconds for stage, cost in self.costs.items()}
+
+    @property
+    def cost(self) -> float | None:
+        """The run's price: its stages' device-hours times MODELMILL_PRICE (None without a price)."""
+        return price_of(self.costs.values(), self.price_per_device_hour)

@@ -9,7 +9,7 @@ from prefect.logging import get_run_logger
 
 from modelmill.config import ModelSpec, TrainSpec
 from modelmill.manifests import ModelManifest, TokenizedManifest
-from modelmill.observe.timing import timed
+from modelmill.observe.timing import measure, timed, used_gpus
 from modelmill.runtime.retry import retry_if_transient
 from modelmill.search.pruning import TrialHandle
 from modelmill.storage.artifacts import new_output_dir, stable_hash, stage_dir
@@ -38,15 +38,19 @@ def train(tokens: TokenizedManifest, model: ModelSpec, spec: TrainSpec, title: s
     workdir, output = stage_dir("train", key) / "work", new_output_dir("train", key)
     processes = resolve_processes(spec) if spec.engine == "local" else 0
     progress = [TrainingProgress(title, log=logger)]
-    if spec.engine == "ray":
-        manifest = train_on_ray(tokens, model, spec, workdir, output, log=logger, trial=trial)
-        shutil.rmtree(workdir, ignore_errors=True)
-    elif processes == 1 and spec.share == 1:
-        manifest = fine_tune(tokens, model, spec, workdir, output, callbacks=progress, trial=trial)
-    else:
-        manifest = train_in_processes(tokens, model, spec, workdir, output, processes, callbacks=progress, log=logger,
-                                      trial=trial)
-        shutil.rmtree(workdir, ignore_errors=True)
+    with measure() as measured:
+        if spec.engine == "ray":
+            manifest = train_on_ray(tokens, model, spec, workdir, output, log=logger, trial=trial)
+            shutil.rmtree(workdir, ignore_errors=True)
+        elif processes == 1 and spec.share == 1:
+            manifest = fine_tune(tokens, model, spec, workdir, output, callbacks=progress, trial=trial)
+        else:
+            manifest = train_in_processes(tokens, model, spec, workdir, output, processes, callbacks=progress,
+                                          log=logger, trial=trial)
+            shutil.rmtree(workdir, ignore_errors=True)
+        if manifest.device.startswith("cuda") and " x " in manifest.device:  # GPUs of other processes
+            used_gpus(spec.ray.num_workers if spec.engine == "ray" else processes)
+    manifest = manifest.model_copy(update={"train_cost": measured.cost})
     resumed = f" (resumed from {manifest.resumed_from})" if manifest.resumed_from else ""
     pruned = f", pruned at evaluation {manifest.pruned_at}" if manifest.pruned_at else ""
     logger.info("Trained on %s%s: mean train loss %s%s, model saved to %s", manifest.device, resumed,

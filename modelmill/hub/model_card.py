@@ -14,7 +14,8 @@ from modelmill.evaluation.tables import evaluation_sections
 from modelmill.hub.promotion import comparison_table
 from modelmill.checks.overlap import dropped_note
 from modelmill.manifests import DataManifest, EvaluationReport, ModelManifest, SearchReport, ValidationReport
-from modelmill.observe.reporting import gate_note
+from modelmill.observe.reporting import cost_line, gate_note
+from modelmill.storage.settings import get_settings
 from modelmill.search.report import search_table
 from modelmill.task_types import PREFERENCE, task_type
 
@@ -73,6 +74,8 @@ is_{{ decision_label }} = probabilities[:, model.config.label2id[cut["label"]]] 
 | {{ name }} | {{ value }} |
 {% endfor %}
 Device: {{ device }}. Mean train loss over the whole training: {{ train_loss }}.
+{% if train_cost %}Training cost: {{ train_cost }}.
+{% endif %}
 {% if search %}
 ### Hyperparameter search
 
@@ -230,6 +233,7 @@ def render_model_card(
         training_arguments=_reader_settings(model.training_arguments),
         device=model.device,
         train_loss=model.mean_loss,
+        train_cost=cost_line(model.train_cost, get_settings().price) if model.train_cost else "",
         version=__version__,
         commit=code_commit(),
         search=search_table(search, released=True) if search else "",

@@ -120,6 +120,7 @@ def complete_record(
     status = "failed" if error else ("completed" if summary is None or summary.promoted else "not promoted")
     figures = {} if summary is None else {
         "metrics": summary.evaluation.metrics, "work_seconds": summary.work_seconds,
+        "costs": {stage: cost.model_dump() for stage, cost in summary.costs.items()}, "cost": summary.cost,
         "train_samples_per_second": summary.train_samples_per_second,
         **({"search": summary.search.model_dump(mode="json")} if summary.search else {}),
     }

@@ -7,7 +7,7 @@ from pathlib import Path
 from modelmill.evaluation.gates import is_baseline_gate, is_test_gate
 from modelmill.evaluation.tables import evaluation_sections
 from modelmill.hub.promotion import comparison_table
-from modelmill.manifests import EvaluationReport, PushResult, RunSummary
+from modelmill.manifests import EvaluationReport, PushResult, RunSummary, StageCost, price_of
 from modelmill.search.report import search_table
 
 UNGATED = (
@@ -44,6 +44,27 @@ def stages_table(stages: dict[str, str]) -> str:
     return "\n".join(["| stage | state |", "| --- | --- |", *(f"| {name} | {state} |" for name, state in stages.items())])
 
 
+def cost_line(cost: StageCost, price: float | None) -> str:
+    """'12.3 s wall, 20.1 CPU-s, 0 GPU-s, peak 812 MiB (0.0041 at 1.2 per device-hour)'."""
+    priced = f" ({price_of([cost], price):.4f} at {price:g} per device-hour)" if price else ""
+    return (f"{cost.wall_seconds:.1f} s wall, {cost.cpu_seconds:.1f} CPU-s, {cost.gpu_seconds:.1f} GPU-s, peak "
+            f"{cost.peak_memory_mb:.0f} MiB{priced}")
+
+
+def costs_table(costs: dict[str, StageCost], price: float | None) -> str:
+    """Markdown table of what each stage's work cost (cached stages cost nothing and are left out), with a total."""
+    if not costs:
+        return "Cost: nothing ran (every stage cached)."
+    total = StageCost()
+    for cost in costs.values():
+        total = total.plus(cost)
+    priced = price is not None
+    rows = [f"| {name} | {c.wall_seconds:.1f} | {c.cpu_seconds:.1f} | {c.gpu_seconds:.1f} | {c.peak_memory_mb:.0f} |"
+            + (f" {price_of([c], price):.4f} |" if priced else "") for name, c in [*costs.items(), ("total", total)]]
+    head = "| stage | wall s | CPU s | GPU s | peak MiB |" + (" cost |" if priced else "")
+    return "\n".join([head, "| --- | --- | --- | --- | --- |" + (" --- |" if priced else ""), *rows])
+
+
 def location(path: Path) -> str:
     """Where an output is, for people: a local path, or its URL under a remote home."""
     from modelmill.storage.home import current_home
@@ -76,6 +97,7 @@ def run_summary(summary: RunSummary) -> str:
             *promotion_lines(summary.evaluation),
             f"Model: {location(summary.model_path)}",
             *([f"Trained on: {summary.training}"] if summary.training else []),
+            costs_table(summary.costs, summary.price_per_device_hour),
             *([f"Chat template: sha256 {summary.chat_template} (the saved tokenizer carries it)"]
               if summary.chat_template else []),
             *(["", search_table(summary.search), ""] if summary.search else []),
@@ -93,6 +115,7 @@ def summary_markdown(
         parts += ["", metrics_table(summary.evaluation), *gate_note(summary.evaluation),
                   "", evaluation_sections(summary.evaluation), *promotion_lines(summary.evaluation),
                   "", f"**Model:** `{location(summary.model_path)}`",
+                  "", costs_table(summary.costs, summary.price_per_device_hour),
                   *(["", search_table(summary.search)] if summary.search else []),
                   "", f"**Push:** {push_outcome(summary.push)}"]
     if error:

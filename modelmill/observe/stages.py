@@ -9,7 +9,8 @@ from typing import Any
 from prefect import Task
 
 from modelmill.config import RetrySpec
-from modelmill.observe.timing import work_seconds
+from modelmill.manifests import StageCost
+from modelmill.observe.timing import rounded, stage_costs
 from modelmill.runtime.retry import retry_options
 from modelmill.storage.home import current_home
 from modelmill.storage.run_records import RunRecord, artifact_folder, paths_in, write_record
@@ -71,8 +72,8 @@ class StageLog(Scoped):
             write_record(self.record.model_copy(update={"artifacts": self.artifacts}))
         return result
 
-    def work_seconds(self) -> dict[str, float]:
-        """Seconds of each stage's own work in this flow run."""
+    def costs(self) -> dict[str, StageCost]:
+        """What each stage's own work cost in this flow run."""
         from prefect import runtime
 
-        return work_seconds(runtime.flow_run.id)
+        return rounded(stage_costs(runtime.flow_run.id))

@@ -27,7 +27,7 @@ class CacheProbe(Scoped):
         self.states: dict[str, str] = {}
         self.artifacts: list[str] = []
 
-    def work_seconds(self) -> dict[str, float]:
+    def costs(self) -> dict:
         return {}  # nothing ran
 
     def __call__(self, stage: Any, *args: Any, options: dict[str, Any] | None = None) -> Any:

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
                              "(host:6379, ray://host:10001).")
     dask_address: str | None = Field(None, description="The Dask scheduler of `search.runner: dask` "
                                      "(tcp://host:8786); unset, a local cluster starts for the search.")
+    price: float | None = Field(None, gt=0, allow_inf_nan=False, description="What a device-hour costs (a GPU's "
+                                "where a stage used GPUs, else the machine's), in your currency: runs then show "
+                                "a cost per stage and per release.")
     hf_token: SecretStr | None = Field(None, validation_alias=AliasChoices("HF_TOKEN", "MODELMILL_HF_TOKEN"))
 
     @property
@@ -47,4 +50,16 @@ class Settings(BaseSettings):
 
 
 def get_settings() -> Settings:
-    return Settings()
+    """The settings as the environment sets them now; a value that is not what its variable takes is a ConfigError
+    naming the variable (never its value: HF_TOKEN is one)."""
+    from pydantic import ValidationError
+
+    from modelmill.runtime.errors import ConfigError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'HF_TOKEN' if error['loc'][0] == 'hf_token' else 'MODELMILL_' + str(error['loc'][0]).upper()}: "
+            f"{error['msg']}" for error in exc.errors())
+        raise ConfigError(f"bad setting in the environment: {problems}") from None

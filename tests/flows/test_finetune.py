@@ -102,3 +102,37 @@ def test_a_data_error_stops_before_training_and_the_fixed_file_runs_clean(prefec
     write_csv(review_files["test"], review_rows(3, 12))
     state, stages = run(spec)
     assert state.is_completed() and stages == {stage: "Completed" for stage in STAGES}
+
+
+def test_a_run_reports_what_each_stage_cost_and_its_price_a_cached_rerun_costs_nothing(
+    prefect, run, tiny_model_dir: Path, review_files, monkeypatch
+):
+    import re
+    import time
+
+    from modelmill.storage.run_records import read_records
+
+    monkeypatch.setenv("MODELMILL_PRICE", "36")  # per device-hour: 0.01 per second of a CPU machine
+    spec = pipeline_dict(tiny_model_dir, review_files)
+    started = time.perf_counter()
+    state, _ = run(spec, dry_run=True)
+    elapsed = time.perf_counter() - started
+    summary = state.result()
+    # every stage that worked is measured: wall and CPU seconds, no GPU on this machine, its peak memory
+    assert set(summary.costs) == set(STAGES)
+    train = summary.costs["train"]
+    assert 0 < train.wall_seconds and 0 < train.cpu_seconds and train.gpu_seconds == 0
+    assert train.peak_memory_mb > 100, "a process that holds torch and a model"
+    assert sum(cost.wall_seconds for cost in summary.costs.values()) <= elapsed
+    # the price is wall time times one device (no GPU), per hour
+    assert summary.cost == pytest.approx(sum(c.wall_seconds for c in summary.costs.values()) * 36 / 3600, rel=1e-6)
+    # shown in the run's record (the dashboard's source) and the card of the release
+    record = read_records(pipeline="tiny")[0]
+    assert record.figures["cost"] == pytest.approx(summary.cost)
+    assert record.figures["costs"]["train"]["cpu_seconds"] == train.cpu_seconds
+    card = (summary.push.folder / "README.md").read_text()
+    assert re.search(r"Training cost: [\d.]+ s wall, [\d.]+ CPU-s, 0\.0 GPU-s, peak \d+ MiB \([\d.]+ at 36 per "
+                     r"device-hour\)", card), card
+    # a re-run that finds every stage cached costs nothing
+    again = run(spec, dry_run=True)[0].result()
+    assert again.costs == {} and again.cost == 0

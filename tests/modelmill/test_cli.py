@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from modelmill.cli import main
 
 REPO_ROOT = Path(__file__).parents[2]
@@ -86,3 +88,11 @@ def test_validate_checks_the_data_and_exits_1_on_a_critical_rule(
     path = str(write_pipelines({"tiny": spec}))
     assert main(["validate", "tiny", "-f", path]) == 1
     assert "0 warning(s), 2 failed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("price", ["abc", "nan", "inf", "-2", "0"])
+def test_a_bad_price_setting_is_refused_naming_its_variable(price, monkeypatch, capsys):
+    monkeypatch.setenv("MODELMILL_PRICE", price)
+    assert main(["check", "-f", PIPELINES]) == 1
+    err = capsys.readouterr().err
+    assert "bad setting in the environment: MODELMILL_PRICE: " in err and "Traceback" not in err
