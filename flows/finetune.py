@@ -127,7 +127,8 @@ def run_stages(run: ResolvedRun, stage: StageLog | CacheProbe) -> RunSummary:
         chat_template=model.chat_template,
     )
     return summary.model_copy(update={"stages": dict(stage.states), "costs": stage.costs(),
-                                      "price_per_device_hour": get_settings().price})
+                                      "price_per_device_hour": get_settings().price,
+                                      "data_fingerprint": built.data.fingerprint})
 
 
 def build(run: ResolvedRun, stage: StageLog | CacheProbe) -> Built:

@@ -129,17 +129,29 @@ def _hub_for(args: argparse.Namespace, need_token: bool):
 
 def cmd_releases(args: argparse.Namespace) -> int:
     from modelmill.hub.releases import list_releases
+    from modelmill.observe.release_history import figure_path, history, history_png, history_table
+    from modelmill.runtime.errors import ModelmillError
 
     api, repo_id = _hub_for(args, need_token=False)
-    releases = list_releases(api, repo_id)
-    if not releases:
+    try:
+        releases = list_releases(api, repo_id)
+    except ModelmillError as exc:  # offline, or the Hub unreachable: this machine's history still shows
+        print(f"{repo_id}: the Hub's releases cannot be listed: {exc}")
+        releases = None
+    if releases == []:
         print(f"{repo_id}: no release yet")
-        return 0
-    print(f"Releases of {repo_id} ({api.endpoint}):")
-    for release in releases:
+    for number, release in enumerate(releases or []):
+        if number == 0:
+            print(f"Releases of {repo_id} ({api.endpoint}):")
         metrics = ", ".join(f"{name} {value:.4f}" for name, value in release.metrics.items())
         head = f"  <- {release.head}" if release.head else ""
         print(f"  {release.tag:<5} {release.date}  {release.commit_oid[:8]}  {metrics}{head}")
+    rows = history(args.pipeline)
+    if rows:
+        figure = history_png(rows, figure_path(args.pipeline))
+        print(f"\nRuns of {args.pipeline} recorded in this home, newest first:\n{history_table(rows)}")
+        if figure:
+            print(f"Main metric per run: {figure}")
     return 0
 
 
@@ -161,8 +173,20 @@ def cmd_rollback(args: argparse.Namespace) -> int:
             return 1
     with tempfile.TemporaryDirectory(prefix="modelmill-rollback-") as scratch:
         url = rollback(api, repo_id, args.tag, Path(scratch))
+    record_rollback(args.pipeline, repo_id, args.tag, url)
     print(f"{repo_id} now serves the files of {args.tag}: {url}")
     return 0
+
+
+def record_rollback(pipeline: str, repo_id: str, tag: str, url: str) -> None:
+    """A roll-back in the pipeline's history of runs, as a run that released `tag` again."""
+    from modelmill.observe.release_history import ROLLED_BACK
+    from modelmill.storage.run_records import Release, RunRecord, now, write_record
+
+    stamp = now()
+    write_record(RunRecord(pipeline=pipeline, run_id=f"rollback-{stamp}", started=stamp, finished=stamp,
+                           status=ROLLED_BACK, release=Release(repo_id=repo_id, tag=tag, commit=url.rsplit("/", 1)[-1]),
+                           figures={"run_name": "modelmill rollback", "reason": f"{tag} republished by hand"}))
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
@@ -243,7 +267,8 @@ def parser() -> argparse.ArgumentParser:
     add("check", cmd_check, "Check the file, and each pipeline's data, model, max_length, metrics and rule columns.") \
         .add_argument("pipeline", nargs="?", help="check only this pipeline")
     add("list", cmd_list, "List the pipelines in pipelines.yaml.")
-    add("releases", cmd_releases, "List a pipeline's releases on the Hub: tag, date, commit, metrics.") \
+    add("releases", cmd_releases, "List a pipeline's releases on the Hub (tag, date, commit, metrics), then every run "
+        "recorded in this home: outcome, version, data, spec, main metric against the champion, cost.") \
         .add_argument("pipeline")
     rollback = add("rollback", cmd_rollback, "Republish a release's files as the new head of the Hub repo.")
     rollback.add_argument("pipeline")

@@ -337,6 +337,7 @@ class RunSummary(BaseModel):
         default_factory=dict, description="Stage -> what its own work cost in this run (a cached stage did none)."
     )
     price_per_device_hour: float | None = Field(None, description="MODELMILL_PRICE when the run ended.")
+    data_fingerprint: str = Field("", description="The content fingerprint of the data it trained and was tested on.")
     evaluation: EvaluationReport
     model_path: Path
     train_samples_per_second: float | None = Field(None, description="Of the training that made the model.")

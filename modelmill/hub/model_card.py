@@ -80,6 +80,12 @@ Device: {{ device }}. Mean train loss over the whole training: {{ train_loss }}.
 ### Hyperparameter search
 
 {{ search }}
+{% endif %}{% if history %}
+## History
+
+The main metric of this pipeline's earlier runs (filled: released; hollow: not promoted; crosses: failed):
+
+![main metric per run]({{ history }})
 {% endif %}
 ## Code
 
@@ -182,6 +188,7 @@ def render_model_card(
     validation: ValidationReport,
     spec_hash: str = "",
     search: SearchReport | None = None,
+    history: str = "",
 ) -> str:
     """Model card text (YAML metadata with model-index, then Markdown); it holds no secrets. The figures it shows
     are pushed under `evaluation/` (see `card_figures`)."""
@@ -237,5 +244,6 @@ def render_model_card(
         version=__version__,
         commit=code_commit(),
         search=search_table(search, released=True) if search else "",
+        history=history,
     )
     return str(card)

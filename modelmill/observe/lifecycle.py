@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
@@ -105,6 +106,7 @@ def finish_run(run: ResolvedRun, stages: StageLog, summary: RunSummary | None = 
     try:
         publish_run_summary(run, stages, summary, error)
         complete_record(run, stages, summary, error)
+        publish_history(run.pipeline)
     except Exception as exc:  # the run's own outcome matters more than its summary artifact
         get_run_logger().warning("Could not publish the run summary: %s", exc)
 
@@ -118,15 +120,58 @@ def complete_record(
     push = summary.push if summary is not None else None
     released = Release(repo_id=push.repo_id, tag=push.tag, commit=push.commit_oid) if push and not push.dry_run else None
     status = "failed" if error else ("completed" if summary is None or summary.promoted else "not promoted")
-    figures = {} if summary is None else {
-        "metrics": summary.evaluation.metrics, "work_seconds": summary.work_seconds,
-        "costs": {stage: cost.model_dump() for stage, cost in summary.costs.items()}, "cost": summary.cost,
-        "train_samples_per_second": summary.train_samples_per_second,
-        **({"search": summary.search.model_dump(mode="json")} if summary.search else {}),
-    }
+    figures: dict[str, Any] = {"run_name": current_run_name(), "reason": first_line(error) if error else ""}
+    if summary is not None:
+        metric = main_metric(run, summary)
+        promotion = summary.evaluation.promotion
+        figures.update({
+            "metrics": summary.evaluation.metrics, "work_seconds": summary.work_seconds,
+            "costs": {stage: cost.model_dump() for stage, cost in summary.costs.items()}, "cost": summary.cost,
+            "train_samples_per_second": summary.train_samples_per_second,
+            "data": summary.data_fingerprint, "main_metric": metric, "main_value": summary.evaluation.metrics.get(metric),
+            "champion_delta": champion_delta(promotion, metric),
+            "reason": promotion.reason if promotion is not None and not promotion.promoted else "",
+            **({"search": summary.search.model_dump(mode="json")} if summary.search else {}),
+        })
     write_record(run.record.model_copy(update={
         "finished": now(), "status": status, "artifacts": stages.artifacts, "release": released, "figures": figures,
     }))
+
+
+def main_metric(run: ResolvedRun, summary: RunSummary) -> str:
+    """The metric that decides promotion, else the first the evaluation reports."""
+    promote = run.spec.evaluate.promote
+    if promote is not None and promote.metric in summary.evaluation.metrics:
+        return promote.metric
+    return next(iter(summary.evaluation.metrics), "")
+
+
+def champion_delta(promotion: Any, metric: str) -> float | None:
+    """The challenger's value minus the champion's on `metric` (None when no champion was met)."""
+    if promotion is None:
+        return None
+    row = next((row for row in promotion.rows if row.name == metric), None)
+    return None if row is None else row.challenger - row.champion
+
+
+def first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def publish_history(pipeline: str) -> None:
+    """The pipeline's history of runs as the `<pipeline>-releases` artifact (a new version per run), with the
+    path of its figure."""
+    from prefect.artifacts import create_markdown_artifact
+
+    from modelmill.observe.release_history import figure_path, history, history_png, history_table
+    from modelmill.observe.run_artifacts import prefect_artifact_key
+
+    rows = history(pipeline)
+    figure = history_png(rows, figure_path(pipeline))
+    markdown = "\n".join([f"## Runs and releases of {pipeline}", "", history_table(rows),
+                          *(["", f"Main metric per run: `{figure}`"] if figure else [])])
+    create_markdown_artifact(key=prefect_artifact_key(pipeline, "releases"), markdown=markdown,
+                             description=f"Every run of {pipeline}: outcome, version, data, spec, metric, cost")
 
 
 def publish_run_summary(run: ResolvedRun, stages: StageLog, summary: RunSummary | None, error: str | None) -> None:

@@ -4,6 +4,7 @@ promoted and leaves the Hub as it was, and repeating the first run publishes not
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +16,7 @@ from tests.patience import patient
 
 
 def test_a_worse_retrain_is_not_promoted_and_the_hub_keeps_its_release(prefect, run, hub, hub_token, tiny_model_dir,
-                                                                      review_files):
+                                                                      review_files, tmp_path, capsys):
     spec = pipeline_dict(tiny_model_dir, review_files, hub.url)
     spec["evaluate"]["promote"] = {"metric": "accuracy", "guards": [{"metric": "recall", "class": "positive",
                                                                      "tolerance": 0.5}]}
@@ -67,6 +68,33 @@ def test_a_worse_retrain_is_not_promoted_and_the_hub_keeps_its_release(prefect, 
     assert recent.champion == test_row.champion, "the same rows as the test split: the same champion score"
     assert old.name == "accuracy (set old)" and old.challenger == sets["old"]["accuracy"] < old.champion
     assert not old.passed and (len(repo.releases), list(repo.tags)) == (1, ["v1"])
+    # the dashboard: `modelmill releases` lists v1 on the Hub, then every run of this home, newest first, with its
+    # outcome, version, data, spec, main metric and its delta against the champion, and why it was not promoted
+    from modelmill.cli import main
+    from modelmill.observe.release_history import history
+    from tests.flows.conftest import run_artifacts
+
+    capsys.readouterr()
+    assert main(["releases", "tiny", "-f", str(tmp_path / "pipelines.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "Releases of tests/tiny-sentiment" in out and "  v1 " in out
+    rows = history("tiny")
+    assert [row.status for row in rows] == ["not promoted", "completed", "completed", "not promoted", "completed"]
+    assert [row.version for row in rows] == ["", "v1", "v1", "", "v1"]
+    assert rows[-1].metric == "accuracy" and rows[-1].value == summary.evaluation.metrics["accuracy"]
+    assert rows[-2].delta == pytest.approx(decisive.challenger - decisive.champion)
+    assert rows[0].reason == promotion.reason and rows[-1].data == summary.data_fingerprint != ""
+    assert all(row.spec and f"| {row.spec[:12]} |" in out for row in rows)
+    assert "accuracy (set old)" in out and "Main metric per run: " in out
+    figure = Path(out.split("Main metric per run: ")[1].split()[0])
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the release's card shows the history before it (the re-run that found v1 released pushed a card with it)
+    card = again.result().push.folder / "README.md"
+    assert "![main metric per run](evaluation/history.png)" in card.read_text()
+    assert (card.parent / "evaluation" / "history.png").read_bytes()[:4] == b"\x89PNG"
+    # and every run published the same table as the `tiny-releases` artifact
+    (artifact,) = [a for a in run_artifacts(forgets) if a.key == "tiny-releases"]
+    assert "| not promoted |" in artifact.data and "| v1 |" in artifact.data
 
 
 def test_a_fill_mask_retrain_is_compared_with_the_published_model_on_perplexity_where_lower_is_better(
