@@ -209,6 +209,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     for name, spec in load_pipelines(args.file).pipelines.items():
         schedule = f"cron '{spec.schedule.cron}' {spec.schedule.timezone}" if spec.schedule else "no schedule"
+        if spec.trigger:
+            schedule += f"; on data changes, polled every {spec.trigger.poll}"
         print(f"{name:<20} {spec.model.origin} -> {spec.push.repo_id} ({schedule})")
         if spec.description:
             print(f"{'':<20} {spec.description}")

@@ -50,14 +50,25 @@ if TYPE_CHECKING:
 SLOW_FOLDERS = ("flows", "server")  # whole runs, real servers
 
 
+# the longest test files (measured: minutes each), run first: with one file per worker (`--dist loadfile`), a
+# long file that starts last keeps one worker busy after the other has finished
+LONGEST_FIRST = (
+    "flows/test_on_ray.py", "server/test_real_server.py", "server/test_remote_home.py", "server/test_data_trigger.py",
+    "flows/test_task_types.py", "flows/test_secrets_at_rest.py", "flows/test_promotion.py", "server/test_cli_runs.py",
+    "tasks/test_train_processes.py", "flows/test_adapters.py", "flows/test_search.py", "flows/test_run_lifecycle.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """`slow`: a test that runs a flow or a task on a Prefect API, trains, or starts a server; `make test-fast`
-    (`pytest -m "not slow"`) leaves them out."""
+    (`pytest -m "not slow"`) leaves them out. The longest files go first, each file's tests in their order."""
     root = Path(__file__).parent
     for item in items:
         folder = item.path.relative_to(root).parts[0]
         if folder in SLOW_FOLDERS or "prefect" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+    rank = {name: number for number, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.relative_to(root).as_posix(), len(rank)))  # stable
 
 
 def pytest_report_header() -> str:
