@@ -30,6 +30,7 @@ from modelmill.manifests import (
 from modelmill.observe import notify
 from modelmill.observe.lifecycle import announce_promotion, current_run_name, finish_run, start_run
 from modelmill.observe.stages import StageLog
+from modelmill.observe.tracking import log_test_metrics
 from modelmill.runtime.errors import ModelmillError
 from modelmill.storage.cache_probe import CacheProbe
 from modelmill.storage.home import current_home
@@ -148,6 +149,8 @@ def build(run: ResolvedRun, stage: StageLog | CacheProbe) -> Built:
             raise
         run = replace(run, spec=run.spec.model_copy(update={"model": run.spec.model.adapted(str(adapted.path))}))
     spec, name = run.spec, run.pipeline
+    tracking = ({"kind": spec.observe.tracking, "pipeline": name, "run": current_run_name() or name}
+                if spec.observe.tracking != "none" else None)
     data = stage(load_data, spec.data, spec.task, spec.validation.checks.overlap.dropping)
     # the labels may come from the data: fail before training
     require_known_classes(spec.evaluate, task_type(spec.task).class_names(data.labels))
@@ -155,10 +158,12 @@ def build(run: ResolvedRun, stage: StageLog | CacheProbe) -> Built:
     tokens = stage(tokenize, data, spec.tokenizer, spec.model)
     retrain = {"refresh_cache": True} if run.overrides.force_retrain else None
     if spec.search is None:
-        model, search = stage(train, tokens, spec.model, spec.train, name, options=retrain), None
+        model, search = stage(train, tokens, spec.model, spec.train, name, None, tracking, options=retrain), None
     else:
         model, search = search_best(run, stage, tokens, options=retrain)
     evaluation = stage(evaluate_model, model, tokens, spec.evaluate, name, data)
+    if tracking is not None and stage.states.get("evaluate") == "Completed":  # a cached evaluation was logged before
+        log_test_metrics(tracking["kind"], name, tracking["run"], evaluation.metrics)
     if spec.model.compare_unadapted:
         twin = unadapted_comparison(run, stage, data, evaluation, retrain)
         evaluation = evaluation.model_copy(update={"adaptation": twin})

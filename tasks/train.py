@@ -10,6 +10,7 @@ from prefect.logging import get_run_logger
 from modelmill.config import ModelSpec, TrainSpec
 from modelmill.manifests import ModelManifest, TokenizedManifest
 from modelmill.observe.timing import measure, timed, used_gpus
+from modelmill.observe.tracking import tracked
 from modelmill.runtime.retry import retry_if_transient
 from modelmill.search.pruning import TrialHandle
 from modelmill.storage.artifacts import new_output_dir, stable_hash, stage_dir
@@ -22,11 +23,12 @@ from modelmill.training.ray_engine import train_on_ray
 @task(name="train", cache_policy=STAGE, persist_result=True, retry_condition_fn=retry_if_transient)
 @timed("train")
 def train(tokens: TokenizedManifest, model: ModelSpec, spec: TrainSpec, title: str = "model",
-          trial: TrialHandle | None = None) -> ModelManifest:
+          trial: TrialHandle | None = None, tracking: dict[str, str] | None = None) -> ModelManifest:
     """Fine-tune the model on the tokenized train split, selecting the best checkpoint on validation, in this
     process, in torchrun processes (`train.processes` above 1, or a parallel search's trial, which trains apart
     with its share of the cores), or with `train.engine: ray` on Ray workers. A pruned search `trial` reports to
     its study and may stop early (its cache key includes the trial: whether it stops depends on the trials before).
+    `tracking` ({kind, pipeline, run}: observe.tracking) sends its parameters and curves there; not in the key.
 
     Its cache key is locked while it runs (SERIALIZABLE), so the working folder of a key has one user at a
     time: a retry, or a run after a crash, resumes there; a concurrent run waits and reuses the result.
@@ -38,7 +40,8 @@ def train(tokens: TokenizedManifest, model: ModelSpec, spec: TrainSpec, title: s
     workdir, output = stage_dir("train", key) / "work", new_output_dir("train", key)
     processes = resolve_processes(spec) if spec.engine == "local" else 0
     progress = [TrainingProgress(title, log=logger)]
-    with measure() as measured:
+    target = tracking or {"kind": "none", "pipeline": "", "run": ""}
+    with measure() as measured, tracked(target["kind"], target["pipeline"], target["run"]):
         if spec.engine == "ray":
             manifest = train_on_ray(tokens, model, spec, workdir, output, log=logger, trial=trial)
             shutil.rmtree(workdir, ignore_errors=True)

@@ -458,6 +458,8 @@ ROUTES = [
     ("DELETE", rf"/api/models/{REPO}/tag/(?P<tag>[^/]+)", HubHandler.delete_tag),
     ("GET", rf"/api/models/{REPO}/commits/(?P<revision>[^/]+)", HubHandler.commits),
     ("GET", rf"/api/models/{REPO}(?:/revision/(?P<revision>[^/]+))?", HubHandler.model_info),
+    # a dataset's info as a data trigger reads it (its revision's commit): served from the same repos
+    ("GET", rf"/api/datasets/{REPO}(?:/revision/(?P<revision>[^/]+))?", HubHandler.model_info),
     ("GET", rf"/{REPO}/resolve/(?P<revision>[^/]+)/(?P<path>.+)", HubHandler.resolve),
     ("HEAD", rf"/{REPO}/resolve/(?P<revision>[^/]+)/(?P<path>.+)", HubHandler.resolve),
 ]

@@ -48,6 +48,7 @@ from modelmill.config.model import ModelSpec, TokenizerSpec  # noqa: F401
 from modelmill.config.operations import (  # noqa: F401
     DeploySpec,
     NotifySpec,
+    ObserveSpec,
     PushSpec,
     RetrySpec,
     ScheduleSpec,

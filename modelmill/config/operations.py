@@ -141,6 +141,15 @@ class TriggerSpec(Section):
         return duration_seconds(self.debounce)
 
 
+class ObserveSpec(Section):
+    """What else sees a run."""
+
+    tracking: Literal["none", "mlflow", "tensorboard"] = Field(
+        "none", description="Experiment tracking: each training's parameters and curves, and the test metrics, in a "
+        "local MLflow file store (`<home>/tracking/mlruns`) or TensorBoard folder (`<home>/tracking/tensorboard`) "
+        "(extra `modelmill[tracking]`); a cached training logs nothing again.")
+
+
 class NotifySpec(Section):
     """Who hears about a run: a Prefect notification block and the events that trigger it."""
 

@@ -13,7 +13,15 @@ from modelmill.config.base import (
 from modelmill.config.data import DataSpec
 from modelmill.config.evaluate import EvaluateSpec, unknown_classes
 from modelmill.config.model import ModelSpec, TokenizerSpec
-from modelmill.config.operations import DeploySpec, NotifySpec, PushSpec, RetrySpec, ScheduleSpec, TriggerSpec
+from modelmill.config.operations import (
+    DeploySpec,
+    NotifySpec,
+    ObserveSpec,
+    PushSpec,
+    RetrySpec,
+    ScheduleSpec,
+    TriggerSpec,
+)
 from modelmill.config.search import SearchSpec
 from modelmill.config.train import TrainSpec
 from modelmill.config.validation import ValidationSpec
@@ -59,6 +67,7 @@ class PipelineSpec(Section):
     trigger: TriggerSpec | None = Field(None, description="Retrain when the data changes (beside or instead of "
                                         "`schedule`): `modelmill serve` and `deploy` set up its watcher.")
     notify: NotifySpec | None = Field(None, description="Overrides the file-level `notify` for this pipeline.")
+    observe: ObserveSpec = Field(default_factory=ObserveSpec)
     retries: RetrySpec = Field(default_factory=RetrySpec)
     deploy: DeploySpec = Field(default_factory=DeploySpec, description="Work pool, image and job variables of "
                                "`modelmill deploy`.")

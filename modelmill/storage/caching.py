@@ -52,6 +52,9 @@ class TaskTypeSource(CachePolicy):
         return hash_objects(*[module_source_hash(type(task_type(name)).evaluate) for name in named]) if named else None
 
 
+NOT_KEYED = frozenset({"tracking"})  # what observes a stage (where its curves are logged) never changes its key
+
+
 class PortableInputs(CachePolicy):
     """The task's inputs with every path made portable: a data or rule file by its name and content, an output by
     its place under the home. Two checkouts of one project in different folders share one cache; an edited data
@@ -60,7 +63,7 @@ class PortableInputs(CachePolicy):
     def compute_key(
         self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs: Any
     ) -> str | None:
-        return stable_hash(inputs, length=32)
+        return stable_hash({name: value for name, value in inputs.items() if name not in NOT_KEYED}, length=32)
 
 
 class HubTokenPresence(CachePolicy):

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelmill.config import TrainSpec
+from modelmill.observe.tracking import reporting_arguments
 from modelmill.training import devices
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def training_arguments(
         "load_best_model_at_end": True,
         "metric_for_best_model": spec.metric_for_best_model,
         "save_total_limit": 2,
-        "report_to": "none",
+        **reporting_arguments(),  # `report_to: none` unless the train stage tracks (observe.tracking)
         "disable_tqdm": True,  # one bar per stage, drawn by TrainingProgress
         "train_sampling_strategy": "group_by_length" if spec.group_by_length else "random",
         **(resolved if resolved is not None else devices.resolve(spec, devices.DeviceFacts.probe(), processes)),

@@ -69,3 +69,23 @@ def test_the_deployment_trigger_fires_once_per_change_of_its_pipeline():
     assert trigger.match.root == {"prefect.resource.id": "modelmill.data.news"}
     assert trigger.threshold == 1 and trigger.posture == "Reactive"
     assert trigger.parameters["pipeline"] == "news" and "{{ event.payload.change }}" in trigger.parameters["note"]
+
+
+def test_a_hub_dataset_is_identified_by_the_commit_its_revision_names(hub, hub_token, tmp_path, monkeypatch):
+    from huggingface_hub import HfApi, constants
+
+    from modelmill.config import DataSpec
+    from modelmill.data.identity import source_identities
+
+    monkeypatch.setattr(constants, "ENDPOINT", hub.url)
+    api = HfApi(endpoint=hub.url, token=hub_token)
+    api.create_repo("tests/reviews", private=True)
+    (tmp_path / "train.csv").write_text("text,label\ngood,positive\n")
+    first = api.upload_folder(folder_path=tmp_path, repo_id="tests/reviews").oid
+    head = DataSpec(hub={"id": "tests/reviews"})
+    before = source_identities(head)
+    assert before == {"hub:tests/reviews": f"hub:tests/reviews::{first}"}
+    (tmp_path / "train.csv").write_text("text,label\ngood,positive\nbad,negative\n")
+    api.upload_folder(folder_path=tmp_path, repo_id="tests/reviews")
+    assert source_identities(head) != before, "a new commit on the branch is a change"
+    assert source_identities(DataSpec(hub={"id": "tests/reviews", "revision": first})) == before, "a pinned one is not"
