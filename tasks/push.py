@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from prefect import runtime, task
@@ -23,7 +22,7 @@ from modelmill.manifests import (
     SearchReport,
     ValidationReport,
 )
-from modelmill.observe.release_history import FIGURE, figure_path, history, history_png
+from modelmill.observe.release_history import FIGURE, HistoryRow, earlier_releases, history, history_png
 from modelmill.observe.reporting import metrics_table
 from modelmill.observe.timing import timed
 from modelmill.runtime.retry import retry_if_transient
@@ -37,7 +36,7 @@ NOT_UPLOADED = ("training_args.bin",)  # a pickle of local training state: not f
 
 
 def stage_upload(model: ModelManifest, card: str, folder: Path, evaluation: EvaluationReport,
-                 history: Path | None = None) -> list[str]:
+                 earlier: list[HistoryRow] | None = None) -> list[str]:
     """Fill `folder` with the model (hard links to the trained files: no copy of the weights; an adapter alone, or
     merged into its base with `adapter.merge`), its evaluation figures and README.md, with the decision threshold
     (if any) in config.json (an adapter's: in its record); return the relative file names."""
@@ -54,9 +53,8 @@ def stage_upload(model: ModelManifest, card: str, folder: Path, evaluation: Eval
     for source in saved_figures(evaluation.figures).values():  # where the card's image links point
         (folder / FIGURES_FOLDER).mkdir(exist_ok=True)
         link_tree(source, folder / FIGURES_FOLDER / source.name)
-    if history is not None:  # a copy: the home's figure is redrawn by every run
-        (folder / FIGURES_FOLDER).mkdir(exist_ok=True)
-        shutil.copyfile(history, folder / FIGURES_FOLDER / FIGURE)
+    if earlier:  # the main metric of the versions released before this model
+        history_png(earlier, folder / FIGURES_FOLDER / FIGURE)
     (folder / "README.md").unlink(missing_ok=True)
     (folder / "README.md").write_text(card, encoding="utf-8")
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
@@ -99,11 +97,7 @@ def push_model(
     and stop there. Without a champion comparison (`evaluation.promotion`), a model released before and replaced
     by a later release since is not published again."""
     logger = get_run_logger()
-    try:
-        figure = history_png(history(pipeline), figure_path(pipeline))
-    except Exception as exc:  # a figure never stops a release
-        logger.warning("No history figure in the card: %s: %s", type(exc).__name__, exc)
-        figure = None
+    earlier = earlier_releases(history(pipeline), spec_hash, data.fingerprint)
     card = render_model_card(
         pipeline=pipeline,
         description=description,
@@ -115,11 +109,11 @@ def push_model(
         validation=validation,
         spec_hash=spec_hash,
         search=search,
-        history=f"{FIGURES_FOLDER}/{FIGURE}" if figure else "",
+        history=f"{FIGURES_FOLDER}/{FIGURE}" if any(row.value is not None for row in earlier) else "",
     )
     folder = new_output_dir("push", stable_hash("push", model.key, evaluation, spec))
     with atomic_dir(folder) as scratch:
-        files = stage_upload(model, card, scratch, evaluation, figure)
+        files = stage_upload(model, card, scratch, evaluation, earlier)
     result = PushResult(repo_id=spec.repo_id, endpoint=spec.endpoint, dry_run=True, folder=folder, files=files)
     token, reason = (None, "Dry run asked for") if dry_run else push_credentials(spec.token_secret_block)
     if token is None:

@@ -83,7 +83,7 @@ Device: {{ device }}. Mean train loss over the whole training: {{ train_loss }}.
 {% endif %}{% if history %}
 ## History
 
-The main metric of this pipeline's earlier runs (filled: released; hollow: not promoted; crosses: failed):
+The main metric of the versions this pipeline released before this model:
 
 ![main metric per run]({{ history }})
 {% endif %}

@@ -107,5 +107,15 @@ def history_png(rows: list[HistoryRow], path: Path) -> Path | None:
     return path
 
 
+def earlier_releases(rows: list[HistoryRow], spec: str, data: str) -> list[HistoryRow]:
+    """The versions released before a model of `spec` on `data` (one row each, the run that released it): what its
+    card shows. Releases of that very model (a re-run) are left out, so a re-run makes the same card."""
+    first: dict[str, HistoryRow] = {}
+    for row in reversed(rows):
+        if row.version and row.status in ("completed", ROLLED_BACK) and (row.spec, row.data) != (spec, data):
+            first.setdefault(row.version if row.status != ROLLED_BACK else f"{row.version}@{row.date}", row)
+    return list(reversed(first.values()))
+
+
 def figure_path(pipeline: str, home: Path | None = None) -> Path:
     return records_dir(home) / pipeline / FIGURE

@@ -21,6 +21,18 @@ from tests.server.conftest import BIN, RealServer, write_pipelines
 from tests.server.test_real_server import wait_for
 
 POLL = 10  # seconds: a poll is a short flow run of its own
+# one change announced a hundred times, from a process of its own (this one's events client may point at the test
+# harness's server)
+ANNOUNCE_100 = """
+from prefect.events import emit_event
+from prefect.events.worker import EventsWorker
+
+for _ in range(100):
+    emit_event(event="modelmill.data.changed", payload={"change": "again"},
+               resource={"prefect.resource.id": "modelmill.data.objects", "modelmill.data.change": "again",
+                         "modelmill.data.identity": "x"})
+EventsWorker.drain_all()
+"""
 
 
 def runs_of(client: Any, deployment_name: str, *states: str) -> list[Any]:
@@ -117,14 +129,9 @@ def test_changed_data_starts_one_run_per_change_and_nothing_else(
             print(f"the burst began while the first retrain was {during}")
 
             # when one change is announced a hundred times (a retried poll, a second watcher)
-            from prefect.events import emit_event
-            from prefect.events.worker import EventsWorker
-
-            for _ in range(100):
-                emit_event(event="modelmill.data.changed",
-                           resource={"prefect.resource.id": "modelmill.data.objects", "modelmill.data.change": "again",
-                                     "modelmill.data.identity": "x"}, payload={"change": "again"})
-            EventsWorker.drain_all()
+            emitted = subprocess.run([str(BIN / "python"), "-c", ANNOUNCE_100], env=prefect_server.env(),
+                                     capture_output=True, text=True, timeout=patient(120))
+            assert emitted.returncode == 0, emitted.stderr
             # then it starts one run
             wait_for(lambda: len(runs_of(client, "finetune/objects")) >= 2, 90, "the announced change's run",
                      prefect_server)
