@@ -103,7 +103,9 @@ def kill_after_first_trial(pipelines: Path) -> dict[str, Any]:
         deadline = time.monotonic() + patient(180)
         while time.monotonic() < deadline and process.poll() is None:
             trials = study_trials(search)
-            if [trial.state.name for trial in trials] == ["COMPLETE", "RUNNING"]:
+            # trial 1 running with every value drawn (optuna stores them one by one, as they are suggested)
+            if [trial.state.name for trial in trials] == ["COMPLETE", "RUNNING"] and set(trials[1].params) == set(
+                    search.space):
                 process.kill()
                 process.wait(timeout=60)
                 return dict(trials[1].params)
