@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from modelmill.runtime.environment import environment
 from modelmill.storage.settings import get_settings
 
 TRACKING = "MODELMILL_TRACKING"  # "mlflow" or "tensorboard" while a tracked training runs
@@ -50,13 +51,8 @@ def tracked(kind: str, pipeline: str, run_name: str) -> Iterator[None]:
     folder = store(kind) / safe_name(pipeline) / safe_name(run_name)
     values = {TRACKING: kind, RUN_NAME: run_name,
               **(mlflow_environment(pipeline) if kind == "mlflow" else {"TENSORBOARD_LOGGING_DIR": str(folder)})}
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
+    with environment(**values):
         yield
-    finally:
-        for name, value in before.items():
-            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
 
 
 def reporting_arguments() -> dict[str, object]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from modelmill.config import ModelSpec, TrainSpec
 from modelmill.manifests import ModelManifest, TokenizedManifest
+from modelmill.runtime.environment import environment
 from modelmill.runtime.errors import ConfigError
 from modelmill.search.pruning import TrialHandle
 from modelmill.training.processes import TrainingProcessFailed
@@ -107,18 +108,6 @@ def rendezvous_in_files() -> None:
 
     loopback_store.modelmill_files = True  # type: ignore[attr-defined]
     rendezvous._create_c10d_store = loopback_store
-
-
-@contextmanager
-def environment(**values: str) -> Iterator[None]:
-    """`os.environ` with `values` while the block runs (what processes started meanwhile inherit)."""
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
 
 
 def start_local_cluster(ray: Any) -> None:
