@@ -140,9 +140,9 @@ def cmd_releases(args: argparse.Namespace) -> int:
         releases = None
     if releases == []:
         print(f"{repo_id}: no release yet")
-    for number, release in enumerate(releases or []):
-        if number == 0:
-            print(f"Releases of {repo_id} ({api.endpoint}):")
+    elif releases:
+        print(f"Releases of {repo_id} ({api.endpoint}):")
+    for release in releases or []:
         metrics = ", ".join(f"{name} {value:.4f}" for name, value in release.metrics.items())
         head = f"  <- {release.head}" if release.head else ""
         print(f"  {release.tag:<5} {release.date}  {release.commit_oid[:8]}  {metrics}{head}")

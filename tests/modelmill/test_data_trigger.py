@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -89,3 +91,14 @@ def test_a_hub_dataset_is_identified_by_the_commit_its_revision_names(hub, hub_t
     api.upload_folder(folder_path=tmp_path, repo_id="tests/reviews")
     assert source_identities(head) != before, "a new commit on the branch is a change"
     assert source_identities(DataSpec(hub={"id": "tests/reviews", "revision": first})) == before, "a pinned one is not"
+
+
+@pytest.mark.parametrize("run_name", ["../../../escaped", "/etc/passwd", "a/../../b"])
+def test_a_run_name_typed_in_the_ui_never_puts_tracking_outside_its_store(run_name, own_home):
+    import os
+
+    from modelmill.observe.tracking import store, tracked
+
+    with tracked("tensorboard", "tiny", run_name):
+        folder = Path(os.environ["TENSORBOARD_LOGGING_DIR"]).resolve()
+    assert folder.parent == (store("tensorboard") / "tiny").resolve() and ".." not in folder.name
