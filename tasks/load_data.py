@@ -9,13 +9,13 @@ from prefect.logging import get_run_logger
 
 from modelmill.checks.overlap import dataset_hashes, dropped_note, rows_to_drop
 from modelmill.config import SPLITS, DataSpec
+from modelmill.data.identity import data_identity, source_identities
 from modelmill.data.reading import read_data
 from modelmill.manifests import DataManifest
 from modelmill.observe.timing import timed
 from modelmill.runtime.retry import retry_if_transient
-from modelmill.storage.artifacts import atomic_dir, files_fingerprint, new_output_dir, stable_hash
+from modelmill.storage.artifacts import atomic_dir, new_output_dir, stable_hash
 from modelmill.storage.caching import STAGE
-from modelmill.storage.remote_files import local_file
 from modelmill.task_types import TEXT_CLASSIFICATION, task_type
 
 __all__ = ["load_data", "read_data"]
@@ -34,9 +34,8 @@ def load_data(spec: DataSpec, task: str = TEXT_CLASSIFICATION, drop_overlap: Lit
     them under their cache key (`drop_overlap`: the rows of validation and test that repeat a text of an earlier
     split, compared that way, are dropped and counted)."""
     dataset, labels, mapping, source = task_type(task).read(spec)
-    local = spec.local_files()
-    fingerprints = [dataset[split]._fingerprint for split in SPLITS]
-    content = files_fingerprint([local_file(path) for path in local]) if local else stable_hash(fingerprints)
+    fingerprints = [dataset[split]._fingerprint for split in SPLITS]  # a Hub dataset: as `datasets` read it
+    content = data_identity(source_identities(spec)) if spec.local_files() else stable_hash(fingerprints)
     key = stable_hash("load_data", spec, content, *([task] if task != TEXT_CLASSIFICATION else []),
                       *([drop_overlap] if drop_overlap else []))
     dropped = {}

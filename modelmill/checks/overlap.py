@@ -15,6 +15,8 @@ from modelmill.config import SPLITS, OverlapCheck
 if TYPE_CHECKING:
     import datasets
 
+    from modelmill.data.folders import RowOrigins
+
 PAIRS = (("validation", "train"), ("test", "train"), ("test", "validation"))  # held-out split, the split before it
 Hashes = Callable[[str, bool], np.ndarray]  # (split, normalized) -> one hash per row
 
@@ -43,9 +45,12 @@ class Overlap:
     def stops(self, check: OverlapCheck) -> bool:
         return check.action == "stop" and self.severity(check) == "critical"
 
-    def describe(self, check: OverlapCheck, source: str) -> str:
-        """What `modelmill check` says of an overlap that would stop the run, and the remedy."""
-        shown = ", ".join(str(row + 1) for row in self.rows[:5]) + (", …" if len(self.rows) > 5 else "")
+    def describe(self, check: OverlapCheck, source: str, origins: RowOrigins | None = None) -> str:
+        """What `modelmill check` says of an overlap that would stop the run, and the remedy (the rows of a folder's
+        split as each file numbers them: `origins`)."""
+        first = [row + 1 for row in self.rows[:5]]
+        shown = (origins.describe(first) if origins else ", ".join(map(str, first))) + (
+            ", …" if len(self.rows) > 5 else "")
         return (
             f"{source}: {len(self.rows)} of {self.size} rows of {self.split} ({len(self.rows) / self.size:.1%}) repeat "
             f"a {self.against} text ({self.how}; rows {shown}, 1-based, header "

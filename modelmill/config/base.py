@@ -6,6 +6,7 @@ Relative paths are resolved against the folder of the YAML file (pass ``context=
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, get_args
@@ -21,7 +22,7 @@ from pydantic import (
 )
 
 from modelmill.config.library_index import NUMBER_TEXT
-from modelmill.storage.urls import DataURL
+from modelmill.storage.urls import DataFolder, DataURL
 
 SPLITS = ("train", "validation", "test")
 SEED_RANGE = {"ge": 0, "le": 2**32 - 1}  # what numpy and torch accept
@@ -103,19 +104,32 @@ def _resolve(path: Path | None, info: ValidationInfo) -> Path | None:
     return (Path(base) / path).resolve() if base else path
 
 
+def _resolve_data(location: Path | str | None, info: ValidationInfo) -> Path | str | None:
+    """A data location resolved against the YAML's folder; a local folder (`data/incoming/`, or a path that is
+    one) becomes a DataFolder, read as every data file under it."""
+    resolved = _resolve(location, info)  # type: ignore[arg-type]
+    if isinstance(resolved, Path) and not isinstance(resolved, DataFolder) and resolved.is_dir():
+        return DataFolder(resolved)
+    if isinstance(location, DataFolder) and not isinstance(resolved, DataFolder):
+        return DataFolder(resolved)
+    return resolved
+
+
 DATA_URL_SCHEMES = ("s3", "gs", "gcs", "abfs", "az")  # object stores, read with MODELMILL_STORAGE_OPTIONS
 
 
 def _data_location(value: Any) -> Any:
     if not isinstance(value, str) or "://" not in value:
+        if isinstance(value, str) and value.endswith(("/", os.sep)):
+            return DataFolder(value)
         return Path(value) if isinstance(value, str) else value
     scheme, rest = value.split("://", 1)
     if scheme.lower() not in DATA_URL_SCHEMES:
         raise ValueError(f"'{value}': a data file is a local path or a URL on {', '.join(DATA_URL_SCHEMES)}")
     if "/" not in rest.strip("/"):
-        raise ValueError(f"'{value}' names a bucket, not a file")
+        raise ValueError(f"'{value}' names a bucket: name a file in it, or a folder (s3://bucket/incoming/)")
     if DataURL(value).name in (".", ".."):
-        raise ValueError(f"'{value}' names a folder, not a file")
+        raise ValueError(f"'{value}': '.' and '..' cannot end a data URL; name the file or folder itself")
     return DataURL(value)
 
 
@@ -124,4 +138,5 @@ def _rewrap(value: Any) -> Any:
 
 
 DataLocation = Annotated[Path | str, BeforeValidator(_data_location), AfterValidator(_rewrap)]
-"""A data file: a local path (relative to the YAML file) or a URL on object storage (s3://bucket/key.csv)."""
+"""A data file or folder: a local path (relative to the YAML file) or a URL on object storage
+(s3://bucket/key.csv); a folder (`data/incoming/`, s3://bucket/incoming/) is read as all its data files."""

@@ -12,20 +12,20 @@ from modelmill.config.base import (
     DataLocation,
     DataURL,
     Section,
-    _resolve,
+    _resolve_data,
 )
 
 
 class SplitFiles(Section):
     """One file per split."""
 
-    train: DataLocation = Field(description="The training split's file.")
+    train: DataLocation = Field(description="The training split's file or folder.")
     validation: DataLocation = Field(
         description="The validation split's file (early stopping, best checkpoint, decision threshold)."
     )
     test: DataLocation = Field(description="The test split's file (metrics, thresholds and release decisions).")
 
-    _resolve_paths = field_validator("train", "validation", "test")(_resolve)
+    _resolve_paths = field_validator("train", "validation", "test")(_resolve_data)
 
 
 class SplitRatios(Section):
@@ -63,8 +63,9 @@ class DataSpec(Section):
     """Where the examples come from and which columns hold text and label."""
 
     files: SplitFiles | None = Field(None, description="One file per split (a local path or an s3://, gs:// "
-                                     "or abfs:// URL).")
-    file: DataLocation | None = Field(None, description="One file, cut into splits by `split`.")
+                                     "or abfs:// URL), or a folder (`data/train/`): all its data files, in name "
+                                     "order, read as one.")
+    file: DataLocation | None = Field(None, description="One file or folder, cut into splits by `split`.")
     split: SplitRatios | None = Field(
         None, description="With `file`: the shares of validation and test rows cut from it."
     )
@@ -88,7 +89,7 @@ class DataSpec(Section):
         False, description="Drop rows whose label is null or empty (counted in the log) instead of failing."
     )
 
-    _resolve_file = field_validator("file")(_resolve)
+    _resolve_file = field_validator("file")(_resolve_data)
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:

@@ -15,6 +15,7 @@ from modelmill.config.base import (
     DataLocation,
     Section,
     _resolve,
+    _resolve_data,
 )
 from modelmill.metrics import SHIPPED_METRICS, TASK_METRIC_NAMES, UNBOUNDED_TASK_METRICS
 
@@ -85,7 +86,7 @@ class EvaluationSet(Section):
                                 "too, and the new one is not promoted when this metric drops below the published "
                                 "model's by more than `tolerance` on it (e.g. forgetting old data).")
 
-    _resolve_file = field_validator("file")(_resolve)
+    _resolve_file = field_validator("file")(_resolve_data)
 
 
 class RetentionSpec(Section):
@@ -97,7 +98,7 @@ class RetentionSpec(Section):
     max_increase: float | None = Field(None, ge=0, le=100, description="The most the masked-LM loss (nats per "
                                        "masked token) may rise from the base model's; above it the run fails.")
 
-    _resolve_file = field_validator("file")(_resolve)
+    _resolve_file = field_validator("file")(_resolve_data)
 
 
 class SliceSpec(Section):

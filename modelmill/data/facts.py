@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import datasets
 
+    from modelmill.data.folders import RowOrigins
+
 SHOWN_ROWS = 5
 MAX_LABELS = 10_000  # distinct label values kept: a text column named as the label column has one per row
 BATCH_ROWS = 65_536
@@ -29,8 +31,9 @@ class RowSample:
         self.count += len(rows)
         self.first += rows[: SHOWN_ROWS - len(self.first)]
 
-    def describe(self) -> str:
-        shown = ", ".join(map(str, self.first))
+    def describe(self, origins: RowOrigins | None = None) -> str:
+        """'3 row(s) (2, 5, 9; …)', the rows of a folder's split as each file numbers them (`origins`)."""
+        shown = origins.describe(self.first) if origins else ", ".join(map(str, self.first))
         return f"{self.count} row(s) ({shown}{', …' if self.count > SHOWN_ROWS else ''}; 1-based, header excluded)"
 
 
@@ -50,6 +53,7 @@ class SplitFacts:
     labels: Counter = field(default_factory=Counter)  # label value -> rows, blanks left out
     label_names: list[str] | None = None  # a ClassLabel column's names
     too_many_labels: bool = False
+    origins: RowOrigins | None = None  # the files of a folder's split, to name its rows as each file numbers them
 
 
 def _is_text(arrow_type: Any) -> bool:
@@ -125,7 +129,9 @@ def gather(part: datasets.Dataset, split: str, source: str, text_column: str, la
     import datasets
     import pyarrow.compute as pc
 
-    facts = SplitFacts(split=split, source=source, columns=list(part.column_names))
+    from modelmill.data.folders import origins_of
+
+    facts = SplitFacts(split=split, source=source, columns=list(part.column_names), origins=origins_of(part))
     feature = part.features.get(label_column)
     if isinstance(feature, datasets.ClassLabel):
         facts.label_names = list(feature.names)

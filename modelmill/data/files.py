@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from modelmill.config import DataSpec, EvaluationSet
 from modelmill.data.encoding import NEWLINE, file_chunks, text_problem
 from modelmill.runtime.errors import DataError
-from modelmill.storage.urls import DataURL
+from modelmill.storage.folders import folder_files, shown
+from modelmill.storage.urls import DataURL, is_data_folder
 
 if TYPE_CHECKING:
     import datasets
@@ -19,9 +20,17 @@ FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parque
 
 
 def file_format(spec: DataSpec | EvaluationSet, path: Path | DataURL) -> str:
-    """The `datasets` builder for a file: the declared format or one from its extension."""
+    """The `datasets` builder for a file or a folder: the declared format or one from the extensions."""
     if spec.format:
         return spec.format
+    if is_data_folder(path):
+        found = {name: FORMATS[Path(name).suffix.lower()] for name in folder_files(path)}
+        if len(set(found.values())) > 1:
+            first = {fmt: name for name, fmt in reversed(found.items())}  # the first file of each format
+            mixed = ", ".join(f"{fmt}: {name}" for fmt, name in sorted(first.items()))
+            raise DataError(f"{shown(path)}: the folder mixes formats ({mixed}); keep one format in it, or set "
+                            "data.format")
+        return next(iter(found.values()))
     try:
         return FORMATS[path.suffix.lower()]
     except KeyError:
@@ -94,7 +103,11 @@ def blank_csv_lines(path: Path) -> list[int]:
 
 def read_file(path: Path | DataURL, file_format: str) -> datasets.Dataset:
     """One file (a local path, or a URL read through a local copy) as a `Dataset`; a DataError names the file
-    (as the YAML names it) and why it cannot be read."""
+    (as the YAML names it) and why it cannot be read. A folder is read as all its data files (`read_folder`)."""
+    if is_data_folder(path):
+        from modelmill.data.folders import read_folder
+
+        return read_folder(path, file_format)  # type: ignore[arg-type]
     local = path
     if isinstance(path, DataURL):
         from modelmill.storage.remote_files import fetch

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from modelmill.config import SPLITS, DataSpec
 from modelmill.data.facts import BATCH_ROWS, MAX_LABELS, SplitFacts, blank_rows
+from modelmill.storage.folders import shown
+from modelmill.storage.urls import is_data_folder
 
 if TYPE_CHECKING:
     import datasets
@@ -43,21 +45,21 @@ def row_problems(facts: SplitFacts, spec: Columns, drop_null_labels: bool = Fals
     problems = []
     text, label = spec.text_column, spec.label_column
     if facts.header_rows.count:
-        problems.append(f"{facts.source}: {facts.header_rows.describe()} repeat the header ({text}, {label}){where}: "
-                        "files joined with their headers? Remove those rows")
+        problems.append(f"{facts.source}: {facts.header_rows.describe(facts.origins)} repeat the header ({text}, "
+                        f"{label}){where}: files joined with their headers? Remove those rows")
     if facts.text_type is not None:
         problems.append(f"{facts.source}: column '{text}' (data.text_column){where} holds {facts.text_type}, not "
                         "text; every row needs one string")
     elif facts.blank_texts.count:
         problems.append(f"{facts.source}: column '{text}' (data.text_column){where} is null or empty in "
-                        f"{facts.blank_texts.describe()}; fix or remove those rows")
+                        f"{facts.blank_texts.describe(facts.origins)}; fix or remove those rows")
     if facts.label_type is not None:
         problems.append(f"{facts.source}: column '{label}' (data.label_column){where} holds {facts.label_type}; a "
                         "label is one plain value per row, of one type")
     elif facts.blank_labels.count and not drop_null_labels:
         problems.append(f"{facts.source}: column '{label}' (data.label_column){where} is null or empty in "
-                        f"{facts.blank_labels.describe()}; fix them, or set data.drop_null_labels: true to train "
-                        "without those rows")
+                        f"{facts.blank_labels.describe(facts.origins)}; fix them, or set data.drop_null_labels: true "
+                        "to train without those rows")
     if facts.too_many_labels:
         problems.append(f"{facts.source}: column '{label}' (data.label_column){where} has more than {MAX_LABELS} "
                         "distinct labels: is it the column that holds the label?")
@@ -181,8 +183,13 @@ def split_sources(spec: DataSpec) -> dict[str, str]:
     if spec.hub is not None:
         return {split: f"hub:{spec.hub.id} ({split})" for split in SPLITS}
     if spec.files is not None:
-        return {split: str(getattr(spec.files, split)) for split in SPLITS}
-    return {"train": str(spec.file)}
+        return {split: named(getattr(spec.files, split)) for split in SPLITS}
+    return {"train": named(spec.file)}
+
+
+def named(location: object) -> str:
+    """A data file as messages name it; a folder with its trailing slash."""
+    return shown(location) if is_data_folder(location) else str(location)  # type: ignore[arg-type]
 
 
 def data_problems(splits: list[SplitFacts], spec: DataSpec) -> tuple[list[str], dict[str, int], list[str]]:

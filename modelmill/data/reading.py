@@ -15,6 +15,8 @@ from modelmill.data.labels import class_problems, data_problems, split_sources, 
 from modelmill.data.splits import grouped_split
 from modelmill.hub.errors import secret_safe
 from modelmill.runtime.errors import DataError
+from modelmill.storage.folders import shown
+from modelmill.storage.urls import DataFolder
 
 if TYPE_CHECKING:
     import datasets
@@ -27,7 +29,9 @@ def read_files(spec: DataSpec, files: dict[str, Path]) -> datasets.DatasetDict:
     import datasets
 
     for split, path in files.items():
-        if isinstance(path, Path) and not path.is_file():  # a URL is checked as it is read
+        if isinstance(path, DataFolder) and not path.is_dir():
+            raise DataError(f"{shown(path)}: data folder for split '{split}' not found")
+        if isinstance(path, Path) and not isinstance(path, DataFolder) and not path.is_file():  # URLs: as read
             raise DataError(f"{path}: data file for split '{split}' not found")
     formats = {file_format(spec, path) for path in files.values()}
     if len(formats) > 1:

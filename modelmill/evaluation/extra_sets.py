@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from modelmill.config import EvaluationSet
 from modelmill.data.facts import gather
 from modelmill.data.files import file_format, read_file
-from modelmill.data.labels import column_problems, row_problems
+from modelmill.data.labels import column_problems, named, row_problems
 from modelmill.manifests import DataManifest
 from modelmill.runtime.errors import DataError
 
@@ -19,7 +19,7 @@ def read_evaluation_set(name: str, spec: EvaluationSet, data: DataManifest) -> d
     """The set's rows; a missing column, an empty text or a label the model does not know names the file."""
     where = f" (evaluate.sets.{name})"
     rows = read_file(spec.file, file_format(spec, spec.file))
-    facts = gather(rows, name, str(spec.file), data.text_column, data.label_column)
+    facts = gather(rows, name, named(spec.file), data.text_column, data.label_column)
     problems = column_problems(facts, data, where) or row_problems(facts, data, where=where)
     if problems:
         raise DataError(problems[0])

@@ -6,8 +6,9 @@ What the watcher knows lives in a Prefect Variable per pipeline (`modelmill-data
 used (each run records it when it starts) and the change it saw last, with when it first saw it (the debounce).
 - Unchanged data, compared with the last run that used it, starts nothing.
 - A change starts a run once it has stayed unchanged for `debounce` (a burst of uploads is one change).
-- The events of one change carry its id, and the trigger counts one firing per id: the same change announced a
-  hundred times (a retried poll, a second watcher) starts one run, as a run key does.
+- The events of one change carry its id (the data it changes from and to, and how many changes came before), and
+  the trigger counts one firing per id: the same change announced a hundred times (a retried poll, two polls at
+  once, a second watcher) starts one run, as a run key does.
 - A run of the pipeline that is waiting to start reads the data when it starts: no second run is queued behind it,
   and the pipeline's deployment runs one run at a time, so a change during a retrain starts one run after it.
 """
@@ -45,6 +46,7 @@ class WatchState(BaseModel):
     seen: str = ""  # identity seen at the last poll
     seen_at: float = 0.0  # when `seen` was first seen (epoch seconds)
     change: str = ""  # id of the last change announced
+    changes: int = 0  # how many changes were announced: A -> B -> A -> B is three changes, three ids
 
 
 Action = Literal["baseline", "unchanged", "waiting", "start"]
@@ -78,8 +80,11 @@ def decide(state: WatchState, sources: dict[str, str], now: float, debounce: flo
     if quiet < debounce:
         return Decision(state, "waiting", f"data changed to {identity} ({', '.join(changed) or 'a source removed'}) "
                         f"{quiet:.0f} s ago: starting a run once it has been unchanged for {debounce:.0f} s", changed)
-    change = stable_hash(identity, state.seen_at, length=12)
-    state = state.model_copy(update={"used": identity, "sources": sources, "change": change})
+    # the id is the change itself (from what data, to what data, how many changes before): two polls that read the
+    # same state at once (serve starts overdue polls together) announce one id, and the trigger starts one run
+    change = stable_hash(state.used, identity, state.changes, length=12)
+    state = state.model_copy(update={"used": identity, "sources": sources, "change": change,
+                                     "changes": state.changes + 1})
     return Decision(state, "start", f"data changed to {identity} ({', '.join(changed) or 'a source removed'}): "
                     f"starting a run (change {change})", changed)
 

@@ -29,26 +29,29 @@ def read_split(path: Path, split: str, spec: PipelineSpec, fmt: Any) -> tuple[li
     or why it cannot be read."""
     from modelmill.data.facts import gather
     from modelmill.data.files import file_format, read_file
+    from modelmill.data.labels import named
 
     try:
         part = read_file(path, file_format(fmt, path))
     except ModelmillError as exc:
         return [str(exc)], None, None
-    return [], gather(part, split, str(path), spec.data.text_column, spec.data.label_column), part
+    return [], gather(part, split, named(path), spec.data.text_column, spec.data.label_column), part
 
 
 def check_overlap(spec: PipelineSpec, parts: dict[str, Any], sources: dict[str, Path]) -> list[str]:
     """Held-out rows repeating an earlier split's text beyond the overlap check's share, when the check stops the
     run (the validate stage would): named with the file, the rows and the remedy."""
     from modelmill.checks.overlap import dataset_hashes, find_overlaps
+    from modelmill.data.folders import origins_of
+    from modelmill.data.labels import named
 
     check = spec.validation.checks.overlap
     if not check.enabled or check.action != "stop" or len(parts) < len(sources):
         return []
     overlaps = find_overlaps(check, dataset_hashes(parts, spec.data.text_column), spec.validation.splits, parts)
     # the folded comparison (when the check folds) finds every exact repeat too: one line per pair of splits
-    return [overlap.describe(check, str(sources[overlap.split])) for overlap in overlaps
-            if overlap.normalized == check.normalized and overlap.stops(check)]
+    return [overlap.describe(check, named(sources[overlap.split]), origins_of(parts[overlap.split]))
+            for overlap in overlaps if overlap.normalized == check.normalized and overlap.stops(check)]
 
 
 def check_data(where: str, spec: PipelineSpec) -> tuple[list[str], dict[str, list[str]]]:

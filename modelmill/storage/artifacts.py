@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from modelmill.storage.locks import check_lease
 from modelmill.storage.settings import get_settings
-from modelmill.storage.urls import DataURL
+from modelmill.storage.urls import DataFolder, DataURL
 
 SCRATCH_MARK = ".tmp-"
 
@@ -55,6 +55,10 @@ def portable(value: Any) -> Any:
     """`value` as JSON-ready data whose paths are portable (see `portable_path`): what identities are hashed from."""
     if isinstance(value, BaseModel):
         return portable(value.model_dump(mode="python", by_alias=False))
+    if isinstance(value, DataFolder):  # by the names and contents of its data files
+        from modelmill.storage.folders import folder_identity
+
+        return folder_identity(value)
     if isinstance(value, Path):
         return portable_path(value)
     if isinstance(value, DataURL):  # by its name and the object's checksum, never a download

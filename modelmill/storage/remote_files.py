@@ -30,21 +30,31 @@ def object_info(url: DataURL) -> dict[str, Any]:
     except Exception as exc:  # credentials, endpoint, permissions: what the store said, never a secret
         raise DataError(f"{url}: cannot be read: {type(exc).__name__}: {exc}") from None
     if info.get("type") == "directory":
-        raise DataError(f"{url}: is a folder, not a file")
+        raise DataError(f"{url}: is a folder; write it with a trailing slash ({url.rstrip('/')}/) to read every "
+                        "data file in it")
     return info
 
 
 def url_version(url: DataURL) -> str:
     """What changes when the object's content changes: its checksum or ETag (with its size)."""
-    info = object_info(url)
+    return version_of(object_info(url), url)
+
+
+def version_of(info: dict[str, Any], url: str) -> str:
+    """An object's version from its metadata (`info`, as fsspec lists it): checksum or ETag, and size."""
     checksum = next((str(info[name]) for name in CHECKSUM_FIELDS if info.get(name)), None)
     if checksum is None:  # a store without checksums: what fsspec derives from the metadata
-        checksum = str(filesystem(url).checksum(url))
+        checksum = str(filesystem(DataURL(url)).checksum(url))
     return hashlib.sha256(f"{checksum}:{info.get('size')}".encode()).hexdigest()[:16]
 
 
 def url_identity(url: DataURL) -> str:
-    """A data URL in a cache key: by its name and version, as a local file is by its name and content."""
+    """A data URL in a cache key: by its name and version, as a local file is by its name and content (a folder:
+    by the names and versions of its data files)."""
+    if url.is_folder:
+        from modelmill.storage.folders import folder_identity
+
+        return folder_identity(url)
     return f"url:{url.name}:{url_version(url)}"
 
 
@@ -63,7 +73,3 @@ def fetch(url: DataURL) -> Path:
         raise
     return target
 
-
-def local_file(path: Path | DataURL) -> Path:
-    """A data file as a local path: a URL through its local copy."""
-    return fetch(path) if isinstance(path, DataURL) else path

@@ -17,6 +17,7 @@ import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelmill.data.folders import at_row
 from modelmill.runtime.errors import ConfigError, DataError
 from modelmill.task_types import PREFERENCE, TEXT_GENERATION
 from modelmill.task_types.splits import UnlabelledRows, require_columns
@@ -67,7 +68,7 @@ def check_split(part: datasets.Dataset, split: str, source: str, spec: DataSpec)
     require_columns(part, split, source, COLUMNS, "preference tuning reads prompt, chosen and rejected")
     for index, row in enumerate(part.select_columns(list(COLUMNS)), 1):
         if (problem := pair_problem(row)) is not None:
-            raise DataError(f"{source}: split '{split}': row {index}: {problem}")
+            raise DataError(f"{at_row(source, part, index)}: split '{split}': {problem}")
 
 
 def as_turns(value: Any, role: str) -> list[dict[str, str]]:

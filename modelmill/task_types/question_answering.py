@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelmill.data.folders import at_row
 from modelmill.runtime.errors import ConfigError, DataError
 from modelmill.task_types import QUESTION_ANSWERING
 from modelmill.task_types.scored import published_scores, scored_evaluation
@@ -72,8 +73,9 @@ def check_split(part: datasets.Dataset, split: str, source: str, spec: DataSpec)
     for row, values in enumerate(zip(*(part[name] for name in columns), strict=True), 1):
         problem = answer_problem(*values)
         if problem:
-            raise DataError(f"{source}: row {row}: column '{spec.label_column}': {problem}"
-                            if problem.startswith(("answer", "answers")) else f"{source}: row {row}: {problem}")
+            where = at_row(source, part, row)
+            raise DataError(f"{where}: column '{spec.label_column}': {problem}"
+                            if problem.startswith(("answer", "answers")) else f"{where}: {problem}")
         unanswerable |= not values[2]["text"]
     return unanswerable
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from modelmill.data.folders import at_row
 from modelmill.runtime.errors import DataError
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def require_text(part: datasets.Dataset, split: str, source: str, names: Sequenc
     for name in names:
         for row, value in enumerate(part[name], 1):
             if not isinstance(value, str) or not value.strip():
-                raise DataError(f"{source}: row {row}: column '{name}' is empty or not text")
+                raise DataError(f"{at_row(source, part, row)}: column '{name}' is empty or not text")
 
 
 def random_split(single: datasets.Dataset, spec: DataSpec) -> datasets.DatasetDict:

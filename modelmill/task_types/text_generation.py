@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelmill.data.folders import at_row
 from modelmill.runtime.errors import ConfigError, DataError
 from modelmill.task_types import TEXT_GENERATION
 from modelmill.task_types.scored import published_scores, scored_evaluation
@@ -78,7 +79,7 @@ def check_split(part: datasets.Dataset, split: str, source: str, spec: DataSpec)
     if kind == CHAT:
         for row, turns in enumerate(part[MESSAGES], 1):
             if (problem := conversation_problem(turns)) is not None:
-                raise DataError(f"{source}: row {row}: {problem}")
+                raise DataError(f"{at_row(source, part, row)}: {problem}")
     elif kind == PROMPT_COMPLETION:
         require_text(part, split, source, [spec.text_column, spec.label_column],
                      "text-generation reads data.text_column (prompt) and data.label_column (completion)")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelmill.config.evaluate import unknown_classes
+from modelmill.data.folders import at_row
 from modelmill.runtime.errors import ConfigError, DataError
 from modelmill.task_types import TOKEN_CLASSIFICATION
 from modelmill.task_types.scored import published_scores, scored_evaluation
@@ -84,7 +85,7 @@ def check_split(part: datasets.Dataset, split: str, source: str, spec: DataSpec)
     for row, (tokens, tags) in enumerate(zip(part[spec.text_column], part[spec.label_column], strict=True), 1):
         problem = row_problem(tokens, tags, spec)
         if problem:
-            raise DataError(f"{source}: row {row}: {problem}")
+            raise DataError(f"{at_row(source, part, row)}: {problem}")
         seen.update(tags)
     unknown = sorted(seen - set(spec.labels or seen))
     if unknown:

@@ -216,3 +216,27 @@ def test_an_adapters_failed_release_or_champion_read_leaves_the_token_nowhere(pr
     out, err = capfd.readouterr()
     assert canary not in out + err
     assert files_holding(canary, *state_folders()) == []
+
+
+def test_a_data_watcher_whose_hub_dataset_cannot_be_read_leaves_the_token_nowhere(
+    prefect, hub, canary, tiny_model_dir, review_files, write_pipelines, monkeypatch, capfd
+):
+    from huggingface_hub import constants
+
+    from flows.watch import watch_data
+
+    # given a pipeline that retrains when its Hub dataset changes, and a Hub refusing the token (401)
+    monkeypatch.setattr(constants, "ENDPOINT", hub.url)
+    spec = pipeline_dict(tiny_model_dir, review_files, hub.url)
+    spec.update(data={"hub": {"id": "tests/reviews"}}, trigger={"on": "data", "poll": "1m"})
+    spec.pop("schedule", None)
+    path = write_pipelines({"watched": spec})
+    hub.state.fail_next("GET", r"/api/datasets/", 401, times=10)
+    # when the watcher polls
+    state = watch_data(pipeline="watched", pipelines_file=str(path), return_state=True)
+    # then the poll fails, saying so, and the token is in none of its state, logs or results
+    assert state.is_failed() and "401" in (state.message or ""), state
+    assert canary not in (state.message or "")
+    out, err = capfd.readouterr()
+    assert canary not in out + err
+    assert files_holding(canary, *state_folders()) == []

@@ -35,6 +35,20 @@ def csv_splits(tmp_path: Path, train=None, validation=None, test=None) -> dict[s
     return {split: write_csv(tmp_path / f"{split}.csv", part) for split, part in rows.items()}
 
 
+def folder(path: Path, *parts: list[dict[str, Any]]) -> Path:
+    """A data folder holding `parts` as part-1.csv, part-2.csv...; a marker file and a hidden file beside them."""
+    for number, rows in enumerate(parts, 1):
+        write_csv(path / f"part-{number}.csv", rows)
+    (path / "_SUCCESS").write_text("")
+    (path / ".part-3.csv").write_text("text,label\n")  # half-written: a reader would refuse it
+    return path
+
+
+def blank(rows: list[dict[str, Any]], index: int) -> list[dict[str, Any]]:
+    """`rows` with the text of row `index` (0-based) emptied."""
+    return [{**row, "text": "" if number == index else row["text"]} for number, row in enumerate(rows)]
+
+
 def raw(tmp_path: Path, split: str, content: bytes, **others: Any) -> dict[str, Path]:
     files = csv_splits(tmp_path, **others)
     files[split].write_bytes(content)
@@ -111,6 +125,22 @@ CASES = {
     "a label written another way in test only": (
         lambda tmp: csv_splits(tmp, test=relabel(review_rows(3, 8), r0="Positive")), None,
         "test.csv: column 'label' has labels that differ only in case or spaces: ['Positive', 'positive']"),
+    "a blank text in the second file of a train folder": (
+        lambda tmp: {**csv_splits(tmp), "train": folder(tmp / "incoming", review_rows(1, 12),
+                                                         blank(review_rows(4, 12), 2))},
+        None, "incoming/: column 'text' (data.text_column) is null or empty in 1 row(s) (part-2.csv row 3; 1-based"),
+    "a file of a folder with other columns": (
+        lambda tmp: {**csv_splits(tmp), "validation": folder(tmp / "held", review_rows(2, 8),
+                                                              [{"review": row["text"], "label": row["label"]}
+                                                               for row in review_rows(5, 8)])},
+        None, "held/part-2.csv: columns ['review', 'label'] differ from"),
+    "a folder without data files": (
+        lambda tmp: {**csv_splits(tmp), "test": (tmp / "empty").mkdir() or tmp / "empty"},
+        None, "empty/: the folder holds no data files"),
+    "a folder mixing formats": (
+        lambda tmp: {**csv_splits(tmp), "test": folder(tmp / "mixed", review_rows(3, 8))
+                     and jsonl(tmp / "mixed" / "part-2.jsonl", review_rows(6, 4)) and tmp / "mixed"},
+        None, "mixed/: the folder mixes formats (csv: part-1.csv, json: part-2.jsonl)"),
     "one class in train, two elsewhere": (
         lambda tmp: csv_splits(tmp, relabel(review_rows(1, 24), **{f"r{i}": "positive" for i in range(24)})), None,
         "train.csv: column 'label' has a single label ['positive']; need two or more classes in the train split"),

@@ -53,6 +53,20 @@ def test_the_change_id_is_the_same_when_a_poll_is_repeated():
     assert twice[0] == twice[1] != ""
 
 
+def test_two_polls_at_once_announce_one_change_and_data_changing_back_and_forth_is_a_new_change_each_time():
+    used = decide(WatchState(), A, now=0, debounce=0).state
+    # two polls read the same state a second apart (serve starts overdue polls together)
+    together = [decide(used, B, now=now, debounce=0) for now in (10, 11)]
+    assert [d.action for d in together] == ["start", "start"] and together[0].state.change == together[1].state.change
+    ids = [together[0].state.change]
+    state = together[0].state
+    for now, sources in ((20, A), (30, B), (40, A)):
+        decision = decide(state, sources, now=now, debounce=0)
+        state = decision.state
+        ids.append(decision.state.change)
+    assert len(set(ids)) == 4, "A -> B -> A -> B -> A: four changes, four runs"
+
+
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("poll", "1s", "poll must be between 5 s and 7 days"),
     ("poll", "5 minutes", "is not a duration"),

@@ -1,5 +1,5 @@
-"""`trigger: {on: data}` on a real Prefect server (127.0.0.1) under `modelmill serve`: a changed local file and a
-changed object in moto's S3 bucket each start one run; the same data again starts none; a burst of changes within
+"""`trigger: {on: data}` on a real Prefect server (127.0.0.1) under `modelmill serve`: a new file in a watched
+local folder and a changed object in moto's S3 bucket each start one run; the same data again starts none; a burst of changes within
 the debounce starts one, after the running retrain; a change announced a hundred times starts one run."""
 
 from __future__ import annotations
@@ -78,6 +78,10 @@ def test_changed_data_starts_one_run_per_change_and_nothing_else(
         bucket.put_file(str(path), f"{prefix}/{path.name}")
     objects = {**spec, "data": {**spec["data"], "files": {split: f"s3://{prefix}/{split}.csv"
                                                          for split in ("train", "validation", "test")}}}
+    incoming = data / "incoming"  # the local pipeline trains on a folder: every file in it
+    incoming.mkdir()
+    (data / "train.csv").rename(incoming / "part-1.csv")
+    spec["data"] = {**spec["data"], "files": {**spec["data"]["files"], "train": "../data/incoming/"}}
     write_pipelines(project, {"files": spec, "objects": objects})
     env = prefect_server.env(**s3_server.env(str(tmp_path / "home"), tmp_path / "cache"),
                              PREFECT_RUNNER_POLL_FREQUENCY="2")
@@ -92,7 +96,7 @@ def test_changed_data_starts_one_run_per_change_and_nothing_else(
 
             wait_for(lambda: polls("files") and polls("objects"), 240, "the watchers' first look", prefect_server)
             # when the same bytes are written again (a new mtime, the same content and ETag)
-            (data / "train.csv").write_bytes((data / "train.csv").read_bytes())
+            (incoming / "part-1.csv").write_bytes((incoming / "part-1.csv").read_bytes())
             bucket.pipe_file(f"{prefix}/test.csv", (data / "test.csv").read_bytes())
             looked = polls("files"), polls("objects")
             wait_for(lambda: polls("files") >= looked[0] + 2 and polls("objects") >= looked[1] + 2, 120,
@@ -100,8 +104,8 @@ def test_changed_data_starts_one_run_per_change_and_nothing_else(
             # then nothing starts
             assert runs_of(client, "finetune/files") == [] and runs_of(client, "finetune/objects") == []
 
-            # when a local file and an object change
-            write_csv(data / "train.csv", review_rows(11, 40))
+            # when a new file lands in the watched folder and an object changes
+            write_csv(incoming / "part-2.csv", review_rows(11, 40))
             bucket.pipe_file(f"{prefix}/test.csv", (data / "test.csv").read_bytes() + b"an extra review,positive\n")
             changed = time.monotonic()
             started = wait_for(lambda: len(runs := [*runs_of(client, "finetune/files"),
@@ -117,8 +121,8 @@ def test_changed_data_starts_one_run_per_change_and_nothing_else(
             during = client.read_flow_run(first.id).state.name
             spec["trigger"]["debounce"] = "20s"
             write_pipelines(project, {"files": spec, "objects": objects})
-            for fewer in (1, 2, 3):  # rows dropped one by one from the changed file (no new text to check)
-                write_csv(data / "train.csv", review_rows(11, 40)[:-fewer])
+            for fewer in (1, 2, 3):  # rows dropped one by one from the new file (no new text to check)
+                write_csv(incoming / "part-2.csv", review_rows(11, 40)[:-fewer])
                 time.sleep(2)
             # then, once it has settled, one run starts, after the running retrain
             burst = wait_for(lambda: len(runs := runs_of(client, "finetune/files")) >= 2 and runs, 20 + 3 * POLL + 60,

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from modelmill.config import DataSpec
+from modelmill.runtime.errors import DataError
 from modelmill.runtime.preflight import check_data
 from modelmill.storage.artifacts import stable_hash
 from modelmill.storage.home import current_home
@@ -71,11 +72,36 @@ def test_check_names_a_missing_object_by_its_url(bucket_files, write_pipelines, 
     assert f"{missing}: file not found" in problems
 
 
+def test_a_folder_url_is_every_object_under_it_and_a_new_object_is_new_data(bucket_files, s3_server, review_files):
+    from modelmill.data.identity import source_identities
+
+    fs = s3_server.filesystem()
+    folder = bucket_files["train"].rsplit("/", 1)[0] + "/incoming/"
+    rows = review_files["train"].read_bytes().splitlines(keepends=True)
+    fs.pipe_file(folder.removeprefix("s3://") + "day-1.csv", b"".join(rows[:30]))
+    fs.pipe_file(folder.removeprefix("s3://") + "day-2.csv", rows[0] + b"".join(rows[30:]))
+    fs.pipe_file(folder.removeprefix("s3://") + "_SUCCESS", b"")
+    spec = DataSpec(files={**bucket_files, "train": folder})
+    dataset, *_ = read_data(spec)
+    local, *_ = read_data(DataSpec(files=review_files))
+    assert dataset["train"]["text"] == local["train"]["text"]
+    key, identity = stable_hash(spec), source_identities(spec)[folder]
+    # when an object lands under the folder
+    fs.pipe_file(folder.removeprefix("s3://") + "day-3.csv", rows[0] + b"one more review,positive\n")
+    # then it is new data, read with the others
+    assert stable_hash(spec) != key and source_identities(spec)[folder] != identity
+    assert read_data(spec)[0]["train"].num_rows == dataset["train"].num_rows + 1
+    # and the folder written without its slash is refused with the way to write it
+    with pytest.raises(DataError, match=r"incoming: is a folder; write it with a trailing slash \(s3://.*/incoming/\)"):
+        read_data(DataSpec(files={**bucket_files, "train": folder.rstrip("/")}, format="csv"))
+
+
 @pytest.mark.parametrize("url, message", [
     ("http://127.0.0.1/train.csv", "a data file is a local path or a URL on s3, gs"),
-    ("s3://bucket-only", "names a bucket, not a file"),
-    ("s3://bucket/data/..", "names a folder, not a file"),
-    ("gs://bucket/.", "names a folder, not a file"),
+    ("s3://bucket-only", "names a bucket: name a file in it, or a folder"),
+    ("s3://bucket/data/..", r"'\.' and '\.\.' cannot end a data URL"),
+    ("gs://bucket/.", r"'\.' and '\.\.' cannot end a data URL"),
+    ("s3://bucket/data/../", r"'\.' and '\.\.' cannot end a data URL"),
 ])
 def test_a_url_that_cannot_be_data_is_refused_at_load_with_its_yaml_path(url, message, review_files):
     with pytest.raises(ValidationError, match=message) as refused:
