@@ -30,6 +30,9 @@ os.environ.update(
         "PREFECT_LOCAL_STORAGE_PATH": str(_STATE / "prefect-results"),
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+        # one CPU thread per process: the tiny models gain nothing from more, and two test workers on two cores
+        # with two threads each spent their time waiting for each other (torch reads it when first imported)
+        "OMP_NUM_THREADS": "1",
     }
 )
 for _secret in ("HF_TOKEN", "MODELMILL_HF_TOKEN"):
@@ -442,10 +445,14 @@ def great_expectations_loaded() -> None:
 
 @pytest.fixture(scope="session")
 def prefect() -> Iterator[None]:
-    """A temporary Prefect API and database for tests that run tasks or flows."""
+    """A temporary Prefect API and database for tests that run tasks or flows. No flow heartbeats, as on the
+    temporary server of `modelmill run` (modelmill.runtime.server): this server dies with the tests, and joining
+    the heartbeat thread, which sleeps in whole seconds, cost up to a second per flow run."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=int(patient(120))):
+    with prefect_test_harness(server_startup_timeout=int(patient(120))), temporary_settings(
+            updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
 
 

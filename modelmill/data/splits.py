@@ -4,10 +4,8 @@ in the same split, so no test text was seen in training."""
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,15 +20,21 @@ if TYPE_CHECKING:
 _SPACES = re.compile(r"\s+")
 
 
-@cache
-def _punctuation_to_space() -> dict[int, str]:
-    """Every Unicode punctuation character (category P*) mapped to a space, for `str.translate`."""
-    return {cp: " " for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)).startswith("P")}
+class _PunctuationToSpace(dict):
+    """A `str.translate` table that maps every Unicode punctuation character (category P*) to a space and keeps
+    the others, filled as characters are met (a table of all 1.1 million code points costs a second to build)."""
+
+    def __missing__(self, code: int) -> str:
+        self[code] = " " if unicodedata.category(chr(code)).startswith("P") else chr(code)
+        return self[code]
+
+
+_PUNCTUATION_TO_SPACE = _PunctuationToSpace()
 
 
 def normalize_text(text: str) -> str:
     """Case, whitespace and punctuation folded: 'Win a FREE phone!!' and 'win a free phone' are one text."""
-    folded = unicodedata.normalize("NFKC", text).casefold().translate(_punctuation_to_space())
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_PUNCTUATION_TO_SPACE)
     return _SPACES.sub(" ", folded).strip()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
@@ -49,15 +50,27 @@ class Settings(BaseSettings):
         return self.local_home / "locks"
 
 
+# the variables Settings reads (as the documentation spells them), and the last values read with what they gave
+_VARIABLES = ("HF_TOKEN", *(f"MODELMILL_{name.upper()}" for name in Settings.model_fields))
+_last: tuple[tuple[str | None, ...], Settings] | None = None
+
+
 def get_settings() -> Settings:
-    """The settings as the environment sets them now; a value that is not what its variable takes is a ConfigError
-    naming the variable (never its value: HF_TOKEN is one)."""
+    """The settings as the environment sets them now (read again only when one of its variables changed: a run
+    asks hundreds of times); a value that is not what its variable takes is a ConfigError naming the variable
+    (never its value: HF_TOKEN is one)."""
+    global _last
     from pydantic import ValidationError
 
     from modelmill.runtime.errors import ConfigError
 
+    variables = tuple(map(os.environ.get, _VARIABLES))
+    if _last is not None and _last[0] == variables:
+        return _last[1]
     try:
-        return Settings()
+        settings = Settings()
+        _last = (variables, settings)
+        return settings
     except ValidationError as exc:
         problems = "; ".join(
             f"{'HF_TOKEN' if error['loc'][0] == 'hf_token' else 'MODELMILL_' + str(error['loc'][0]).upper()}: "

@@ -49,8 +49,8 @@ def write_json(path: Path, payload: dict) -> None:
 def main(job_file: str) -> int:
     import torch
 
-    from modelmill.training.events import EventRelay
     from modelmill.training.fine_tune import fine_tune, world
+    from modelmill.training.relay import EventRelay
 
     job = TrainingJob.model_validate_json(Path(job_file).read_text(encoding="utf-8"))
     rank, size = world()

@@ -29,14 +29,18 @@ def run(write_pipelines) -> Callable[..., tuple[Any, dict[str, str]]]:
 
 
 def stage_states(state: Any) -> dict[str, str]:
-    """Stage name -> state name of its task run in the flow run that ended in `state`. Task run states reach the
-    API as events, after the flow has returned: on a loaded machine a stage may still read Pending for a moment,
-    so the read is repeated (a while) until every stage has its final state."""
+    """Stage name -> state name of its task run in the flow run that ended in `state`. Task runs and their states
+    reach the API as events, after the flow has returned: the events still queued here are sent first, then the
+    read is repeated (a while) until every stage has its final state and no new stage has appeared for three reads
+    in a row (the server records events in the background: a late stage may be missing, not only Pending)."""
     import time
+
+    from prefect.events.worker import EventsWorker
 
     from tests.patience import patient
 
-    deadline = time.monotonic() + patient(15)
+    EventsWorker.drain_all(timeout=patient(15))
+    deadline, seen = time.monotonic() + patient(15), []
     with get_client(sync_client=True) as client:
         while True:
             task_runs = client.read_task_runs(
@@ -44,7 +48,9 @@ def stage_states(state: Any) -> dict[str, str]:
                 sort=TaskRunSort.EXPECTED_START_TIME_ASC,  # Prefect 3.8's server rejects the client's None defaults
                 limit=50,
             )
-            if all(run.state is not None and run.state.is_final() for run in task_runs) or time.monotonic() > deadline:
+            final = all(run.state is not None and run.state.is_final() for run in task_runs)
+            seen = [*seen, len(task_runs) if final else -1][-3:]
+            if (len(seen) == 3 and len(set(seen)) == 1 and seen[0] >= 0) or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
     # a stage of another pipeline the run builds first is named as such (tiny-mlm/train), others get a suffix

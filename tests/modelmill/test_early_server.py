@@ -43,27 +43,30 @@ def test_no_early_server_when_a_server_is_configured_by_environment_or_profile(p
 
 
 def test_heartbeats_are_off_only_while_a_temporary_server_serves_the_run(tmp_path, prefect_home):
-    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        get_current_settings,
+        temporary_settings,
+    )
 
     from modelmill.runtime.server import prefect_api
 
-    default = get_current_settings().flows.heartbeat_frequency
-    assert default is not None
-    with temporary_settings(restore_defaults={PREFECT_API_URL}), prefect_api(tmp_path / "state") as url:
-        assert url.startswith("http://127.0.0.1:")
-        assert get_current_settings().flows.heartbeat_frequency is None, "the server dies with the run"
-    assert get_current_settings().flows.heartbeat_frequency == default
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 90}, restore_defaults={PREFECT_API_URL}):
+        with prefect_api(tmp_path / "state") as url:
+            assert url.startswith("http://127.0.0.1:")
+            assert get_current_settings().flows.heartbeat_frequency is None, "the server dies with the run"
+        assert get_current_settings().flows.heartbeat_frequency == 90
 
 
 def test_a_configured_server_keeps_its_heartbeats(tmp_path, prefect):
-    from prefect.settings import get_current_settings
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
 
     from modelmill.runtime.server import prefect_api
 
-    default = get_current_settings().flows.heartbeat_frequency
-    with prefect_api(tmp_path / "state") as url:
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 90}), prefect_api(tmp_path / "state") as url:
         assert url == get_current_settings().api.url
-        assert get_current_settings().flows.heartbeat_frequency == default is not None
+        assert get_current_settings().flows.heartbeat_frequency == 90
 
 
 BOOT = """

@@ -1,14 +1,18 @@
 """`trigger: {on: data}` on a real Prefect server (127.0.0.1) under `modelmill serve`: a new file in a watched
-local folder and a changed object in moto's S3 bucket each start one run; the same data again starts none; a burst of changes within
-the debounce starts one, after the running retrain; a change announced a hundred times starts one run."""
+local folder and a changed object in moto's S3 bucket each start one run; the same data again starts none; a burst
+of changes within the debounce starts one, after the running retrain; a change announced a hundred times starts one
+run."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter
@@ -146,5 +150,10 @@ def test_changed_data_starts_one_run_per_change_and_nothing_else(
                      prefect_server)
     finally:
         serving.terminate()
-        output, _ = serving.communicate(timeout=patient(60))
+        try:
+            output, _ = serving.communicate(timeout=patient(60))
+        except subprocess.TimeoutExpired:  # never left serving: stopped with its runs, and what it said is shown
+            os.killpg(serving.pid, signal.SIGKILL)
+            output, _ = serving.communicate()
+            pytest.fail(f"modelmill serve did not stop on SIGTERM within {patient(60):.0f} s:\n{output[-6000:]}")
         print("\n".join(line for line in output.splitlines() if "data" in line)[-6000:])  # the watchers' decisions
