@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -95,6 +96,18 @@ def project(tmp_path: Path, tiny_model_dir: Path, review_files: dict[str, Path])
     spec["train"]["epochs"] = 1
     write_pipelines(folder, {"tiny": spec})
     return folder
+
+
+def stop_serving(serving: subprocess.Popen) -> str:
+    """Stop a `modelmill serve` started in a session of its own with SIGTERM and return what it printed; one that
+    does not stop is killed with its runs, and the test fails with its output (it is never left serving)."""
+    serving.terminate()
+    try:
+        return serving.communicate(timeout=patient(60))[0]
+    except subprocess.TimeoutExpired:
+        os.killpg(serving.pid, signal.SIGKILL)
+        output = serving.communicate()[0]
+        pytest.fail(f"modelmill serve did not stop on SIGTERM within {patient(60):.0f} s:\n{output[-6000:]}")
 
 
 def write_pipelines(folder: Path, pipelines: dict[str, Any], **top: Any) -> None:

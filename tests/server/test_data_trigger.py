@@ -5,14 +5,11 @@ run."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter
@@ -21,7 +18,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from tests.conftest import review_rows, write_csv
 from tests.object_store import BUCKET, S3Server
 from tests.patience import patient
-from tests.server.conftest import BIN, RealServer, write_pipelines
+from tests.server.conftest import BIN, RealServer, stop_serving, write_pipelines
 from tests.server.test_real_server import wait_for
 
 POLL = 10  # seconds: a poll is a short flow run of its own
@@ -149,11 +146,5 @@ def test_changed_data_starts_one_run_per_change_and_nothing_else(
             wait_for(lambda: finished(client, runs_of(client, "finetune/objects")), 300, "the runs to end",
                      prefect_server)
     finally:
-        serving.terminate()
-        try:
-            output, _ = serving.communicate(timeout=patient(60))
-        except subprocess.TimeoutExpired:  # never left serving: stopped with its runs, and what it said is shown
-            os.killpg(serving.pid, signal.SIGKILL)
-            output, _ = serving.communicate()
-            pytest.fail(f"modelmill serve did not stop on SIGTERM within {patient(60):.0f} s:\n{output[-6000:]}")
+        output = stop_serving(serving)
         print("\n".join(line for line in output.splitlines() if "data" in line)[-6000:])  # the watchers' decisions

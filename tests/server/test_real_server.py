@@ -18,7 +18,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import Scheduled
 
 from tests.patience import patient
-from tests.server.conftest import BIN, RealServer, write_pipelines
+from tests.server.conftest import BIN, RealServer, stop_serving, write_pipelines
 from tests.webhook_receiver import WebhookReceiver
 
 FORM = {
@@ -177,8 +177,7 @@ def test_serve_registers_the_pipelines_and_runs_what_the_file_says_at_run_time(
         assert "ThresholdsNotMet" in (final.state.message or ""), final.state.message
         assert final.name.startswith("served-")
     finally:
-        serving.terminate()
-        serving.wait(timeout=patient(60))
+        stop_serving(serving)
 
 
 NAMED = re.compile(r"^owned-\d{8}-\d{6}-[0-9a-f]{6}(-[0-9a-f]{6})?$")
