@@ -85,8 +85,8 @@ def failure(workdir: Path, count: int, code: int, tail: Sequence[str]) -> Perman
         )
     failed = [report for report in reports if "error" in report]
     if not failed:
-        return TrainingProcessCrashed(f"torchrun exited with {code} after every process ended", reason=f"torchrun "
-                                      f"exited with {code}")
+        return TrainingProcessCrashed(f"torchrun exited with {code} after every process ended; its last output:\n"
+                                      + "\n".join(tail), reason=f"torchrun exited with {code}")
     first = min(failed, key=lambda report: (report["written"], report["rank"]))
     return TrainingProcessFailed(
         f"training process {first['rank']} of {count} failed: {first['error']}\n\n{first['traceback']}",

@@ -46,6 +46,17 @@ def write_json(path: Path, payload: dict) -> None:
     scratch.replace(path)
 
 
+def close_group() -> bool:
+    """Tear the process group down on success, before the interpreter does: gloo threads that outlive it can abort
+    the process at exit (torchrun then fails a finished training). Not after an error: a peer may still be in a
+    collective. True once no group is left."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+    return not (dist.is_available() and dist.is_initialized())
+
+
 def main(job_file: str) -> int:
     import torch
 
@@ -66,7 +77,7 @@ def main(job_file: str) -> int:
         return 1
     evaluation = [entry for entry in manifest.history if "eval_loss" in entry]
     write_json(rank_file(job.workdir, rank), {"rank": rank, "world_size": size, "evaluation": evaluation,
-                                              "threads": torch.get_num_threads()})
+                                              "threads": torch.get_num_threads(), "group_closed": close_group()})
     if rank == 0:
         write_json(result_file(job.workdir), json.loads(manifest.model_dump_json()))
     return 0

@@ -22,12 +22,14 @@ from modelmill.training.loading import load_tokenizer
 from modelmill.training.processes import (
     TrainingProcessCrashed,
     TrainingProcessFailed,
+    failure,
     rank_reports,
     resolve_processes,
     threads_per_process,
     train_in_processes,
 )
 from modelmill.training.tokenizing import tokenize_splits
+from modelmill.training.worker import rank_file, write_json
 from tests.patience import patient
 
 pytestmark = pytest.mark.slow
@@ -48,6 +50,8 @@ def test_two_processes_train_as_one_world_with_one_writer_and_one_evaluation(tok
     # the world is 2 processes, as each of them saw it, each with its share of the cores
     assert [(report["rank"], report["world_size"]) for report in reports] == [(0, 2), (1, 2)]
     assert {report["threads"] for report in reports} == {threads_per_process(2)}
+    # each closed its process group itself (left to the interpreter's exit, gloo can abort a finished training)
+    assert [report["group_closed"] for report in reports] == [True, True]
     # both ranks evaluated the whole validation split alike
     assert reports[0]["evaluation"] == reports[1]["evaluation"] and reports[0]["evaluation"]
     # rank 0's progress reached the task's callbacks
@@ -106,6 +110,16 @@ def test_a_failing_process_fails_the_task_with_its_own_error(tokens, tiny_model_
     assert re.match(r"training process [01] of 2 failed: FileNotFoundError", failed.value.reason)
     assert "Traceback" not in failed.value.reason and failed.value.reason.count("FileNotFoundError") == 1
     assert "no-tokens-here" in failed.value.reason
+
+
+def test_a_launch_that_fails_after_every_process_finished_is_retried_and_shows_torchruns_output(tmp_path):
+    # every rank wrote its report, yet torchrun exited with 1 (a process aborted at exit)
+    for rank in range(2):
+        write_json(rank_file(tmp_path, rank), {"rank": rank, "world_size": 2, "evaluation": []})
+    error = failure(tmp_path, 2, 1, ["W torch.distributed.elastic: failed (exitcode: -6)", "Signal 6 (SIGABRT)"])
+    assert isinstance(error, TrainingProcessCrashed)
+    assert str(error).endswith("its last output:\nW torch.distributed.elastic: failed (exitcode: -6)\n"
+                               "Signal 6 (SIGABRT)")
 
 
 def test_a_killed_process_is_retried_and_the_retry_resumes_from_the_last_complete_checkpoint(
