@@ -50,9 +50,9 @@ class Settings(BaseSettings):
         return self.local_home / "locks"
 
 
-# the variables Settings reads (as the documentation spells them), and the last values read with what they gave
-_VARIABLES = ("HF_TOKEN", *(f"MODELMILL_{name.upper()}" for name in Settings.model_fields))
-_last: tuple[tuple[str | None, ...], Settings] | None = None
+# the variables Settings reads, case-folded as pydantic-settings matches them; the last ones read, with what they gave
+_VARIABLES = frozenset(["hf_token", *(f"modelmill_{name}" for name in Settings.model_fields)])
+_last: tuple[tuple[tuple[str, str], ...], Settings] | None = None
 
 
 def get_settings() -> Settings:
@@ -64,7 +64,7 @@ def get_settings() -> Settings:
 
     from modelmill.runtime.errors import ConfigError
 
-    variables = tuple(map(os.environ.get, _VARIABLES))
+    variables = tuple(sorted(item for item in os.environ.items() if item[0].lower() in _VARIABLES))
     if _last is not None and _last[0] == variables:
         return _last[1]
     try:

@@ -21,6 +21,9 @@ def test_settings_are_read_again_when_one_of_their_variables_changes(monkeypatch
     assert get_settings().hf_token.get_secret_value() == "hf_plain"
     monkeypatch.delenv("MODELMILL_PRICE")
     assert get_settings().price is None
+    monkeypatch.setenv("modelmill_price", "4")  # pydantic-settings reads a name whatever its case
+    assert get_settings().price == 4.0
+    monkeypatch.delenv("modelmill_price")
     for _ in range(2):  # a bad value is never remembered as read
         monkeypatch.setenv("MODELMILL_PRICE", "abc")
         with pytest.raises(ConfigError, match="MODELMILL_PRICE"):
