@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelmill.config import ModelSpec, TrainSpec
+from modelmill.hub.errors import scrub
 from modelmill.manifests import ModelManifest, TokenizedManifest
 from modelmill.runtime.errors import ConfigError, PermanentError, TransientError
 from modelmill.search.pruning import TrialHandle
+from modelmill.storage.settings import get_settings
 from modelmill.training.events import replay
 from modelmill.training.worker import TrainingJob, rank_file, result_file
 
@@ -72,25 +74,35 @@ def rank_reports(workdir: Path, count: int) -> list[dict[str, Any]]:
     return reports
 
 
+def without_token(text: str) -> str:
+    """What a training process wrote, fit for a run state: without the Hub token the processes inherit, bearer
+    credentials or anything shaped like a Hub token."""
+    token = get_settings().hf_token
+    return scrub(text, (token.get_secret_value(),) if token is not None else ())
+
+
 def failure(workdir: Path, count: int, code: int, tail: Sequence[str]) -> PermanentError | TransientError:
     """Why a launch failed. A rank that ended without a word was killed (the others' errors follow from it): a
-    crash, retried. Else the error of the rank that failed first (the others lost their peer after it)."""
+    crash, retried. Else the error of the rank that failed first (the others lost their peer after it). What the
+    processes wrote is told without the token."""
     reports = rank_reports(workdir, count)
     silent = sorted(set(range(count)) - {report["rank"] for report in reports})
+    said = "its last output:\n" + without_token("\n".join(tail))
     if silent:
         return TrainingProcessCrashed(
             f"training process(es) {', '.join(map(str, silent))} of {count} died without an error (killed, or out "
-            f"of memory); torchrun exited with {code}; its last output:\n" + "\n".join(tail),
+            f"of memory); torchrun exited with {code}; {said}",
             reason=f"training process(es) {', '.join(map(str, silent))} of {count} died without an error",
         )
     failed = [report for report in reports if "error" in report]
     if not failed:
-        return TrainingProcessCrashed(f"torchrun exited with {code} after every process ended; its last output:\n"
-                                      + "\n".join(tail), reason=f"torchrun exited with {code}")
+        return TrainingProcessCrashed(f"torchrun exited with {code} after every process ended; {said}",
+                                      reason=f"torchrun exited with {code}")
     first = min(failed, key=lambda report: (report["written"], report["rank"]))
+    error = without_token(first["error"])
     return TrainingProcessFailed(
-        f"training process {first['rank']} of {count} failed: {first['error']}\n\n{first['traceback']}",
-        reason=f"training process {first['rank']} of {count} failed: {first['error']}",
+        f"training process {first['rank']} of {count} failed: {error}\n\n{without_token(first['traceback'])}",
+        reason=f"training process {first['rank']} of {count} failed: {error}",
     )
 
 

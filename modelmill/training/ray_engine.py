@@ -21,7 +21,7 @@ from modelmill.manifests import ModelManifest, TokenizedManifest
 from modelmill.runtime.environment import environment
 from modelmill.runtime.errors import ConfigError
 from modelmill.search.pruning import TrialHandle
-from modelmill.training.processes import TrainingProcessFailed
+from modelmill.training.processes import TrainingProcessFailed, without_token
 from modelmill.training.worker import TrainingJob
 
 LOCAL_CLUSTER = "auto"
@@ -199,13 +199,14 @@ def train_worker(config: dict[str, Any]) -> None:
 
 
 def worker_failure(error: BaseException, workers: int) -> TrainingProcessFailed:
-    """The failing worker's own error (Ray wraps it with the rank that raised it)."""
+    """The failing worker's own error (Ray wraps it with the rank that raised it), without the token."""
     failures = getattr(error, "worker_failures", None) or {}
     if failures:
         rank, cause = min(failures.items())
         what = f"{type(cause).__name__}: {cause}".strip().splitlines()[-1]
     else:
         rank, what = "?", f"{type(error).__name__}: {error}".strip().splitlines()[0]
+    what = without_token(what)
     return TrainingProcessFailed(f"Ray training worker {rank} of {workers} failed: {what}",
                                  reason=f"Ray training worker {rank} of {workers} failed: {what}")
 

@@ -4,6 +4,7 @@ local cluster is in tests/flows/test_on_ray.py."""
 
 from __future__ import annotations
 
+import pickle
 from types import SimpleNamespace
 
 import pytest
@@ -50,3 +51,11 @@ def test_a_failed_worker_is_named_with_its_own_error_once():
     error = worker_failure(failure, 2)  # type: ignore[arg-type]
     assert isinstance(error, TrainingProcessFailed)
     assert error.reason == "Ray training worker 0 of 2 failed: RuntimeError: peer"
+
+
+def test_a_failed_workers_error_is_told_without_the_token(monkeypatch):
+    canary = "Canary-Secret-5b1e9d"  # not shaped like a Hub token: only the guard on the token itself removes it
+    monkeypatch.setenv("HF_TOKEN", canary)
+    error = worker_failure(SimpleNamespace(worker_failures={0: OSError(f"token {canary} refused")}), 2)  # type: ignore[arg-type]
+    assert error.reason == "Ray training worker 0 of 2 failed: OSError: token *** refused"
+    assert canary not in str(error) and canary.encode() not in pickle.dumps(error)

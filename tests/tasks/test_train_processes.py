@@ -3,6 +3,7 @@ every rank, a model within noise of one process, the failing rank's error, and a
 
 from __future__ import annotations
 
+import pickle
 import re
 import sys
 import threading
@@ -120,6 +121,25 @@ def test_a_launch_that_fails_after_every_process_finished_is_retried_and_shows_t
     assert isinstance(error, TrainingProcessCrashed)
     assert str(error).endswith("its last output:\nW torch.distributed.elastic: failed (exitcode: -6)\n"
                                "Signal 6 (SIGABRT)")
+
+
+def test_what_the_processes_wrote_reaches_the_error_without_the_token(tmp_path, monkeypatch):
+    canary = "Canary-Secret-5b1e9d"  # not shaped like a Hub token: only the guard on the token itself removes it
+    monkeypatch.setenv("HF_TOKEN", canary)
+    said = [f"HTTP 401 for {canary}", f"Authorization: Bearer {canary}"]
+    silent = failure(tmp_path, 2, 1, said)  # no rank reported: killed
+    for rank in range(2):
+        write_json(rank_file(tmp_path, rank), {"rank": rank, "world_size": 2, "evaluation": []})
+    ended = failure(tmp_path, 2, 1, said)  # every rank reported, torchrun failed
+    write_json(rank_file(tmp_path, 1), {"rank": 1, "world_size": 2, "error": f"OSError: token {canary} refused",
+                                        "traceback": f"Traceback ...\nOSError: token {canary} refused"})
+    failed = failure(tmp_path, 2, 1, said)  # a rank's own error
+    assert [type(error) for error in (silent, ended, failed)] == [TrainingProcessCrashed, TrainingProcessCrashed,
+                                                                 TrainingProcessFailed]
+    for error in (silent, ended, failed):
+        assert "refused" in str(error) or "HTTP 401" in str(error), str(error)
+        assert canary not in str(error) and canary not in error.reason
+        assert canary.encode() not in pickle.dumps(error)
 
 
 def test_a_killed_process_is_retried_and_the_retry_resumes_from_the_last_complete_checkpoint(
